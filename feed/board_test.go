@@ -1,0 +1,120 @@
+package feed
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+
+func started(id string, seq uint64, user string) Event {
+	return Event{V: Version, Kind: KindStarted, CallID: id, Seq: seq, At: t0, Agent: "a1", Start: &Start{User: user, StartedAt: t0}}
+}
+
+func usage(id string, seq uint64, total int64, cost float64) Event {
+	return Event{V: Version, Kind: KindUsage, CallID: id, Seq: seq, At: t0.Add(time.Duration(seq) * time.Second),
+		Usage: &Usage{Tokens: Tokens{Total: total, Input: total / 2, Output: total - total/2}, Responses: int(seq), CostUSD: cost}}
+}
+
+func ended(id string, seq uint64, reason Reason, total int64, cost float64) Event {
+	e := usage(id, seq, total, cost)
+	e.Kind = KindEnded
+	e.End = &End{Reason: reason, By: "op@host", EndedAt: t0.Add(time.Minute)}
+	return e
+}
+
+func TestBoardFoldsInOrder(t *testing.T) {
+	b := NewBoard(0)
+	b.Apply(started("rtc_a", 1, "alice"))
+	b.Apply(Event{V: Version, Kind: KindSession, CallID: "rtc_a", Seq: 2, Session: &Session{SessionID: "sess_a", Model: "gpt-realtime", ExpiresAt: t0.Add(time.Hour)}})
+	b.Apply(usage("rtc_a", 3, 100, 0.01))
+	b.Apply(usage("rtc_a", 4, 250, 0.03))
+	c, ok := b.Get("rtc_a")
+	if !ok || c.User != "alice" || c.Model != "gpt-realtime" || c.SessionID != "sess_a" || c.Usage.Tokens.Total != 250 || c.Usage.CostUSD != 0.03 || !c.Live() {
+		t.Fatalf("call = %+v", c)
+	}
+	if !c.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("expires = %v", c.ExpiresAt)
+	}
+}
+
+func TestBoardReorderAndDuplicates(t *testing.T) {
+	b := NewBoard(0)
+	// Newest first, then stale usage and a duplicate: totals must stay newest.
+	b.Apply(usage("rtc_a", 5, 500, 0.05))
+	if b.Apply(usage("rtc_a", 3, 300, 0.03)) {
+		t.Error("stale usage reported a change")
+	}
+	if b.Apply(usage("rtc_a", 5, 500, 0.05)) {
+		t.Error("duplicate reported a change")
+	}
+	b.Apply(started("rtc_a", 1, "bob"))
+	c, _ := b.Get("rtc_a")
+	if c.Usage.Tokens.Total != 500 || c.User != "bob" || c.UsageSeq != 5 || c.Seq != 5 {
+		t.Fatalf("call = %+v", c)
+	}
+}
+
+func TestBoardEndedIsTerminal(t *testing.T) {
+	b := NewBoard(time.Minute)
+	b.Apply(started("rtc_a", 1, "alice"))
+	b.Apply(ended("rtc_a", 6, ReasonOperator, 900, 0.09))
+	// A usage event delayed past the end must not revive the call or lower its totals.
+	b.Apply(usage("rtc_a", 5, 800, 0.08))
+	b.Apply(started("rtc_a", 1, "alice"))
+	c, _ := b.Get("rtc_a")
+	if c.Live() || c.End.Reason != ReasonOperator || c.End.By != "op@host" || c.Usage.Tokens.Total != 900 {
+		t.Fatalf("call = %+v", c)
+	}
+	if got := c.Seconds(t0.Add(time.Hour)); got != 60 {
+		t.Fatalf("ended call seconds = %v, want 60 (frozen at its end)", got)
+	}
+	if n := b.Prune(t0.Add(90 * time.Second)); n != 0 {
+		t.Fatalf("pruned %d before retention", n)
+	}
+	if n := b.Prune(t0.Add(3 * time.Minute)); n != 1 || b.Len() != 0 {
+		t.Fatalf("pruned %d, len %d", n, b.Len())
+	}
+}
+
+func TestBoardLostStartedUsesEventTime(t *testing.T) {
+	b := NewBoard(0)
+	b.Apply(usage("rtc_a", 3, 10, 0))
+	c, _ := b.Get("rtc_a")
+	if c.StartedAt.IsZero() || !c.Live() {
+		t.Fatalf("call = %+v", c)
+	}
+}
+
+func TestBoardIgnoresOtherVersions(t *testing.T) {
+	b := NewBoard(0)
+	e := usage("rtc_a", 1, 1, 0)
+	e.V = 2
+	if b.Apply(e) || b.Len() != 0 {
+		t.Fatal("applied an event of another schema version")
+	}
+}
+
+func TestBoardTotalsAndOrder(t *testing.T) {
+	b := NewBoard(0)
+	b.Apply(started("rtc_b", 1, "bob"))
+	b.Apply(usage("rtc_b", 2, 100, 1.20))
+	b.Apply(started("rtc_a", 1, "alice"))
+	b.Apply(ended("rtc_a", 2, ReasonHangup, 50, 0.30))
+	now := t0.Add(2 * time.Minute)
+	tot := b.Totals(now)
+	if tot.Live != 1 || tot.Ended != 1 || tot.Tokens != 150 || tot.CostUSD < 1.4999 || tot.CostUSD > 1.5001 {
+		t.Fatalf("totals = %+v", tot)
+	}
+	if tot.PerMinute < 0.5999 || tot.PerMinute > 0.6001 { // $1.20 over 2 minutes
+		t.Fatalf("per minute = %v", tot.PerMinute)
+	}
+	calls := b.Calls()
+	if len(calls) != 2 || calls[0].ID != "rtc_b" || calls[1].ID != "rtc_a" {
+		t.Fatalf("order = %v, %v: live first", calls[0].ID, calls[1].ID)
+	}
+	s := calls[1].Summarize(now)
+	if s.State != StateEnded || s.EndReason != ReasonHangup || s.EndedAt == nil || s.Seconds != 60 || s.Tokens.Total != 50 {
+		t.Fatalf("summary = %+v", s)
+	}
+}

@@ -1,0 +1,168 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var prefixN atomic.Int64
+
+// newTestClient starts an embedded NATS with JetStream and returns a client
+// under a unique prefix.
+func newTestClient(t *testing.T) (*Client, *Server) {
+	t.Helper()
+	srv, err := RunServer(ServerOptions{Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := Connect(srv.ClientURL(), "feed-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := NewClient(nc, fmt.Sprintf("t%d", prefixN.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+func collect(t *testing.T, w *Watcher, b *Board, until func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for !until() {
+		batch, err := w.Next(ctx)
+		if err != nil {
+			t.Fatalf("next: %v (board has %d calls)", err, b.Len())
+		}
+		for _, e := range batch {
+			b.Apply(e)
+		}
+	}
+}
+
+func TestLateWatcherSeesSnapshotThenLive(t *testing.T) {
+	c, _ := newTestClient(t)
+	ctx := context.Background()
+	if _, err := c.EnsureStream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Three calls with many usage events each, published before anyone watches.
+	for i := range 3 {
+		id := fmt.Sprintf("rtc_%d", i)
+		if err := c.Publish(started(id, 1, fmt.Sprintf("user%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		for s := uint64(2); s <= 50; s++ {
+			if err := c.Publish(usage(id, s, int64(s*10), float64(s)/100)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Publish(ended("rtc_2", 51, ReasonExpired, 510, 0.51)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	b := NewBoard(0)
+	var n int
+	ready := false
+	collect(t, w, b, func() bool {
+		select {
+		case <-w.Ready():
+			ready = true
+		default:
+		}
+		n++
+		return ready && len(w.ch) == 0 && b.Len() == 3
+	})
+	for i := range 3 {
+		call, _ := b.Get(fmt.Sprintf("rtc_%d", i))
+		want := int64(500)
+		if i == 2 {
+			want = 510
+		}
+		if call.Usage.Tokens.Total != want || call.User != fmt.Sprintf("user%d", i) {
+			t.Fatalf("call %d after snapshot: %+v", i, call)
+		}
+	}
+	if c2, _ := b.Get("rtc_2"); c2.Live() || c2.End.Reason != ReasonExpired {
+		t.Fatalf("rtc_2 should be ended/expired: %+v", c2)
+	}
+	// Live events follow on the same watcher.
+	if err := c.Publish(usage("rtc_0", 60, 999, 0.99)); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, w, b, func() bool { call, _ := b.Get("rtc_0"); return call.Usage.Tokens.Total == 999 })
+}
+
+func TestWatcherSkipsGarbage(t *testing.T) {
+	c, _ := newTestClient(t)
+	ctx := context.Background()
+	w, err := c.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	<-w.Ready() // empty stream: ready at once
+	for _, junk := range []string{"not json", `{"v":9}`, `{"v":1,"kind":"usage","call_id":"x"}`} {
+		if err := c.NC.Publish(c.Subjects.Call("rtc_junk", KindUsage), []byte(junk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Publish(started("rtc_ok", 1, "ok")); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBoard(0)
+	collect(t, w, b, func() bool { return b.Len() == 1 })
+	if _, ok := b.Get("rtc_ok"); !ok || w.Skipped() != 3 {
+		t.Fatalf("board %d calls, skipped %d, want rtc_ok and 3 skipped", b.Len(), w.Skipped())
+	}
+}
+
+func TestTerminate(t *testing.T) {
+	c, _ := newTestClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_nobody"}); !errors.Is(err, ErrNoOwner) {
+		t.Fatalf("terminate without owner: %v, want ErrNoOwner", err)
+	}
+	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc.*"}); !errors.Is(err, ErrInvalidCallID) {
+		t.Fatalf("terminate bad id: %v", err)
+	}
+	var got []TerminateRequest
+	sub, err := c.ServeTerminate("rtc_a", func(r TerminateRequest) error {
+		got = append(got, r)
+		if r.Reason == "fail" {
+			return errors.New("hangup: 500 from OpenAI")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	rep, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", Operator: "op@host", Reason: "abuse"})
+	if err != nil || !rep.OK {
+		t.Fatalf("terminate: %+v %v", rep, err)
+	}
+	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", Reason: "fail"}); err == nil || !errors.Is(err, err) || err.Error() != "terminate rtc_a: agent: hangup: 500 from OpenAI" {
+		t.Fatalf("failed terminate: %v", err)
+	}
+	if len(got) != 2 || got[0].Operator != "op@host" || got[0].Reason != "abuse" || got[0].V != Version {
+		t.Fatalf("agent saw %+v", got)
+	}
+}

@@ -1,0 +1,177 @@
+package feed
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Version is the schema version carried in every event ("v") and in every
+// subject ("<prefix>.v1..."). A consumer skips events of a version it does not
+// know instead of misreading them.
+const Version = 1
+
+// Kind names what an event says about a call; it is also the last token of
+// the event's subject.
+type Kind string
+
+// The kinds of call event.
+const (
+	// KindStarted: an agent began tracking the call (who, which model was asked for).
+	KindStarted Kind = "started"
+	// KindSession: the sideband told us the session's id, model and expiry.
+	KindSession Kind = "session"
+	// KindUsage: the call's cumulative usage changed.
+	KindUsage Kind = "usage"
+	// KindEnded: the call is over, with its reason and final usage.
+	KindEnded Kind = "ended"
+)
+
+// Kinds lists every kind this version publishes.
+var Kinds = []Kind{KindStarted, KindSession, KindUsage, KindEnded}
+
+// Event is one message on a call subject. Exactly the payload matching Kind
+// is set; Usage is also set on ended events (the final totals).
+type Event struct {
+	V      int    `json:"v"`
+	Kind   Kind   `json:"kind"`
+	CallID string `json:"call_id"`
+	// Seq increases by one with every event the owning agent publishes for
+	// this call, whatever its kind. The Board keeps the newest totals by Seq,
+	// so duplicates, losses and reordering cannot corrupt them.
+	Seq   uint64    `json:"seq"`
+	At    time.Time `json:"at"`
+	Agent string    `json:"agent"`
+
+	Start   *Start   `json:"start,omitempty"`
+	Session *Session `json:"session,omitempty"`
+	Usage   *Usage   `json:"usage,omitempty"`
+	End     *End     `json:"end,omitempty"`
+}
+
+// Start describes a call when tracking begins.
+type Start struct {
+	User      string    `json:"user,omitempty"`
+	Model     string    `json:"model,omitempty"` // the model the app configured, if it said
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Session is what the sideband's session.updated revealed.
+type Session struct {
+	SessionID string    `json:"session_id,omitempty"`
+	Model     string    `json:"model,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Tokens are cumulative token counts of a call's responses. Input counts
+// include cached tokens, as OpenAI reports them; the Cached* fields are the
+// cached subset per modality.
+type Tokens struct {
+	Total       int64 `json:"total"`
+	Input       int64 `json:"input"`
+	Output      int64 `json:"output"`
+	InputText   int64 `json:"input_text"`
+	InputAudio  int64 `json:"input_audio"`
+	InputImage  int64 `json:"input_image"`
+	InputCached int64 `json:"input_cached"`
+	CachedText  int64 `json:"input_cached_text"`
+	CachedAudio int64 `json:"input_cached_audio"`
+	CachedImage int64 `json:"input_cached_image"`
+	OutputText  int64 `json:"output_text"`
+	OutputAudio int64 `json:"output_audio"`
+}
+
+// Add returns the element-wise sum of t and u.
+func (t Tokens) Add(u Tokens) Tokens {
+	return Tokens{
+		Total: t.Total + u.Total, Input: t.Input + u.Input, Output: t.Output + u.Output,
+		InputText: t.InputText + u.InputText, InputAudio: t.InputAudio + u.InputAudio, InputImage: t.InputImage + u.InputImage,
+		InputCached: t.InputCached + u.InputCached,
+		CachedText:  t.CachedText + u.CachedText, CachedAudio: t.CachedAudio + u.CachedAudio, CachedImage: t.CachedImage + u.CachedImage,
+		OutputText: t.OutputText + u.OutputText, OutputAudio: t.OutputAudio + u.OutputAudio,
+	}
+}
+
+// Usage is a call's cumulative usage, as counted by its agent.
+type Usage struct {
+	Tokens Tokens `json:"tokens"`
+	// Responses counts response.done events (each once, by response id);
+	// ByStatus splits them by final status (completed, cancelled, …).
+	Responses int            `json:"responses"`
+	ByStatus  map[string]int `json:"by_status,omitempty"`
+	// TranscriptionTokens and TranscriptionSeconds are input-transcription
+	// usage, billed apart from responses at the transcription model's rates.
+	TranscriptionTokens  int64   `json:"transcription_tokens,omitempty"`
+	TranscriptionSeconds float64 `json:"transcription_seconds,omitempty"`
+	// Seconds is wall time attached; UserSpeech and AgentSpeech are the
+	// seconds each side spoke.
+	Seconds            float64 `json:"seconds"`
+	UserSpeechSeconds  float64 `json:"user_speech_seconds,omitempty"`
+	AgentSpeechSeconds float64 `json:"agent_speech_seconds,omitempty"`
+	// CostUSD is an estimate from the agent's price table. CostUnknown is set
+	// when the model has no price: tokens still count, the cost is not zero
+	// but unknown.
+	CostUSD     float64 `json:"cost_usd"`
+	CostUnknown bool    `json:"cost_unknown,omitempty"`
+	// Errors counts OpenAI error events (non-fatal); Skipped counts frames the
+	// agent could not read (malformed, binary, oversized).
+	Errors  int `json:"errors,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
+}
+
+// Reason says why a call ended.
+type Reason string
+
+// End reasons.
+const (
+	ReasonOperator Reason = "operator" // a person asked (dashboard or `calltop kill`)
+	ReasonPolicy   Reason = "policy"   // a budget or limit of the agent
+	ReasonExpired  Reason = "expired"  // OpenAI's 60-minute cap (session_expired)
+	ReasonHangup   Reason = "hangup"   // the sideband closed cleanly: the caller or the app hung up
+	ReasonGone     Reason = "gone"     // OpenAI does not know the call (404 on attach)
+	ReasonError    Reason = "error"    // an error close or an attach failure
+)
+
+// End says how and why a call ended.
+type End struct {
+	Reason  Reason    `json:"reason"`
+	Detail  string    `json:"detail,omitempty"` // e.g. the close reason or the operator's text
+	By      string    `json:"by,omitempty"`     // who asked: "user@host" for an operator
+	EndedAt time.Time `json:"ended_at"`
+}
+
+// Decode parses and checks one event. It never panics on bad input and
+// says what is wrong, so a consumer can count and skip it.
+func Decode(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	if e.V != Version {
+		return Event{}, fmt.Errorf("decode event: schema version %d, want %d", e.V, Version)
+	}
+	if err := ValidateCallID(e.CallID); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	switch e.Kind {
+	case KindStarted:
+		if e.Start == nil {
+			return Event{}, fmt.Errorf("decode event %s/%s: no start", e.CallID, e.Kind)
+		}
+	case KindSession:
+		if e.Session == nil {
+			return Event{}, fmt.Errorf("decode event %s/%s: no session", e.CallID, e.Kind)
+		}
+	case KindUsage:
+		if e.Usage == nil {
+			return Event{}, fmt.Errorf("decode event %s/%s: no usage", e.CallID, e.Kind)
+		}
+	case KindEnded:
+		if e.End == nil {
+			return Event{}, fmt.Errorf("decode event %s/%s: no end", e.CallID, e.Kind)
+		}
+	default:
+		return Event{}, fmt.Errorf("decode event %s: unknown kind %q", e.CallID, e.Kind)
+	}
+	return e, nil
+}

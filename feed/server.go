@@ -1,0 +1,76 @@
+package feed
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ServerOptions configures an embedded NATS server.
+type ServerOptions struct {
+	Host     string // default 127.0.0.1: traffic stays on loopback unless asked
+	Port     int    // 0 = 4222; -1 = a free port
+	StoreDir string // JetStream store; "" = a temporary directory removed on Shutdown
+}
+
+// Server is an embedded nats-server with JetStream, for the demo,
+// `calltop server` and tests.
+type Server struct {
+	*server.Server
+	tmp string
+}
+
+// RunServer starts a NATS server with JetStream and waits until it accepts
+// connections.
+func RunServer(o ServerOptions) (*Server, error) {
+	s := &Server{}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = 4222
+	}
+	if o.StoreDir == "" {
+		dir, err := os.MkdirTemp("", "calltop-nats-")
+		if err != nil {
+			return nil, fmt.Errorf("nats server: store: %w", err)
+		}
+		o.StoreDir, s.tmp = dir, dir
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "calltop",
+		Host:       o.Host,
+		Port:       o.Port,
+		JetStream:  true,
+		StoreDir:   o.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		s.cleanup()
+		return nil, fmt.Errorf("nats server on %s:%d: not ready after 10s (port in use?)", o.Host, o.Port)
+	}
+	s.Server = ns
+	return s, nil
+}
+
+// Shutdown stops the server and removes a temporary store.
+func (s *Server) Shutdown() {
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
+	s.cleanup()
+}
+
+func (s *Server) cleanup() {
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+}

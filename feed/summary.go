@@ -1,0 +1,46 @@
+package feed
+
+import "time"
+
+// Summary is one call as `calltop ls --json` prints it: one object per
+// line, stable field names for scripts.
+type Summary struct {
+	CallID      string     `json:"call_id"`
+	User        string     `json:"user"`
+	State       State      `json:"state"`
+	Model       string     `json:"model"`
+	Agent       string     `json:"agent"`
+	SessionID   string     `json:"session_id,omitempty"`
+	Seconds     float64    `json:"seconds"`
+	Responses   int        `json:"responses"`
+	Tokens      Tokens     `json:"tokens"`
+	CostUSD     float64    `json:"cost_usd"`
+	CostUnknown bool       `json:"cost_unknown,omitempty"`
+	EndReason   Reason     `json:"end_reason"`
+	EndDetail   string     `json:"end_detail,omitempty"`
+	EndedBy     string     `json:"ended_by,omitempty"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// Summarize returns c as of now.
+func (c *Call) Summarize(now time.Time) Summary {
+	s := Summary{
+		CallID: c.ID, User: c.User, State: c.State, Model: c.Model, Agent: c.Agent, SessionID: c.SessionID,
+		Seconds:   float64(int64(c.Seconds(now)*10)) / 10,
+		Responses: c.Usage.Responses, Tokens: c.Usage.Tokens,
+		CostUSD: c.Usage.CostUSD, CostUnknown: c.Usage.CostUnknown,
+		StartedAt: c.StartedAt.UTC(),
+	}
+	if !c.Live() {
+		s.EndReason, s.EndDetail, s.EndedBy = c.End.Reason, c.End.Detail, c.End.By
+		t := c.EndedAt.UTC()
+		s.EndedAt = &t
+	}
+	if !c.ExpiresAt.IsZero() {
+		t := c.ExpiresAt.UTC()
+		s.ExpiresAt = &t
+	}
+	return s
+}

@@ -1,0 +1,93 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ErrNoOwner means no agent answered for the call: nobody tracks it (it
+// ended, or its agent is gone).
+var ErrNoOwner = errors.New("no agent owns this call")
+
+// TerminateRequest asks the owning agent to hang a call up.
+type TerminateRequest struct {
+	V        int       `json:"v"`
+	CallID   string    `json:"call_id"`
+	Reason   string    `json:"reason,omitempty"`   // free text from the operator
+	Operator string    `json:"operator,omitempty"` // user@host
+	At       time.Time `json:"at"`
+}
+
+// TerminateReply is the owning agent's answer, sent once the hangup
+// succeeded (OK) or definitely failed (Error).
+type TerminateReply struct {
+	V      int    `json:"v"`
+	CallID string `json:"call_id"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Terminate asks the owner of req.CallID to hang up and waits for its
+// answer until ctx ends. It returns ErrNoOwner when no agent tracks the
+// call, and an error naming the agent's failure when the hangup failed.
+func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (TerminateReply, error) {
+	if err := ValidateCallID(req.CallID); err != nil {
+		return TerminateReply{}, fmt.Errorf("terminate: %w", err)
+	}
+	req.V = Version
+	if req.At.IsZero() {
+		req.At = time.Now().UTC()
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, err)
+	}
+	msg, err := c.NC.RequestWithContext(ctx, c.Subjects.Terminate(req.CallID), data)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, ErrNoOwner)
+	}
+	if err != nil {
+		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, err)
+	}
+	var rep TerminateReply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil {
+		return TerminateReply{}, fmt.Errorf("terminate %s: bad reply from agent: %w", req.CallID, err)
+	}
+	if !rep.OK {
+		return rep, fmt.Errorf("terminate %s: agent: %s", req.CallID, rep.Error)
+	}
+	return rep, nil
+}
+
+// ServeTerminate answers terminate requests for one call with fn until the
+// returned subscription is drained or unsubscribed. The agent subscribes
+// when it starts tracking the call, so only the owner ever answers.
+func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) error) (*nats.Subscription, error) {
+	if err := ValidateCallID(callID); err != nil {
+		return nil, fmt.Errorf("serve terminate: %w", err)
+	}
+	sub, err := c.NC.Subscribe(c.Subjects.Terminate(callID), func(m *nats.Msg) {
+		var req TerminateRequest
+		rep := TerminateReply{V: Version, CallID: callID}
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			rep.Error = "bad request: " + err.Error()
+		} else if req.CallID != "" && req.CallID != callID {
+			rep.Error = fmt.Sprintf("request names call %q on the subject of %q", req.CallID, callID)
+		} else if err := fn(req); err != nil {
+			rep.Error = err.Error()
+		} else {
+			rep.OK = true
+		}
+		data, _ := json.Marshal(rep)
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve terminate %s: %w", callID, err)
+	}
+	return sub, nil
+}
