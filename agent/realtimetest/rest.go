@@ -1,0 +1,344 @@
+package realtimetest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// secret is a minted ephemeral key: it lets a browser create calls with its
+// session configuration until it expires (running calls are unaffected).
+type secret struct {
+	value     string
+	expiresAt time.Time
+	sess      sessionConfig
+}
+
+const (
+	secretDefaultTTL = 600
+	secretMinTTL     = 10
+	secretMaxTTL     = 7200
+)
+
+// secret returns the unexpired ephemeral key, or nil.
+func (s *Server) secret(key string) *secret {
+	if !strings.HasPrefix(key, "ek_") {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[key]
+	if sec == nil || !time.Now().Before(sec.expiresAt) {
+		return nil
+	}
+	return sec
+}
+
+// handleHangup serves POST /v1/realtime/calls/{call_id}/hangup: 200 with an
+// empty body for a live call, whose sidebands then close 1000 (the call is
+// ended before the answer, so a repeat gets 404 at once); 404
+// call_id_not_found for unknown or ended calls. Every request is counted.
+func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("call_id")
+	key := bearer(r)
+	status := http.StatusOK
+	s.mu.Lock()
+	s.hangups[id]++
+	c := s.calls[id]
+	switch {
+	case key != s.opts.APIKey:
+		status = http.StatusUnauthorized
+	case c == nil || c.ended:
+		status = http.StatusNotFound
+	}
+	s.mu.Unlock()
+	var sbs []*sideband
+	if status == http.StatusOK {
+		var ok bool
+		if sbs, ok = s.markEnded(c); !ok {
+			status = http.StatusNotFound // another request ended it first
+		}
+	}
+	if s.opts.OnHangup != nil {
+		s.opts.OnHangup(id, status)
+	}
+	switch status {
+	case http.StatusOK:
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		s.closeSidebands(sbs, endHangup) // teardown follows the answer
+	case http.StatusUnauthorized:
+		s.writeAuthError(w, key)
+	default:
+		writeError(w, http.StatusNotFound, errCallNotFound)
+	}
+}
+
+// writeAuthError answers 401 for a missing or wrong key.
+func (s *Server) writeAuthError(w http.ResponseWriter, key string) {
+	if key == "" {
+		writeError(w, http.StatusUnauthorized, errMissingKey)
+		return
+	}
+	writeError(w, http.StatusUnauthorized, errIncorrectKey(key))
+}
+
+// handleClientSecrets serves POST /v1/realtime/client_secrets: it mints an
+// ephemeral key ("ek_…") for a realtime session configuration.
+func (s *Server) handleClientSecrets(w http.ResponseWriter, r *http.Request) {
+	if key := bearer(r); key != s.opts.APIKey {
+		s.writeAuthError(w, key)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errParam("invalid_request", "", "The request body could not be read: "+err.Error()))
+		return
+	}
+	if !json.Valid(body) {
+		writeError(w, http.StatusBadRequest, errBadJSON)
+		return
+	}
+	var req struct {
+		ExpiresAfter *struct {
+			Anchor  *string  `json:"anchor"`
+			Seconds *float64 `json:"seconds"`
+		} `json:"expires_after"`
+		Session json.RawMessage `json:"session"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, errParam("invalid_type", "", "Invalid type in request body: "+err.Error()))
+		return
+	}
+	ttl := float64(secretDefaultTTL)
+	if ea := req.ExpiresAfter; ea != nil {
+		if ea.Anchor != nil && *ea.Anchor != "created_at" {
+			writeError(w, http.StatusBadRequest, errParam("invalid_value", "expires_after.anchor",
+				"Invalid value: '"+*ea.Anchor+"'. Supported values are: 'created_at'."))
+			return
+		}
+		if ea.Seconds != nil {
+			ttl = *ea.Seconds
+		}
+	}
+	if aerr := checkTTL(ttl); aerr != nil {
+		writeError(w, http.StatusBadRequest, *aerr)
+		return
+	}
+	p, aerr := parseSessionParams(req.Session, true)
+	if aerr != nil {
+		writeError(w, http.StatusBadRequest, *aerr)
+		return
+	}
+	cfg := defaultSession(deref(p.Model), s.childRNG())
+	p.apply(&cfg)
+
+	now := time.Now()
+	sec := &secret{value: newEphemeralKey(), expiresAt: now.Add(time.Duration(ttl) * time.Second), sess: cfg}
+	s.mu.Lock()
+	for k, old := range s.secrets {
+		if now.After(old.expiresAt) {
+			delete(s.secrets, k)
+		}
+	}
+	s.secrets[sec.value] = sec
+	s.mu.Unlock()
+
+	out, _ := json.Marshal(struct {
+		Value     string        `json:"value"`
+		ExpiresAt int64         `json:"expires_at"`
+		Session   sessionObject `json:"session"`
+	}{sec.value, sec.expiresAt.Unix(), cfg.object(newSessionID(), 0)})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// checkTTL validates expires_after.seconds (an integer in 10..7200).
+func checkTTL(ttl float64) *apiError {
+	var e apiError
+	switch {
+	case ttl != float64(int64(ttl)):
+		e = errParam("invalid_type", "expires_after.seconds",
+			"Invalid type for 'expires_after.seconds': expected an integer, but got a decimal number instead.")
+	case ttl < secretMinTTL:
+		e = errParam("integer_below_min_value", "expires_after.seconds",
+			"Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= 10, but got "+formatNum(ttl)+" instead.")
+	case ttl > secretMaxTTL:
+		e = errParam("integer_above_max_value", "expires_after.seconds",
+			"Invalid 'expires_after.seconds': integer above maximum value. Expected a value <= 7200, but got "+formatNum(ttl)+" instead.")
+	default:
+		return nil
+	}
+	return &e
+}
+
+// parseSessionParams validates a realtime session configuration from a
+// request body. required says whether a missing session is an error.
+func parseSessionParams(raw json.RawMessage, required bool) (*sessionParams, *apiError) {
+	fail := func(code, param, msg string) (*sessionParams, *apiError) {
+		e := errParam(code, param, msg)
+		return nil, &e
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		if required {
+			return fail("missing_required_parameter", "session", "Missing required parameter: 'session'.")
+		}
+		return &sessionParams{}, nil
+	}
+	var p sessionParams
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return fail("invalid_type", "session", "Invalid type in 'session': "+err.Error())
+	}
+	switch t := deref(p.Type); t {
+	case "realtime":
+	case "":
+		return fail("missing_required_parameter", "session.type", "Missing required parameter: 'session.type'.")
+	case "transcription":
+		return fail("invalid_value", "session.type", "realtimetest does not simulate transcription sessions; use 'realtime'.")
+	default:
+		return fail("invalid_value", "session.type", "Invalid value: '"+t+"'. Supported values are: 'realtime' and 'transcription'.")
+	}
+	if p.Model != nil && !validModel(*p.Model) {
+		return fail("invalid_value", "session.model", "Invalid value: '"+*p.Model+"'. The model is not a Realtime model (for example 'gpt-realtime').")
+	}
+	return &p, nil
+}
+
+// validModel accepts Realtime model names (gpt-realtime*, gpt-4o-*realtime*);
+// a GPT-Live model is rejected, as on the real endpoint.
+func validModel(m string) bool {
+	return strings.Contains(m, "realtime")
+}
+
+// handleCreateCall serves POST /v1/realtime/calls in both forms: a raw SDP
+// offer (application/sdp, ephemeral or standard key) or the unified
+// multipart form (parts "sdp" and "session"). It answers 201 with the SDP
+// answer and the call id in Location.
+func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
+	key := bearer(r)
+	rng := s.childRNG()
+	var cfg sessionConfig
+	switch {
+	case key == s.opts.APIKey:
+		model := r.URL.Query().Get("model")
+		if model != "" && !validModel(model) {
+			writeError(w, http.StatusBadRequest, errParam("invalid_value", "model", "Invalid value: '"+model+"'. The model is not a Realtime model."))
+			return
+		}
+		cfg = defaultSession(model, rng)
+	default:
+		sec := s.secret(key)
+		if sec == nil {
+			s.writeAuthError(w, key) // unknown, expired or not a key
+			return
+		}
+		cfg = sec.sess
+	}
+
+	offer, params, aerr := readOffer(w, r)
+	if aerr != nil {
+		writeError(w, http.StatusBadRequest, *aerr)
+		return
+	}
+	if params != nil {
+		if params.Model != nil {
+			cfg.model = *params.Model
+		}
+		params.apply(&cfg)
+	}
+	if strings.TrimSpace(offer) == "" {
+		writeError(w, http.StatusBadRequest, errParam("missing_required_parameter", "sdp", "Missing required parameter: 'sdp'."))
+		return
+	}
+	if !strings.HasPrefix(strings.TrimLeft(offer, " \t\r\n"), "v=0") {
+		writeError(w, http.StatusBadRequest, errParam("invalid_offer", "sdp", "Invalid SDP offer: an offer must start with 'v=0'."))
+		return
+	}
+
+	sc := Script{Model: cfg.model, Transcription: cfg.transcriptionMode(), TurnGap: s.opts.TurnGap}.normalized()
+	id := s.newCall(sc, cfg, rng)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Location", "/v1/realtime/calls/"+id)
+	h.Set("Access-Control-Expose-Headers", "Location, X-Request-Id")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, sdpAnswer(offer))
+}
+
+// readOffer extracts the SDP offer and, for the multipart form, the
+// session parameters.
+func readOffer(w http.ResponseWriter, r *http.Request) (string, *sessionParams, *apiError) {
+	bad := func(msg string) (string, *sessionParams, *apiError) {
+		e := errParam("invalid_request", "", msg)
+		return "", nil, &e
+	}
+	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	switch mt {
+	case "application/sdp":
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return bad("The request body could not be read: " + err.Error())
+		}
+		return string(b), nil, nil
+	case "multipart/form-data":
+		if mp["boundary"] == "" {
+			return bad("Invalid multipart body: missing boundary.")
+		}
+		mr := multipart.NewReader(body, mp["boundary"])
+		var offer string
+		var sessionRaw []byte
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return bad("Invalid multipart body: " + err.Error())
+			}
+			b, err := io.ReadAll(part)
+			if err != nil {
+				return bad("Invalid multipart body: " + err.Error())
+			}
+			switch part.FormName() {
+			case "sdp":
+				offer = string(b)
+			case "session":
+				sessionRaw = b
+			}
+		}
+		if sessionRaw != nil && !json.Valid(sessionRaw) {
+			return "", nil, &errBadJSON
+		}
+		p, aerr := parseSessionParams(sessionRaw, false)
+		if aerr != nil {
+			return "", nil, aerr
+		}
+		return offer, p, nil
+	default:
+		return bad("Unsupported content type: '" + r.Header.Get("Content-Type") + "'. Send 'application/sdp' or 'multipart/form-data'.")
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func formatNum(f float64) string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}

@@ -1,0 +1,228 @@
+package realtimetest
+
+import (
+	"context"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	APIKey       string        // the accepted standard key; default "sk-realtimetest"
+	MaxDuration  time.Duration // session cap (real: 60 min); default 60*time.Minute
+	PingInterval time.Duration // server WebSocket pings; default 20s
+	Seed         int64         // RNG seed for scripted turns (0 = time-based)
+
+	// TurnGap is the Script.TurnGap of calls created through
+	// POST /v1/realtime/calls (default 300ms, real time); lower it to run
+	// SDP-relay tests fast.
+	TurnGap time.Duration
+
+	// OnHangup, if set, is called for every hangup request with the HTTP
+	// status answered (200, 401 or 404), before the response is written.
+	OnHangup func(callID string, status int)
+}
+
+const (
+	defaultAPIKey       = "sk-realtimetest"
+	defaultMaxDuration  = 60 * time.Minute
+	defaultPingInterval = 20 * time.Second
+
+	// closeGrace bounds a close handshake: a peer that does not answer a
+	// close frame in time loses its TCP connection instead.
+	closeGrace = time.Second
+	// writeTimeout bounds one event write; a slower peer is disconnected.
+	writeTimeout = 5 * time.Second
+	// readLimit is the largest client frame accepted.
+	readLimit = 16 << 20
+	// maxBody bounds REST request bodies.
+	maxBody = 1 << 20
+)
+
+// Server is an in-process stand-in for OpenAI's Realtime call-control
+// surface, listening on 127.0.0.1. Create it with NewServer and stop it
+// with Close.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	hs   *http.Server
+	mux  *http.ServeMux
+	base string
+
+	closing chan struct{}  // closed by Close; stops Simulate
+	wg      sync.WaitGroup // every goroutine the server starts
+
+	mu      sync.Mutex
+	closed  bool
+	rng     *rand.Rand // seeds per-call generators
+	calls   map[string]*call
+	hangups map[string]int
+	secrets map[string]*secret
+}
+
+// rawConnKey stores the accepted net.Conn in each request's context, so a
+// sideband can be dropped at the TCP level and so Close can force it shut.
+type rawConnKey struct{}
+
+// NewServer starts a Server on 127.0.0.1 with a random port. Like
+// httptest.NewServer it panics if it cannot listen.
+func NewServer(opts Options) *Server {
+	if opts.APIKey == "" {
+		opts.APIKey = defaultAPIKey
+	}
+	if opts.MaxDuration <= 0 {
+		opts.MaxDuration = defaultMaxDuration
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = defaultPingInterval
+	}
+	seed := uint64(opts.Seed)
+	if opts.Seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic("realtimetest: failed to listen on 127.0.0.1: " + err.Error())
+	}
+	s := &Server{
+		opts:    opts,
+		ln:      ln,
+		mux:     http.NewServeMux(),
+		base:    "http://" + ln.Addr().String() + "/v1",
+		closing: make(chan struct{}),
+		rng:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		calls:   map[string]*call{},
+		hangups: map[string]int{},
+		secrets: map[string]*secret{},
+	}
+	s.routes()
+	s.hs = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, rawConnKey{}, c)
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.hs.Serve(ln)
+	}()
+	return s
+}
+
+// routes registers the endpoints of openai-realtime.md §1–§3; everything
+// else is OpenAI's 404 "Invalid URL".
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /v1/realtime", s.handleSideband)
+	s.mux.HandleFunc("POST /v1/realtime/client_secrets", s.handleClientSecrets)
+	s.mux.HandleFunc("POST /v1/realtime/calls", s.handleCreateCall)
+	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/hangup", s.handleHangup)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, errInvalidURL(r.Method, r.URL.Path))
+	})
+}
+
+// serveHTTP tracks every request so Close can wait for it, then routes it.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.track() {
+		writeError(w, http.StatusServiceUnavailable, apiError{Message: "The server is shutting down.", Type: "server_error"})
+		return
+	}
+	defer s.wg.Done()
+	w.Header().Set("X-Request-Id", newRequestID())
+	s.mux.ServeHTTP(w, r)
+}
+
+// track registers one more running goroutine unless the server is closed.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// BaseURL returns what OPENAI_BASE_URL would be: "http://127.0.0.1:PORT/v1".
+// The sideband lives at the same host under ws://…/v1/realtime?call_id=….
+func (s *Server) BaseURL() string { return s.base }
+
+// APIKey returns the standard key the server accepts.
+func (s *Server) APIKey() string { return s.opts.APIKey }
+
+// Close ends every live call (sidebands close with 1001), closes the
+// listener and waits for every goroutine the server started. It is safe to
+// call more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return
+	}
+	s.closed = true
+	close(s.closing)
+	var live []*call
+	for _, c := range s.calls {
+		if !c.ended {
+			live = append(live, c)
+		}
+	}
+	s.mu.Unlock()
+
+	_ = s.hs.Close()
+	for _, c := range live {
+		s.endCall(c, endServerClosed)
+	}
+	s.wg.Wait()
+}
+
+// Live returns the ids of live calls, sorted.
+func (s *Server) Live() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.calls))
+	for id, c := range s.calls {
+		if !c.ended {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Emitted returns the usage the server actually sent on the call's
+// sidebands so far (see Usage). Unknown calls give a zero Usage.
+func (s *Server) Emitted(callID string) Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.calls[callID]; c != nil {
+		return c.emitted.clone()
+	}
+	return Usage{ByStatus: map[string]int{}}
+}
+
+// Hangups returns how many hangup requests the server received for the
+// call id, whatever their status.
+func (s *Server) Hangups(callID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hangups[callID]
+}
+
+// childRNG returns a generator derived from the server seed, so a given
+// Seed yields the same scripts in the same creation order.
+func (s *Server) childRNG() *rand.Rand {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rand.New(rand.NewPCG(s.rng.Uint64(), s.rng.Uint64()))
+}
