@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// change says what one frame changed in an account.
+type change uint8
+
+const (
+	changedUsage change = 1 << iota
+	changedSession
+	sawExpired
+)
+
+// account is one call's accountant: it folds sideband frames into
+// cumulative usage. Not safe for concurrent use; the call's mutex guards it.
+type account struct {
+	usage   feed.Usage
+	session feed.Session
+	// seen dedupes response.done by response id, also across re-attaches.
+	seen map[string]struct{}
+	// speechStartMs is the audio_start_ms of the open user turn (-1: none).
+	speechStartMs int64
+	// agentSince is when the agent started speaking (zero: silent).
+	agentSince time.Time
+}
+
+func newAccount() *account {
+	return &account{seen: make(map[string]struct{}), speechStartMs: -1}
+}
+
+// apply accounts for one text frame received at now. It returns an error
+// (and changes nothing but the skipped count) for a frame it cannot read.
+func (a *account) apply(frame []byte, now time.Time) (change, error) {
+	typ, err := peekType(frame)
+	if err != nil {
+		a.usage.Skipped++
+		return changedUsage, fmt.Errorf("frame: %w", err)
+	}
+	switch string(typ) {
+	case "response.done":
+		return a.responseDone(frame)
+	case "session.updated", "session.created":
+		var s sessionUpdated
+		if err := json.Unmarshal(frame, &s); err != nil {
+			return a.skip(typ, err)
+		}
+		a.session = feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
+		if s.Session.ExpiresAt > 0 {
+			a.session.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
+		}
+		return changedSession, nil
+	case "conversation.item.input_audio_transcription.completed":
+		var t transcriptionCompleted
+		if err := json.Unmarshal(frame, &t); err != nil {
+			return a.skip(typ, err)
+		}
+		if t.Usage == nil {
+			return 0, nil
+		}
+		switch t.Usage.Type {
+		case "tokens":
+			a.usage.TranscriptionTokens += t.Usage.TotalTokens
+		case "duration":
+			a.usage.TranscriptionSeconds += t.Usage.Seconds
+		}
+		return changedUsage, nil
+	case "input_audio_buffer.speech_started":
+		var m speechMark
+		if err := json.Unmarshal(frame, &m); err != nil {
+			return a.skip(typ, err)
+		}
+		a.speechStartMs = m.AudioStartMs
+		return 0, nil
+	case "input_audio_buffer.speech_stopped":
+		var m speechMark
+		if err := json.Unmarshal(frame, &m); err != nil {
+			return a.skip(typ, err)
+		}
+		if a.speechStartMs >= 0 && m.AudioEndMs > a.speechStartMs {
+			a.usage.UserSpeechSeconds += float64(m.AudioEndMs-a.speechStartMs) / 1000
+		}
+		a.speechStartMs = -1
+		return changedUsage, nil
+	case "output_audio_buffer.started":
+		if a.agentSince.IsZero() {
+			a.agentSince = now
+		}
+		return 0, nil
+	case "output_audio_buffer.stopped", "output_audio_buffer.cleared":
+		if !a.agentSince.IsZero() {
+			a.usage.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
+			a.agentSince = time.Time{}
+			return changedUsage, nil
+		}
+		return 0, nil
+	case "error":
+		var e errorEvent
+		if err := json.Unmarshal(frame, &e); err != nil {
+			return a.skip(typ, err)
+		}
+		a.usage.Errors++
+		if e.Error.Code == "session_expired" {
+			return changedUsage | sawExpired, nil
+		}
+		return changedUsage, nil
+	}
+	return 0, nil
+}
+
+func (a *account) skip(typ []byte, err error) (change, error) {
+	a.usage.Skipped++
+	return changedUsage, fmt.Errorf("%s: %w", typ, err)
+}
+
+func (a *account) responseDone(frame []byte) (change, error) {
+	var d responseDone
+	if err := json.Unmarshal(frame, &d); err != nil {
+		return a.skip([]byte("response.done"), err)
+	}
+	r := &d.Response
+	if r.ID != "" {
+		if _, dup := a.seen[r.ID]; dup {
+			return 0, nil
+		}
+		a.seen[r.ID] = struct{}{}
+	}
+	a.usage.Responses++
+	if r.Status != "" {
+		if a.usage.ByStatus == nil {
+			a.usage.ByStatus = make(map[string]int, 4)
+		}
+		a.usage.ByStatus[r.Status]++
+	}
+	if u := r.Usage; u != nil {
+		in, out := &u.InputTokenDetails, &u.OutputTokenDetails
+		a.usage.Tokens = a.usage.Tokens.Add(feed.Tokens{
+			Total: u.TotalTokens, Input: u.InputTokens, Output: u.OutputTokens,
+			InputText: in.TextTokens, InputAudio: in.AudioTokens, InputImage: in.ImageTokens,
+			InputCached: in.CachedTokens,
+			CachedText:  in.CachedTokensDetails.TextTokens, CachedAudio: in.CachedTokensDetails.AudioTokens, CachedImage: in.CachedTokensDetails.ImageTokens,
+			OutputText: out.TextTokens, OutputAudio: out.AudioTokens,
+		})
+	}
+	return changedUsage, nil
+}
+
+// snapshot returns the usage as of now, with wall seconds since start,
+// agent speech still in progress, and the cost for model.
+func (a *account) snapshot(now, start time.Time, model string, prices *Prices) feed.Usage {
+	u := a.usage
+	if len(a.usage.ByStatus) > 0 {
+		u.ByStatus = make(map[string]int, len(a.usage.ByStatus))
+		for k, v := range a.usage.ByStatus {
+			u.ByStatus[k] = v
+		}
+	}
+	u.Seconds = now.Sub(start).Seconds()
+	if !a.agentSince.IsZero() {
+		u.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
+	}
+	cost, ok := prices.Cost(model, &u)
+	u.CostUSD, u.CostUnknown = cost, !ok
+	return u
+}

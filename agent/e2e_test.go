@@ -1,0 +1,316 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/realtimetest"
+	"github.com/calltop/calltop/feed"
+)
+
+// env is one test's world: an embedded NATS, the OpenAI stand-in, an agent
+// and a watcher folding everything the agent publishes into a Board.
+type env struct {
+	t      *testing.T
+	openai *realtimetest.Server
+	feed   *feed.Client
+	agent  *agent.Agent
+	w      *feed.Watcher
+	board  *feed.Board
+}
+
+var prefixN atomic.Int64
+
+func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config) *env {
+	t.Helper()
+	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := feed.Connect(srv.ClientURL(), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	prefix := fmt.Sprintf("e2e%d", prefixN.Add(1))
+	fc, err := feed.NewClient(nc, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := realtimetest.NewServer(rtOpts)
+	t.Cleanup(rt.Close)
+	cfg.APIKey, cfg.BaseURL, cfg.Prefix = rt.APIKey(), rt.BaseURL(), prefix
+	if cfg.Name == "" {
+		cfg.Name = "test-agent"
+	}
+	cfg.PublishInterval = 20 * time.Millisecond
+	a, err := agent.New(nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w, err := fc.Watch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return &env{t: t, openai: rt, feed: fc, agent: a, w: w, board: feed.NewBoard(time.Hour)}
+}
+
+// waitCall folds events until cond holds for the call, or fails after 10s.
+func (e *env) waitCall(id string, what string, cond func(c feed.Call) bool) feed.Call {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if c, ok := e.board.Get(id); ok && cond(c) {
+			return c
+		}
+		batch, err := e.w.Next(ctx)
+		if err != nil {
+			c, _ := e.board.Get(id)
+			e.t.Fatalf("waiting for %s on %s: %v; call is %+v", what, id, err, c)
+		}
+		for _, ev := range batch {
+			e.board.Apply(ev)
+		}
+	}
+}
+
+func (e *env) track(id, user string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.agent.Track(ctx, id, agent.Meta{User: user}); err != nil {
+		e.t.Fatalf("track %s: %v", id, err)
+	}
+}
+
+// sameTokens compares the agent's totals with what the stand-in sent.
+func sameTokens(t *testing.T, got feed.Usage, want realtimetest.Usage) {
+	t.Helper()
+	g := got.Tokens
+	if got.Responses != want.Responses || g.Total != want.Total || g.Input != want.Input || g.Output != want.Output ||
+		g.InputText != want.InputText || g.InputAudio != want.InputAudio || g.InputImage != want.InputImage ||
+		g.InputCached != want.InputCached || g.CachedText != want.CachedText || g.CachedAudio != want.CachedAudio || g.CachedImage != want.CachedImage ||
+		g.OutputText != want.OutputText || g.OutputAudio != want.OutputAudio {
+		t.Fatalf("agent counted %d responses %+v\nstand-in sent   %d responses %+v", got.Responses, g, want.Responses, want)
+	}
+	for status, n := range want.ByStatus {
+		if got.ByStatus[status] != n {
+			t.Fatalf("by status: agent %v, stand-in %v", got.ByStatus, want.ByStatus)
+		}
+	}
+	if got.TranscriptionTokens != want.TranscriptionTokens || got.TranscriptionSeconds != want.TranscriptionSeconds {
+		t.Fatalf("transcription: agent %d tokens %.1fs, stand-in %d tokens %.1fs", got.TranscriptionTokens, got.TranscriptionSeconds, want.TranscriptionTokens, want.TranscriptionSeconds)
+	}
+	if d := got.UserSpeechSeconds - float64(want.UserSpeechMs)/1000; d > 1e-9 || d < -1e-9 {
+		t.Fatalf("user speech: agent %.3fs, stand-in %dms", got.UserSpeechSeconds, want.UserSpeechMs)
+	}
+}
+
+// TestUsageThenOperatorKill is the walking skeleton end to end: a tracked
+// call's totals on the Board equal what OpenAI sent, then a terminate over
+// NATS hangs it up exactly once and it ends with reason operator.
+func TestUsageThenOperatorKill(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{Seed: 7}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{Model: "gpt-realtime", Turns: 6, TurnGap: 5 * time.Millisecond, Transcription: "tokens", Chaos: true})
+	e.track(id, "alice@example.com")
+
+	c := e.waitCall(id, "6 responses", func(c feed.Call) bool { return c.Usage.Responses == 6 })
+	// The last usage may still be coalescing; wait for the totals to settle.
+	want := e.openai.Emitted(id)
+	c = e.waitCall(id, "all usage", func(c feed.Call) bool {
+		return c.Usage.Tokens.Total == want.Total && c.Usage.TranscriptionTokens == want.TranscriptionTokens
+	})
+	sameTokens(t, c.Usage, want)
+	if c.User != "alice@example.com" || c.Model != "gpt-realtime" || c.SessionID == "" || c.ExpiresAt.IsZero() || c.Usage.CostUSD <= 0 || c.Usage.CostUnknown {
+		t.Fatalf("call = %+v", c)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	rep, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Operator: "maria@oncall", Reason: "abuse"})
+	if err != nil || !rep.OK {
+		t.Fatalf("terminate: %+v %v", rep, err)
+	}
+	t.Logf("terminate → confirmed in %v", time.Since(start))
+	if n := e.openai.Hangups(id); n != 1 {
+		t.Fatalf("stand-in saw %d hangups, want exactly 1", n)
+	}
+	c = e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	if c.End.Reason != feed.ReasonOperator || c.End.By != "maria@oncall" || c.End.Detail != "abuse" {
+		t.Fatalf("end = %+v", c.End)
+	}
+	sameTokens(t, c.Usage, e.openai.Emitted(id))
+	// The call is over: nobody owns it any more.
+	if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id}); !errors.Is(err, feed.ErrNoOwner) {
+		t.Fatalf("second terminate: %v, want ErrNoOwner", err)
+	}
+	if n := e.openai.Hangups(id); n != 1 {
+		t.Fatalf("stand-in saw %d hangups after the second terminate, want 1", n)
+	}
+}
+
+func TestUnknownCallIsGoneWithoutRetries(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := e.agent.Track(ctx, "rtc_u1_doesnotexist", agent.Meta{User: "mallory"})
+	if !errors.Is(err, agent.ErrCallNotFound) {
+		t.Fatalf("track unknown call: %v, want ErrCallNotFound", err)
+	}
+	c := e.waitCall("rtc_u1_doesnotexist", "ended", func(c feed.Call) bool { return !c.Live() })
+	if c.End.Reason != feed.ReasonGone || c.User != "mallory" {
+		t.Fatalf("call = %+v", c)
+	}
+	if got := e.agent.Calls(); len(got) != 0 {
+		t.Fatalf("agent still tracks %v", got)
+	}
+}
+
+func TestInvalidCallIDNeverDials(t *testing.T) {
+	var hits atomic.Int64
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer counter.Close()
+	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := feed.Connect(srv.ClientURL(), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	a, err := agent.New(nc, agent.Config{APIKey: "sk-x", BaseURL: counter.URL + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, id := range []string{"rtc.x", "../../hangup", "a?call_id=b", strings.Repeat("x", 129), ""} {
+		if err := a.Track(context.Background(), id, agent.Meta{}); !errors.Is(err, feed.ErrInvalidCallID) {
+			t.Errorf("Track(%q) = %v, want ErrInvalidCallID", id, err)
+		}
+		if err := a.Hangup(context.Background(), id, feed.End{}); !errors.Is(err, feed.ErrInvalidCallID) {
+			t.Errorf("Hangup(%q) = %v, want ErrInvalidCallID", id, err)
+		}
+	}
+	api := httptest.NewServer(a.Handler())
+	defer api.Close()
+	for _, body := range []string{`{"call_id":"rtc.x","user":"u"}`, `{"call_id":"","user":"u"}`, `not json`, `{"call_id":"rtc_1","extra":1}`} {
+		resp, err := http.Post(api.URL+"/v1/calls", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("POST %s: %d %s, want 400 JSON", body, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("OpenAI was contacted %d times for invalid call IDs", n)
+	}
+}
+
+func TestSidecarAPITracks(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{Model: "gpt-realtime-mini", Turns: 2, TurnGap: 5 * time.Millisecond})
+	api := httptest.NewServer(e.agent.Handler())
+	defer api.Close()
+	resp, err := http.Post(api.URL+"/v1/calls", "application/json", strings.NewReader(`{"call_id":"`+id+`","user":"bob","model":"gpt-realtime-mini"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/calls: %d, want 202", resp.StatusCode)
+	}
+	c := e.waitCall(id, "2 responses", func(c feed.Call) bool { return c.Usage.Responses == 2 })
+	if c.User != "bob" || c.Model != "gpt-realtime-mini" {
+		t.Fatalf("call = %+v", c)
+	}
+}
+
+func TestEndings(t *testing.T) {
+	t.Run("caller hangs up", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{Turns: 2, TurnGap: 5 * time.Millisecond, EndAfterTurns: true})
+		e.track(id, "u")
+		c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+		if c.End.Reason != feed.ReasonHangup || c.Usage.Responses != 2 {
+			t.Fatalf("call = %+v", c)
+		}
+		if e.openai.Hangups(id) != 0 {
+			t.Fatal("the agent hung up a call that ended by itself")
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{MaxDuration: 300 * time.Millisecond}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{TurnGap: 20 * time.Millisecond})
+		e.track(id, "u")
+		c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+		if c.End.Reason != feed.ReasonExpired {
+			t.Fatalf("end = %+v", c.End)
+		}
+	})
+	t.Run("transport drop re-attaches without double counting", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{Turns: 8, TurnGap: 8 * time.Millisecond})
+		e.track(id, "u")
+		e.waitCall(id, "2 responses", func(c feed.Call) bool { return c.Usage.Responses >= 2 })
+		e.openai.DropSideband(id)
+		e.waitCall(id, "8 responses", func(c feed.Call) bool { return c.Usage.Responses == 8 })
+		want := e.openai.Emitted(id)
+		c := e.waitCall(id, "settled", func(c feed.Call) bool { return c.Usage.Tokens.Total == want.Total })
+		sameTokens(t, c.Usage, want)
+		if !c.Live() {
+			t.Fatalf("a dropped transport ended the call: %+v", c.End)
+		}
+	})
+	t.Run("oversized frame is skipped, the call goes on", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{}, agent.Config{MaxFrameBytes: 64 << 10})
+		id := e.openai.NewCall(realtimetest.Script{Turns: 2, TurnGap: 5 * time.Millisecond, Instructions: strings.Repeat("Be kind. ", 20000)})
+		e.track(id, "u")
+		c := e.waitCall(id, "2 responses", func(c feed.Call) bool { return c.Usage.Responses == 2 })
+		if c.Usage.Skipped != 1 || c.SessionID != "" {
+			t.Fatalf("skipped = %d, session = %q; want the 180 KB session.updated skipped", c.Usage.Skipped, c.SessionID)
+		}
+	})
+}
+
+func TestCloseDetachesWithoutHangingUp(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: 10 * time.Millisecond})
+	e.track(id, "u")
+	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })
+	if err := e.agent.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e.openai.Hangups(id) != 0 {
+		t.Fatal("Close hung up a call")
+	}
+	live := false
+	for _, l := range e.openai.Live() {
+		live = live || l == id
+	}
+	if !live {
+		t.Fatal("the call ended at OpenAI when the agent closed")
+	}
+	if err := e.agent.Track(context.Background(), id, agent.Meta{}); !errors.Is(err, agent.ErrClosed) {
+		t.Fatalf("Track after Close: %v", err)
+	}
+}

@@ -1,0 +1,84 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// closeGrace is how long after a successful hangup we keep reading the
+// sideband for OpenAI's own close, so a final response.done still counts.
+const closeGrace = 2 * time.Second
+
+// Hangup ends a tracked call through OpenAI's hangup endpoint and returns
+// once the call's ended event (with end's reason, detail and author) is
+// published. A 404 call_id_not_found answers a hangup of a call that is
+// already gone, which is what was asked, so it counts as success.
+// openai-go retries 429 and 5xx with backoff; ctx bounds the whole.
+func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
+	if err := feed.ValidateCallID(callID); err != nil {
+		return fmt.Errorf("hangup: %w", err)
+	}
+	c := a.lookup(callID)
+	if c == nil {
+		return fmt.Errorf("hangup %s: %w", callID, ErrNotTracked)
+	}
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.endReq == nil {
+		c.endReq = &end
+	}
+	c.mu.Unlock()
+
+	err := a.oai.Realtime.Calls.Hangup(ctx, callID)
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		err = nil
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.endReq = nil
+		c.mu.Unlock()
+		return fmt.Errorf("hangup %s: %w", callID, err)
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-time.After(closeGrace):
+	case <-ctx.Done():
+	}
+	c.cancel()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hangup %s: hung up, but the call did not wind down: %w", callID, ctx.Err())
+	}
+}
+
+// serveTerminate answers terminate requests from dashboards and `calltop
+// kill` for this call, on a subject only its owner subscribes to.
+func (c *call) serveTerminate() error {
+	sub, err := c.a.feed.ServeTerminate(c.id, func(req feed.TerminateRequest) error {
+		ctx, cancel := context.WithTimeout(c.a.ctx, 20*time.Second)
+		defer cancel()
+		c.a.log.Info("terminate requested", "call", c.id, "by", req.Operator, "reason", req.Reason)
+		return c.a.Hangup(ctx, c.id, feed.End{Reason: feed.ReasonOperator, Detail: req.Reason, By: req.Operator})
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.sub = sub
+	c.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// errUnauthorized: OpenAI refused our key; retrying cannot help.
+var errUnauthorized = errors.New("sideband refused the API key")
+
+// sessionUpdate asks for the session's config: a sideband attach gets no
+// session.created, and session.update must carry session.type.
+var sessionUpdate = []byte(`{"type":"session.update","session":{"type":"realtime"}}`)
+
+// attachTimeout bounds one handshake; OpenAI has been seen taking 5.5 s to
+// answer a doomed one.
+const attachTimeout = 15 * time.Second
+
+// attach opens the call's sideband and asks for its session.
+func (c *call) attach(ctx context.Context) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
+	defer cancel()
+	u := c.a.wsBase + "?call_id=" + url.QueryEscape(c.id)
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPClient: c.a.cfg.HTTPClient,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.a.cfg.APIKey}},
+	})
+	if err != nil {
+		if resp != nil {
+			switch resp.StatusCode {
+			case http.StatusNotFound, http.StatusGone:
+				return nil, fmt.Errorf("attach %s: HTTP %d: %w", c.id, resp.StatusCode, ErrCallNotFound)
+			case http.StatusUnauthorized, http.StatusForbidden:
+				return nil, fmt.Errorf("attach %s: HTTP %d: %w", c.id, resp.StatusCode, errUnauthorized)
+			}
+		}
+		return nil, fmt.Errorf("attach %s: %w", c.id, err)
+	}
+	// Frames are bounded by MaxFrameBytes in read, which skips an
+	// oversized frame instead of letting the library close the sideband.
+	conn.SetReadLimit(-1)
+	if err := conn.Write(ctx, websocket.MessageText, sessionUpdate); err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("attach %s: session.update: %w", c.id, err)
+	}
+	return conn, nil
+}
+
+// framePool recycles frame buffers: a call holds one only while it reads
+// a frame, so idle calls cost no buffer memory.
+var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFrame keeps one huge frame from pinning its buffer in the pool.
+const maxPooledFrame = 256 << 10
+
+// read consumes frames until the sideband ends. It returns how the call
+// ended (nil: the agent is closing, detach) and whether to re-attach
+// (a transport drop, not an end).
+func (c *call) read(conn *websocket.Conn) (end *feed.End, again bool) {
+	defer conn.CloseNow()
+	expired := false
+	for {
+		typ, r, err := conn.Reader(c.ctx)
+		if err != nil {
+			return c.classify(conn, err, expired)
+		}
+		if typ != websocket.MessageText {
+			_, _ = io.Copy(io.Discard, r)
+			c.skipped()
+			continue
+		}
+		buf := framePool.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(io.LimitReader(r, c.a.cfg.MaxFrameBytes+1))
+		if err == nil && int64(buf.Len()) > c.a.cfg.MaxFrameBytes {
+			_, err = io.Copy(io.Discard, r)
+			c.skipped()
+			c.a.log.Warn("oversized frame skipped", "call", c.id, "limit", c.a.cfg.MaxFrameBytes)
+		} else if err == nil {
+			expired = c.apply(buf.Bytes()) || expired
+		}
+		if buf.Cap() <= maxPooledFrame {
+			framePool.Put(buf)
+		}
+		if err != nil {
+			return c.classify(conn, err, expired)
+		}
+	}
+}
+
+func (c *call) skipped() {
+	c.mu.Lock()
+	c.acct.usage.Skipped++
+	c.dirty = true
+	c.mu.Unlock()
+}
+
+// apply accounts for one frame and reports whether it said the session
+// expired.
+func (c *call) apply(frame []byte) (expired bool) {
+	c.mu.Lock()
+	ch, err := c.acct.apply(frame, time.Now())
+	if ch&changedUsage != 0 {
+		c.dirty = true
+	}
+	if ch&changedSession != 0 {
+		s := c.acct.session
+		c.publishLocked(feed.Event{Kind: feed.KindSession, Session: &s})
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.a.log.Debug("frame skipped", "call", c.id, "err", err)
+	}
+	return ch&sawExpired != 0
+}
+
+// classify maps the error that ended a read to the call's fate.
+func (c *call) classify(conn *websocket.Conn, err error, expired bool) (*feed.End, bool) {
+	own := c.ownEnd()
+	if c.ctx.Err() != nil {
+		// We stopped reading: our hangup succeeded, or the agent is closing.
+		if own == nil {
+			conn.Close(websocket.StatusGoingAway, "calltop agent detaching")
+		}
+		return own, false
+	}
+	var ce websocket.CloseError
+	switch {
+	case expired:
+		return &feed.End{Reason: feed.ReasonExpired, Detail: "session_expired: hit OpenAI's maximum session duration"}, false
+	case errors.As(err, &ce) && (ce.Code == websocket.StatusNormalClosure || ce.Code == websocket.StatusGoingAway):
+		if own != nil {
+			return own, false
+		}
+		return &feed.End{Reason: feed.ReasonHangup, Detail: fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)}, false
+	case errors.As(err, &ce):
+		return &feed.End{Reason: feed.ReasonError, Detail: fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)}, false
+	}
+	c.a.log.Warn("sideband dropped; re-attaching", "call", c.id, "err", err)
+	return nil, true
+}
