@@ -166,3 +166,62 @@ func TestTerminate(t *testing.T) {
 		t.Fatalf("agent saw %+v", got)
 	}
 }
+
+func TestSnapshot(t *testing.T) {
+	c, _ := newTestClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := c.Snapshot(ctx, 0)
+	if err != nil || b.Len() != 0 {
+		t.Fatalf("empty snapshot: %v, %d calls", err, b.Len())
+	}
+	for i := range 20 {
+		id := fmt.Sprintf("rtc_%d", i)
+		if err := c.Publish(started(id, 1, "u")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Publish(usage(id, 2, int64(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Garbage as the very last message must not hang the snapshot.
+	if err := c.NC.Publish(c.Subjects.Call("rtc_x", KindUsage), []byte("junk")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitStored(t, c, 41)
+	b, err = c.Snapshot(ctx, 0)
+	if err != nil || b.Len() != 20 {
+		t.Fatalf("snapshot: %v, %d calls, want 20", err, b.Len())
+	}
+	if call, _ := b.Get("rtc_19"); call.Usage.Tokens.Total != 19 {
+		t.Fatalf("rtc_19 = %+v", call)
+	}
+}
+
+// waitStored waits until the events stream holds n messages.
+func waitStored(t *testing.T, c *Client, n uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := c.EnsureStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream holds %d messages, want %d", info.State.Msgs, n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -99,16 +99,22 @@ func (w *Watcher) Next(ctx context.Context) ([]Event, error) {
 	case <-w.done:
 		return nil, fmt.Errorf("watch: stopped")
 	}
-	batch := []Event{first}
+	return append([]Event{first}, w.TryNext()...), nil
+}
+
+// TryNext returns every event waiting now (at most maxBatch) without
+// blocking; nil when none is.
+func (w *Watcher) TryNext() []Event {
+	var batch []Event
 	for len(batch) < maxBatch {
 		select {
 		case e := <-w.ch:
 			batch = append(batch, e)
 		default:
-			return batch, nil
+			return batch
 		}
 	}
-	return batch, nil
+	return batch
 }
 
 // Stop ends the watch; Next returns an error afterwards.

@@ -1,0 +1,42 @@
+# calltop — the two commands that matter on a fresh machine: `make demo`, `make test`.
+GO      ?= go
+BIN     := bin/calltop
+PKGS    := ./...
+
+.PHONY: all build demo test vet fmt-check fuzz bench e2e clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/calltop
+
+# Everything in one process: embedded NATS, the OpenAI stand-in, simulated
+# calls, an agent and the dashboard. q quits.
+demo: build
+	./$(BIN) demo
+
+# What CI runs: formatting, vet, and every test (fuzz seeds included) with
+# the race detector. Long benchmarks stay out.
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Coverage-guided fuzzing of the sideband decoder (not part of `make test`,
+# which runs the seed corpus only).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent
+
+# Benchmarks, side by side; results go to docs/BENCHMARKS.md.
+BENCHTIME ?= 1s
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./agent/... ./feed/... ./tui/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/realtimetest"
+	"github.com/calltop/calltop/feed"
+)
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR]", stderr)
+	calls := fs.Int("calls", 12, "simulated concurrent calls")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *calls < 1 || *calls > 10000 {
+		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
+	}
+	srv, err := startDemoNATS(*natsListen)
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown()
+	cl, err := (&natsFlags{url: srv.ClientURL(), prefix: feed.DefaultPrefix}).connect("calltop-demo")
+	if err != nil {
+		return err
+	}
+	defer cl.NC.Close()
+
+	openai := realtimetest.NewServer(realtimetest.Options{})
+	defer openai.Close()
+	a, err := agent.New(cl.NC, agent.Config{APIKey: openai.APIKey(), BaseURL: openai.BaseURL(), Name: "demo-agent"})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go openai.Simulate(ctx, realtimetest.SimConfig{
+		Calls: *calls,
+		OnCall: func(id, user, model string) {
+			go a.Track(ctx, id, agent.Meta{User: user, Model: model})
+		},
+	})
+	return watch(ctx, cl)
+}
+
+// startDemoNATS listens on addr, or on a free port when addr is taken (a
+// real NATS may already run there).
+func startDemoNATS(addr string) (*feed.Server, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q: bad port", addr)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+	} else {
+		port = -1
+	}
+	return feed.RunServer(feed.ServerOptions{Host: host, Port: port})
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// natsFlags are the connection settings every NATS client command shares:
+// flag, environment variable and default in one place.
+type natsFlags struct {
+	url    string
+	prefix string
+}
+
+func (n *natsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&n.url, "nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env NATS_URL)")
+	fs.StringVar(&n.prefix, "prefix", envOr("CALLTOP_PREFIX", feed.DefaultPrefix), "subject prefix, to share one NATS between installs (env CALLTOP_PREFIX)")
+}
+
+// connect dials NATS and returns a feed client; the caller closes cl.NC.
+func (n *natsFlags) connect(name string) (*feed.Client, error) {
+	if _, err := feed.NewSubjects(n.prefix); err != nil {
+		return nil, err
+	}
+	nc, err := feed.Connect(n.url, name)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := feed.NewClient(nc, n.prefix)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlagSet returns a flag set that prints errors and usage to stderr and
+// returns errors instead of exiting.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("calltop "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: calltop %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, mapping a bad flag to errUsage (the flag package has
+// already said what was wrong) and refusing stray arguments.
+func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(fs.Output(), "calltop: unexpected argument %q\n", fs.Arg(maxArgs))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// operator names the person at this terminal as user@host, sent with every
+// terminate so the ended event says who hung up.
+func operator() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	host, _ := os.Hostname()
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	return name + "@" + host
+}

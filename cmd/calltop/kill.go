@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/calltop/calltop/feed"
+)
+
+func runKill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("kill", "kill CALL_ID [--reason TEXT] [--nats URL]", stderr)
+	var nf natsFlags
+	nf.register(fs)
+	reason := fs.String("reason", "", "why, recorded on the call's ended event")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent to confirm")
+	// Accept the call ID before or after the flags.
+	var id string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		id, args = args[0], args[1:]
+	}
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	if id == "" {
+		id = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "calltop kill: one call at a time (got %q and %q)\n", id, fs.Arg(0))
+		return errUsage
+	}
+	if id == "" {
+		fs.Usage()
+		return errUsage
+	}
+	if err := feed.ValidateCallID(id); err != nil {
+		return err
+	}
+	cl, err := nf.connect("calltop-kill")
+	if err != nil {
+		return err
+	}
+	defer cl.NC.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	_, err = cl.Terminate(ctx, feed.TerminateRequest{CallID: id, Reason: *reason, Operator: operator()})
+	if errors.Is(err, feed.ErrNoOwner) {
+		return fmt.Errorf("%s: no agent owns this call (it has ended, or its agent is not connected to %s)", id, nf.url)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: the agent did not confirm within %s", id, *timeout)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s hung up\n", id)
+	return nil
+}

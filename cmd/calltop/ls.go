@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ls", "ls [--json] [--nats URL]", stderr)
+	var nf natsFlags
+	nf.register(fs)
+	asJSON := fs.Bool("json", false, "one JSON object per call and line, for scripts")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up reading the snapshot after this long")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	cl, err := nf.connect("calltop-ls")
+	if err != nil {
+		return err
+	}
+	defer cl.NC.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	b, err := cl.Snapshot(ctx, 0)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	b.Prune(now)
+	calls := b.Calls()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for i := range calls {
+			if err := enc.Encode(calls[i].Summarize(now)); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND")
+	for i := range calls {
+		s := calls[i].Summarize(now)
+		cost := fmt.Sprintf("$%.4f", s.CostUSD)
+		if s.CostUnknown {
+			cost = "?"
+		}
+		end := string(s.EndReason)
+		if s.EndedBy != "" {
+			end += " by " + s.EndedBy
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\n", s.CallID, s.User, s.Model, s.State, s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, end)
+	}
+	return tw.Flush()
+}
