@@ -69,6 +69,9 @@ func (c *Call) PerMinute(now time.Time) float64 {
 type Board struct {
 	calls  map[string]*Call
 	retain time.Duration
+	// pruned remembers calls dropped by Prune, until when, so a late or
+	// replayed event cannot bring an ended call back as live.
+	pruned map[string]time.Time
 }
 
 // NewBoard returns an empty Board that keeps ended calls for retain
@@ -77,7 +80,7 @@ func NewBoard(retain time.Duration) *Board {
 	if retain <= 0 {
 		retain = DefaultRetain
 	}
-	return &Board{calls: make(map[string]*Call), retain: retain}
+	return &Board{calls: make(map[string]*Call), retain: retain, pruned: make(map[string]time.Time)}
 }
 
 // Apply folds one event into the Board and reports whether anything
@@ -89,6 +92,9 @@ func (b *Board) Apply(e Event) bool {
 	}
 	c, ok := b.calls[e.CallID]
 	if !ok {
+		if _, gone := b.pruned[e.CallID]; gone {
+			return false
+		}
 		c = &Call{ID: e.CallID, State: StateLive}
 		b.calls[e.CallID] = c
 	}
@@ -182,17 +188,28 @@ func (b *Board) Calls() []Call {
 }
 
 // Prune forgets calls that ended more than the retention ago and returns
-// how many it removed.
+// how many it removed. Their IDs are remembered for a while longer, so
+// stragglers for them are ignored.
 func (b *Board) Prune(now time.Time) int {
 	n := 0
 	for id, c := range b.calls {
 		if !c.Live() && now.Sub(c.EndedAt) > b.retain {
 			delete(b.calls, id)
+			b.pruned[id] = now.Add(prunedMemory)
 			n++
+		}
+	}
+	for id, until := range b.pruned {
+		if now.After(until) {
+			delete(b.pruned, id)
 		}
 	}
 	return n
 }
+
+// prunedMemory is how long a pruned call's ID is remembered: longer than
+// the events stream's age, so even a full replay cannot revive it.
+const prunedMemory = 25 * time.Hour
 
 // Totals summarises the Board for a dashboard header.
 type Totals struct {

@@ -118,3 +118,13 @@ func TestBoardTotalsAndOrder(t *testing.T) {
 		t.Fatalf("summary = %+v", s)
 	}
 }
+
+func TestBoardPrunedCallStaysGone(t *testing.T) {
+	b := NewBoard(time.Minute)
+	b.Apply(started("rtc_a", 1, "alice"))
+	b.Apply(ended("rtc_a", 2, ReasonHangup, 10, 0))
+	b.Prune(t0.Add(10 * time.Minute))
+	if b.Apply(usage("rtc_a", 1, 5, 0)) || b.Apply(started("rtc_a", 1, "alice")) || b.Len() != 0 {
+		t.Fatal("a straggler revived a pruned call")
+	}
+}

@@ -70,10 +70,12 @@ func (c *Client) State() ConnState {
 }
 
 // Stream settings: long enough for "recently ended" and a day of audit,
-// bounded so a busy install cannot fill a disk.
+// bounded so a busy install cannot fill a disk. JetStream reserves
+// MaxBytes up front, so it stays modest; create the stream yourself for
+// other limits (EnsureStream keeps an existing one).
 const (
 	streamMaxAge     = 24 * time.Hour
-	streamMaxBytes   = 1 << 30
+	streamMaxBytes   = 256 << 20
 	streamDuplicates = 2 * time.Minute
 )
 

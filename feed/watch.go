@@ -2,9 +2,11 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,6 +19,14 @@ const watchBuffer = 4096
 // maxBatch bounds what one Next returns, so one frame of a dashboard never
 // has to fold an unbounded burst.
 const maxBatch = 8192
+
+// ErrStopped is returned by Next once the Watcher has been stopped.
+var ErrStopped = errors.New("watch stopped")
+
+// stopWait bounds how long Stop waits for the server to drop the consumer:
+// a dashboard quitting during a NATS outage must not hang (the server
+// forgets an inactive ordered consumer by itself).
+const stopWait = 500 * time.Millisecond
 
 // Watcher delivers call events: first the newest event of every subject in
 // the stream (so every live call appears at once, however late the watcher
@@ -97,7 +107,7 @@ func (w *Watcher) Next(ctx context.Context) ([]Event, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-w.done:
-		return nil, fmt.Errorf("watch: stopped")
+		return nil, ErrStopped
 	}
 	return append([]Event{first}, w.TryNext()...), nil
 }
@@ -121,6 +131,14 @@ func (w *Watcher) TryNext() []Event {
 func (w *Watcher) Stop() {
 	w.stop.Do(func() {
 		close(w.done)
-		w.cc.Stop()
+		stopped := make(chan struct{})
+		go func() {
+			w.cc.Stop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(stopWait):
+		}
 	})
 }

@@ -1,0 +1,304 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/calltop/calltop/feed"
+)
+
+var (
+	alice = call{id: "rtc_u1_ETYJSp3oMdsOb7HW9eMflgesrIs0XaTn", user: "alice@acme.io", model: "gpt-realtime",
+		in: 12345, out: 6789, cost: 0.42}
+	bob = call{id: "rtc_u0_E6mH7YwmYXwYY0iVKLojm", user: "bob@example.com", model: "gpt-realtime-mini",
+		in: 250_000, out: 1_500_000, cost: 3.5}
+	carol = call{id: "rtc_u1_9c6574da8b8a41a18da9308f4ad974ce", user: "carol", model: "gpt-4o-realtime-preview",
+		in: 10, out: 20, cost: 0, unknown: true}
+)
+
+// at returns c started some time before now.
+func (c call) at(start time.Time) call { c.started = start; return c }
+
+func TestRowsShowCallFacts(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	f.startCall(alice.at(clk.Now().Add(-65 * time.Second)))
+	f.startCall(bob.at(clk.Now().Add(-30 * time.Second)))
+	f.startCall(carol.at(clk.Now().Add(-5 * time.Second)))
+	tm, _ := start(t, f, Options{Now: clk.Now}, 160, 30)
+
+	// The terminal stream itself shows the rows.
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		return bytes.Contains(b, []byte("alice@acme.io")) && bytes.Contains(b, []byte("carol"))
+	}, teatest.WithDuration(5*time.Second))
+
+	s := waitScreen(t, tm, "three calls", contains("3 live"))
+	for _, want := range []struct{ id, cells string }{
+		{alice.id, "alice@acme.io gpt-realtime live 1m05s 12,345 6,789 $0.42 $0.39"},
+		{bob.id, "bob@example.com gpt-realtime-mini live 30s 250k 1.5M $3.50 $7.00"},
+		{carol.id, "carol gpt-4o-realtime-preview live 5s 10 20 ? ?"},
+	} {
+		row := rowOf(s, want.id)
+		if got := strings.Join(strings.Fields(row), " "); !strings.Contains(got, want.id+" "+want.cells) {
+			t.Errorf("row of %s:\n got %q\nwant %q", want.id, got, want.id+" "+want.cells)
+		}
+	}
+	for _, title := range []string{"CALL", "USER", "MODEL", "STATE", "AGE", "TOKENS IN", "TOKENS OUT", "COST", "$/MIN"} {
+		if !strings.Contains(s, title) {
+			t.Errorf("no column %q in\n%s", title, s)
+		}
+	}
+	if !strings.Contains(s, "$3.92+? total") || !strings.Contains(s, "NATS connected") {
+		t.Errorf("header lacks totals or NATS state:\n%s", s)
+	}
+	// Newest live call first.
+	if strings.Index(s, carol.id) > strings.Index(s, bob.id) || strings.Index(s, bob.id) > strings.Index(s, alice.id) {
+		t.Errorf("live calls not newest first:\n%s", s)
+	}
+	t.Logf("160×30:\n%s", s)
+	quit(t, tm)
+}
+
+func TestAgeTicks(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	f.startCall(alice.at(clk.Now().Add(-65 * time.Second)))
+	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
+	waitScreen(t, tm, "AGE 1m05s", contains("1m05s"))
+
+	clk.Add(2 * time.Second) // the next one-second tick shows it
+	s := waitScreen(t, tm, "AGE 1m07s", contains("1m07s"))
+	if strings.Contains(s, "1m05s") {
+		t.Errorf("old age still shown:\n%s", s)
+	}
+	quit(t, tm)
+}
+
+// terminateServer is the agent side of a hang-up: it counts requests and
+// publishes the ended event, as the real agent does after its hangup.
+type terminateServer struct {
+	mu   sync.Mutex
+	reqs []feed.TerminateRequest
+	n    atomic.Int32
+}
+
+func (s *terminateServer) serve(t *testing.T, f *testFeed, c call, end func() time.Time) {
+	t.Helper()
+	sub, err := f.client.ServeTerminate(c.id, func(req feed.TerminateRequest) error {
+		s.mu.Lock()
+		s.reqs = append(s.reqs, req)
+		s.mu.Unlock()
+		s.n.Add(1)
+		f.endCall(c, feed.Reason(req.Reason), req.Operator, end())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	a, b := alice.at(clk.Now().Add(-2*time.Minute)), bob.at(clk.Now().Add(-time.Minute))
+	f.startCall(a)
+	f.startCall(b)
+	var srvA, srvB terminateServer
+	srvA.serve(t, f, a, clk.Now)
+	srvB.serve(t, f, b, clk.Now)
+
+	tm, _ := start(t, f, Options{Now: clk.Now, Operator: "oncall@host"}, 80, 24)
+	waitScreen(t, tm, "both calls", contains("alice@", "bob@"))
+	tm.Send(keyDown) // bob (newest) is first; select alice
+	waitScreen(t, tm, "alice selected", func(s string) bool { return strings.HasPrefix(rowOf(s, "rtc_u1_ETYJ"), ">") })
+
+	tm.Send(keyCtrlK)
+	s := waitScreen(t, tm, "the confirmation", func(s string) bool {
+		return strings.Contains(flat(s), "Hang up "+a.id+" (user alice@acme.io, $0.42 so far)? y/N")
+	})
+	t.Logf("confirmation at 80×24:\n%s", s)
+
+	// A new call that sorts above alice arrives while the dialog is open:
+	// y must still hang up the call the operator saw.
+	c := carol.at(clk.Now())
+	f.startCall(c)
+	waitScreen(t, tm, "carol behind the dialog", contains("3 live"))
+	tm.Send(keyRune('y'))
+
+	s = waitScreen(t, tm, "alice ended by the operator", func(s string) bool {
+		row := rowOf(s, "rtc_u1_ETYJ")
+		return strings.Contains(row, "ended operator") && strings.Contains(s, "hung up by you")
+	})
+	if !strings.Contains(s, "2 live") {
+		t.Errorf("header does not count alice as ended:\n%s", s)
+	}
+	if strings.Index(s, "rtc_u1_ETYJ") < strings.Index(s, "rtc_u0_E6mH") {
+		t.Errorf("ended call not below the live ones:\n%s", s)
+	}
+	t.Logf("after hang-up at 80×24:\n%s", s)
+	time.Sleep(200 * time.Millisecond) // a second request would have arrived by now
+	m := quit(t, tm)
+
+	if n := srvA.n.Load(); n != 1 {
+		t.Fatalf("alice's agent got %d terminate requests, want 1", n)
+	}
+	if n := srvB.n.Load(); n != 0 {
+		t.Fatalf("bob's agent got %d terminate requests, want 0", n)
+	}
+	req := srvA.reqs[0]
+	if req.CallID != a.id || req.Operator != "oncall@host" || req.Reason != "operator" {
+		t.Errorf("terminate request = %+v", req)
+	}
+	got, ok := m.rows.Get(a.id)
+	if !ok || got.Live() || got.End.Reason != feed.ReasonOperator || got.End.By != "oncall@host" {
+		t.Errorf("alice on the board = %+v", got)
+	}
+}
+
+func TestHangUpCancelledByAnyOtherKey(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	a := alice.at(clk.Now().Add(-time.Minute))
+	f.startCall(a)
+	var srv terminateServer
+	srv.serve(t, f, a, clk.Now)
+
+	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
+	waitScreen(t, tm, "alice", contains("alice@"))
+	for _, k := range []struct {
+		name string
+		send func()
+	}{
+		{"n", func() { tm.Send(keyRune('n')) }},
+		{"esc", func() { tm.Send(keyEsc) }},
+		{"x", func() { tm.Send(keyRune('x')) }}, // the hang-up key itself does not confirm
+	} {
+		tm.Send(keyCtrlK)
+		waitScreen(t, tm, "the confirmation", contains("y/N"))
+		k.send()
+		s := waitScreen(t, tm, "cancelled after "+k.name, func(s string) bool {
+			return strings.Contains(s, "cancelled") && !strings.Contains(s, "y/N")
+		})
+		if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
+			t.Errorf("after %s the call is not live:\n%s", k.name, s)
+		}
+		tm.Send(keyRune('?')) // change the screen so the next wait sees a fresh "cancelled"
+		tm.Send(keyEsc)
+	}
+	time.Sleep(200 * time.Millisecond) // a stray request would have arrived by now
+	quit(t, tm)
+	if n := srv.n.Load(); n != 0 {
+		t.Fatalf("agent got %d terminate requests, want 0", n)
+	}
+}
+
+func TestHangUpEndedCallOnlySaysSo(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	a := alice.at(clk.Now().Add(-time.Minute))
+	f.startCall(a)
+	f.endCall(a, feed.ReasonPolicy, "", clk.Now())
+	var srv terminateServer
+	srv.serve(t, f, a, clk.Now)
+
+	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
+	waitScreen(t, tm, "alice ended", contains("ended policy"))
+	tm.Send(keyCtrlK)
+	s := waitScreen(t, tm, "already ended", contains("has already ended (policy)"))
+	if strings.Contains(s, "y/N") {
+		t.Errorf("a confirmation opened for an ended call:\n%s", s)
+	}
+	tm.Send(keyRune('y'))
+	time.Sleep(200 * time.Millisecond)
+	quit(t, tm)
+	if n := srv.n.Load(); n != 0 {
+		t.Fatalf("agent got %d terminate requests, want 0", n)
+	}
+}
+
+func TestHangUpErrorShown(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	f.startCall(alice.at(clk.Now()))
+	// No agent serves terminate requests for alice.
+	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
+	waitScreen(t, tm, "alice", contains("alice@"))
+	tm.Send(keyCtrlK)
+	waitScreen(t, tm, "the confirmation", contains("y/N"))
+	tm.Send(keyRune('y'))
+	s := waitScreen(t, tm, "the error", contains("error: hang up rtc_u1_ETYJ", "no agent owns the call"))
+	if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
+		t.Errorf("call not live after a failed hang-up:\n%s", s)
+	}
+	quit(t, tm)
+}
+
+func TestSelectionStaysOnItsCall(t *testing.T) {
+	f := newFeed(t)
+	clk := newClock()
+	f.startCall(alice.at(clk.Now().Add(-2 * time.Minute)))
+	f.startCall(bob.at(clk.Now().Add(-time.Minute)))
+	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
+	waitScreen(t, tm, "both calls", contains("alice@", "bob@"))
+
+	tm.Send(keyDown)
+	waitScreen(t, tm, "alice selected", func(s string) bool { return strings.HasPrefix(rowOf(s, "rtc_u1_ETYJ"), ">") })
+
+	f.startCall(carol.at(clk.Now())) // newest: sorts above both
+	s := waitScreen(t, tm, "carol", contains("carol"))
+	if !strings.HasPrefix(rowOf(s, "rtc_u1_ETYJ"), ">") {
+		t.Errorf("selection left alice when carol arrived:\n%s", s)
+	}
+	if strings.HasPrefix(rowOf(s, "rtc_u0_E6mH"), ">") || strings.HasPrefix(rowOf(s, "rtc_u1_9c65"), ">") {
+		t.Errorf("more than one row selected:\n%s", s)
+	}
+	if m := quit(t, tm); m.cur.id != alice.id {
+		t.Errorf("selected %q, want %q", m.cur.id, alice.id)
+	}
+}
+
+func TestRendersFitTheTerminal(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 48}, {120, 30}, {60, 15}} {
+		t.Run("", func(t *testing.T) {
+			f := newFeed(t)
+			clk := newClock()
+			for i := range 30 {
+				c := call{
+					id:    fmt.Sprintf("rtc_u1_%032d", i),
+					user:  "user" + strings.Repeat("x", i) + "@a-rather-long-domain.example.com",
+					model: "gpt-realtime-mini-2025-10-06", in: int64(i) * 123457, out: int64(i) * 98765, cost: float64(i) * 1.37,
+					started: clk.Now().Add(-time.Duration(i) * time.Minute),
+				}
+				f.startCall(c)
+				if i%3 == 0 {
+					f.endCall(c, feed.ReasonHangup, "", clk.Now())
+				}
+			}
+			tm, _ := start(t, f, Options{Now: clk.Now}, size.w, size.h)
+			s := waitScreen(t, tm, "20 live calls", contains("20 live"))
+			lines := strings.Split(s, "\n")
+			if len(lines) > size.h {
+				t.Errorf("%d lines on a %d-line terminal", len(lines), size.h)
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w > size.w {
+					t.Errorf("line %d is %d cells wide on a %d-column terminal: %q", i, w, size.w, l)
+				}
+			}
+			if !strings.Contains(s, "ended hangup") && size.h > 30 {
+				t.Errorf("no ended rows shown:\n%s", s)
+			}
+			t.Logf("%d×%d:\n%s", size.w, size.h, s)
+			quit(t, tm)
+		})
+	}
+}
