@@ -270,9 +270,11 @@ func (a *Agent) Close() error {
 		return nil
 	}
 	a.closed = true
+	n := len(a.calls)
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	a.log.Info("agent closed; detached without hanging up", "calls", n)
 	if err := a.feed.NC.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		return fmt.Errorf("agent close: flush: %w", err)
 	}
