@@ -88,9 +88,10 @@ type Agent struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	calls  map[string]*call
-	closed bool
+	mu      sync.Mutex
+	calls   map[string]*call
+	closed  bool
+	started time.Time
 }
 
 // New returns an agent publishing on nc. It dials nothing until Track.
@@ -153,6 +154,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if _, err := fc.EnsureStream(ctx); err != nil {
 		a.log.Warn("events stream unavailable; live events only", "err", err)
 	}
+	a.started = time.Now().UTC()
 	a.wg.Add(1)
 	go a.publishLoop()
 	return a, nil
@@ -282,15 +284,22 @@ func (a *Agent) Close() error {
 }
 
 // publishLoop publishes the usage of every call that changed, at most once
-// per PublishInterval, so a chatty call costs a few messages a second.
+// per PublishInterval, so a chatty call costs a few messages a second; and
+// the agent's heartbeat every feed.HeartbeatInterval.
 func (a *Agent) publishLoop() {
 	defer a.wg.Done()
 	t := time.NewTicker(a.cfg.PublishInterval)
 	defer t.Stop()
+	beat := time.NewTicker(feed.HeartbeatInterval)
+	defer beat.Stop()
+	a.heartbeat()
 	for {
 		select {
 		case <-a.ctx.Done():
 			return
+		case <-beat.C:
+			a.heartbeat()
+			continue
 		case <-t.C:
 		}
 		a.mu.Lock()
@@ -303,5 +312,18 @@ func (a *Agent) publishLoop() {
 		for _, c := range calls {
 			c.flushUsage(now)
 		}
+	}
+}
+
+// heartbeat tells dashboards this agent is alive and how many calls it
+// owns, so calls of an agent that died can be marked.
+func (a *Agent) heartbeat() {
+	a.mu.Lock()
+	n := len(a.calls)
+	a.mu.Unlock()
+	err := a.feed.Publish(feed.Event{Kind: feed.KindHeartbeat, Agent: a.cfg.Name, At: time.Now().UTC(),
+		Heartbeat: &feed.Heartbeat{Calls: n, StartedAt: a.started, Version: "v1"}})
+	if err != nil {
+		a.log.Warn("heartbeat", "err", err)
 	}
 }

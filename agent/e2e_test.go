@@ -314,3 +314,28 @@ func TestCloseDetachesWithoutHangingUp(t *testing.T) {
 		t.Fatalf("Track after Close: %v", err)
 	}
 }
+
+func TestHeartbeatCountsCalls(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{Name: "web-1.eu"})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Second})
+	e.track(id, "u")
+	// The first beat goes out at start (0 calls); wait for the agent to be
+	// seen, then Close publishes nothing more: the count comes from beats.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if a, ok := e.board.Agent("web-1.eu"); ok {
+			if a.StartedAt.IsZero() || a.Silent(time.Now()) {
+				t.Fatalf("agent = %+v", a)
+			}
+			return
+		}
+		batch, err := e.w.Next(ctx)
+		if err != nil {
+			t.Fatalf("no heartbeat from web-1.eu: %v", err)
+		}
+		for _, ev := range batch {
+			e.board.Apply(ev)
+		}
+	}
+}

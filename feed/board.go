@@ -31,6 +31,12 @@ type Call struct {
 	EndedAt   time.Time
 	Usage     Usage
 	End       End
+	// Policy is the call's effective policy (nil: none known).
+	Policy *Policy
+	// Warnings holds the newest warning per limit; Flags every abuse signal
+	// raised on the call, oldest first, at most one per kind.
+	Warnings []Warning
+	Flags    []Flag
 	// Seq is the newest event sequence seen; UsageSeq the one Usage came from.
 	Seq      uint64
 	UsageSeq uint64
@@ -68,7 +74,11 @@ func (c *Call) PerMinute(now time.Time) float64 {
 // concurrent use: one goroutine owns it (the Bubble Tea model, the ls loop).
 type Board struct {
 	calls  map[string]*Call
-	retain time.Duration
+	agents map[string]*AgentInfo
+	// signals are the newest user events (flags and refusals without a
+	// call), newest last, at most maxSignals.
+	signals []Event
+	retain  time.Duration
 	// pruned remembers calls dropped by Prune, until when, so a late or
 	// replayed event cannot bring an ended call back as live.
 	pruned map[string]time.Time
@@ -80,14 +90,23 @@ func NewBoard(retain time.Duration) *Board {
 	if retain <= 0 {
 		retain = DefaultRetain
 	}
-	return &Board{calls: make(map[string]*Call), retain: retain, pruned: make(map[string]time.Time)}
+	return &Board{calls: make(map[string]*Call), agents: make(map[string]*AgentInfo), retain: retain, pruned: make(map[string]time.Time)}
 }
 
 // Apply folds one event into the Board and reports whether anything
 // changed. It is idempotent and order-tolerant: a duplicate changes nothing,
 // older usage never replaces newer usage, and nothing revives an ended call.
 func (b *Board) Apply(e Event) bool {
-	if e.V != Version || e.CallID == "" {
+	if e.V != Version {
+		return false
+	}
+	switch e.Scope() {
+	case ScopeAgent:
+		return b.applyHeartbeat(e)
+	case ScopeUser:
+		return b.applySignal(e)
+	}
+	if e.CallID == "" {
 		return false
 	}
 	c, ok := b.calls[e.CallID]
@@ -128,6 +147,14 @@ func (b *Board) Apply(e Event) bool {
 				changed = true
 			}
 		}
+	case KindWarning:
+		if w := e.Warning; w != nil {
+			changed = c.setWarning(*w) || changed
+		}
+	case KindFlag:
+		if f := e.Flag; f != nil {
+			changed = c.addFlag(*f) || changed
+		}
 	case KindEnded:
 		if c.State != StateEnded && e.End != nil {
 			c.State = StateEnded
@@ -139,6 +166,14 @@ func (b *Board) Apply(e Event) bool {
 	if e.Usage != nil && e.Seq > c.UsageSeq {
 		c.Usage = *e.Usage
 		c.UsageSeq = e.Seq
+		changed = true
+		if e.Policy != nil {
+			p := *e.Policy
+			c.Policy = &p
+		}
+	} else if e.Policy != nil && c.Policy == nil {
+		p := *e.Policy
+		c.Policy = &p
 		changed = true
 	}
 	if c.StartedAt.IsZero() && !e.At.IsZero() {

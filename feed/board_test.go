@@ -128,3 +128,65 @@ func TestBoardPrunedCallStaysGone(t *testing.T) {
 		t.Fatal("a straggler revived a pruned call")
 	}
 }
+
+func TestBoardSignalsAgentsWarningsFlags(t *testing.T) {
+	b := NewBoard(0)
+	pol := &Policy{MaxSeconds: 600, WarnAt: 0.8}
+	st := started("rtc_a", 1, "alice")
+	st.Policy = pol
+	b.Apply(st)
+	w := Event{V: Version, Kind: KindWarning, CallID: "rtc_a", Seq: 2, Warning: &Warning{Limit: LimitSeconds, Used: 480, Max: 600}}
+	b.Apply(w)
+	w.Seq, w.Warning = 3, &Warning{Limit: LimitSeconds, Used: 500, Max: 600}
+	b.Apply(w)
+	f := Event{V: Version, Kind: KindFlag, CallID: "rtc_a", Seq: 4, Flag: &Flag{Kind: FlagBurnRate, Evidence: map[string]string{"usd_per_min": "2"}}}
+	b.Apply(f)
+	f.Seq = 5
+	if b.Apply(f) && len(b.calls["rtc_a"].Flags) != 1 {
+		t.Fatal("a repeated flag kind was added twice")
+	}
+	c, _ := b.Get("rtc_a")
+	if c.Policy == nil || c.Policy.MaxSeconds != 600 || len(c.Warnings) != 1 || c.Warnings[0].Used != 500 || len(c.Flags) != 1 {
+		t.Fatalf("call = %+v", c)
+	}
+
+	hb := Event{V: Version, Kind: KindHeartbeat, Agent: "web-1", At: t0, Heartbeat: &Heartbeat{Calls: 3, StartedAt: t0}}
+	b.Apply(hb)
+	hb.At, hb.Heartbeat = t0.Add(5*time.Second), &Heartbeat{Calls: 4, StartedAt: t0}
+	b.Apply(hb)
+	stale := hb
+	stale.At, stale.Heartbeat = t0, &Heartbeat{Calls: 1}
+	b.Apply(stale)
+	a, ok := b.Agent("web-1")
+	if !ok || a.Calls != 4 || a.Silent(t0.Add(10*time.Second)) || !a.Silent(t0.Add(time.Minute)) {
+		t.Fatalf("agent = %+v", a)
+	}
+
+	ref := Event{V: Version, Kind: KindRefused, User: "carol", At: t0, Refusal: &Refusal{Mode: "relay", Status: 402, Reason: "credits"}}
+	if !b.Apply(ref) || b.Apply(ref) {
+		t.Fatal("refusal: first apply must change, a replay must not")
+	}
+	if got := b.Signals(); len(got) != 1 || got[0].User != "carol" || b.Len() != 1 {
+		t.Fatalf("signals = %+v, calls = %d", got, b.Len())
+	}
+}
+
+func TestSubjectsOf(t *testing.T) {
+	s := Subjects{}
+	for _, tc := range []struct {
+		e    Event
+		want string
+	}{
+		{Event{Kind: KindUsage, CallID: "rtc_1"}, "calltop.v1.call.rtc_1.usage"},
+		{Event{Kind: KindFlag, CallID: "rtc_1"}, "calltop.v1.call.rtc_1.flag"},
+		{Event{Kind: KindFlag, User: "a.b@c.d"}, "calltop.v1.user." + UserKey("a.b@c.d") + ".flag"},
+		{Event{Kind: KindHeartbeat, Agent: "web-1.eu"}, "calltop.v1.agent.web-1_eu.heartbeat"},
+	} {
+		if got := s.Of(&tc.e); got != tc.want {
+			t.Errorf("Of(%+v) = %s, want %s", tc.e, got, tc.want)
+		}
+	}
+	if len(UserKey("x")) != 16 || UserKey("x") == UserKey("y") {
+		t.Fatal("UserKey")
+	}
+}

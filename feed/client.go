@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -89,7 +90,7 @@ func (c *Client) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 	name := c.Subjects.Stream()
 	s, err := js.Stream(ctx, name)
 	if err == nil {
-		return s, nil
+		return c.coverSubjects(ctx, js, s)
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("look up stream %s (is JetStream enabled on the server?): %w", name, err)
@@ -97,7 +98,7 @@ func (c *Client) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 	s, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        name,
 		Description: "calltop call events",
-		Subjects:    []string{c.Subjects.AllCalls()},
+		Subjects:    c.Subjects.Stored(),
 		Storage:     jetstream.FileStorage,
 		MaxAge:      streamMaxAge,
 		MaxBytes:    streamMaxBytes,
@@ -113,19 +114,46 @@ func (c *Client) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 	return s, nil
 }
 
-// Publish sends e on its subject. The Nats-Msg-Id header (agent, call, seq)
+// Publish checks e and sends it on its subject. The Nats-Msg-Id header (agent, call, seq)
 // lets JetStream drop a duplicate if a publish is retried.
 func (c *Client) Publish(e Event) error {
 	e.V = Version
+	if err := e.check(); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
 	}
-	msg := nats.NewMsg(c.Subjects.Call(e.CallID, e.Kind))
+	msg := nats.NewMsg(c.Subjects.Of(&e))
 	msg.Data = data
-	msg.Header.Set(jetstream.MsgIDHeader, e.Agent+"."+e.CallID+"."+strconv.FormatUint(e.Seq, 10))
+	if e.Seq > 0 {
+		msg.Header.Set(jetstream.MsgIDHeader, e.Agent+"."+e.CallID+"."+strconv.FormatUint(e.Seq, 10))
+	}
 	if err := c.NC.PublishMsg(msg); err != nil {
 		return fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
 	}
 	return nil
+}
+
+// coverSubjects adds the subjects this version stores to an existing
+// stream that lacks them (one made by an older calltop), changing nothing
+// else of the operator's settings.
+func (c *Client) coverSubjects(ctx context.Context, js jetstream.JetStream, s jetstream.Stream) (jetstream.Stream, error) {
+	cfg := s.CachedInfo().Config
+	missing := false
+	for _, want := range c.Subjects.Stored() {
+		if !slices.Contains(cfg.Subjects, want) {
+			cfg.Subjects = append(cfg.Subjects, want)
+			missing = true
+		}
+	}
+	if !missing {
+		return s, nil
+	}
+	s, err := js.UpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("add subjects to stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
 }

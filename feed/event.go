@@ -25,10 +25,42 @@ const (
 	KindUsage Kind = "usage"
 	// KindEnded: the call is over, with its reason and final usage.
 	KindEnded Kind = "ended"
+	// KindWarning: the call crossed the warning threshold of a limit.
+	KindWarning Kind = "warning"
+	// KindFlag: an abuse signal, on a call or (without call_id) on a user.
+	KindFlag Kind = "flag"
+	// KindRefused: a call was refused before OpenAI was contacted (user
+	// events only: there is no call yet).
+	KindRefused Kind = "refused"
+	// KindHeartbeat: an agent is alive (agent events only).
+	KindHeartbeat Kind = "heartbeat"
 )
 
 // Kinds lists every kind this version publishes.
-var Kinds = []Kind{KindStarted, KindSession, KindUsage, KindEnded}
+var Kinds = []Kind{KindStarted, KindSession, KindUsage, KindEnded, KindWarning, KindFlag, KindRefused, KindHeartbeat}
+
+// Scope says which subject family an event belongs to.
+type Scope int
+
+// Event scopes.
+const (
+	ScopeCall  Scope = iota // <prefix>.v1.call.<call_id>.<kind>
+	ScopeUser               // <prefix>.v1.user.<user key>.<kind>: no call (yet)
+	ScopeAgent              // <prefix>.v1.agent.<agent>.<kind>
+)
+
+// Scope is where e is published: a call's events go on the call's subject;
+// a flag or refusal without a call goes on its user's; heartbeats on the
+// agent's.
+func (e *Event) Scope() Scope {
+	switch {
+	case e.Kind == KindHeartbeat:
+		return ScopeAgent
+	case e.CallID == "" && (e.Kind == KindFlag || e.Kind == KindRefused):
+		return ScopeUser
+	}
+	return ScopeCall
+}
 
 // Event is one message on a call subject. Exactly the payload matching Kind
 // is set; Usage is also set on ended events (the final totals).
@@ -43,10 +75,18 @@ type Event struct {
 	At    time.Time `json:"at"`
 	Agent string    `json:"agent"`
 
-	Start   *Start   `json:"start,omitempty"`
-	Session *Session `json:"session,omitempty"`
-	Usage   *Usage   `json:"usage,omitempty"`
-	End     *End     `json:"end,omitempty"`
+	// User is set on user events (flag, refused without a call).
+	User string `json:"user,omitempty"`
+
+	Start     *Start     `json:"start,omitempty"`
+	Session   *Session   `json:"session,omitempty"`
+	Usage     *Usage     `json:"usage,omitempty"`
+	End       *End       `json:"end,omitempty"`
+	Policy    *Policy    `json:"policy,omitempty"` // on started and usage: the call's effective policy
+	Warning   *Warning   `json:"warning,omitempty"`
+	Flag      *Flag      `json:"flag,omitempty"`
+	Refusal   *Refusal   `json:"refusal,omitempty"`
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 }
 
 // Start describes a call when tracking begins.
@@ -150,28 +190,52 @@ func Decode(data []byte) (Event, error) {
 	if e.V != Version {
 		return Event{}, fmt.Errorf("decode event: schema version %d, want %d", e.V, Version)
 	}
-	if err := ValidateCallID(e.CallID); err != nil {
+	if err := e.check(); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
+	return e, nil
+}
+
+// check verifies that e names what its scope needs and carries the payload
+// its kind needs.
+func (e *Event) check() error {
+	switch e.Scope() {
+	case ScopeCall:
+		if err := ValidateCallID(e.CallID); err != nil {
+			return err
+		}
+	case ScopeUser:
+		if e.User == "" {
+			return fmt.Errorf("%s without call_id or user", e.Kind)
+		}
+	case ScopeAgent:
+		if e.Agent == "" {
+			return fmt.Errorf("%s without agent", e.Kind)
+		}
+	}
+	missing := false
 	switch e.Kind {
 	case KindStarted:
-		if e.Start == nil {
-			return Event{}, fmt.Errorf("decode event %s/%s: no start", e.CallID, e.Kind)
-		}
+		missing = e.Start == nil
 	case KindSession:
-		if e.Session == nil {
-			return Event{}, fmt.Errorf("decode event %s/%s: no session", e.CallID, e.Kind)
-		}
+		missing = e.Session == nil
 	case KindUsage:
-		if e.Usage == nil {
-			return Event{}, fmt.Errorf("decode event %s/%s: no usage", e.CallID, e.Kind)
-		}
+		missing = e.Usage == nil
 	case KindEnded:
-		if e.End == nil {
-			return Event{}, fmt.Errorf("decode event %s/%s: no end", e.CallID, e.Kind)
-		}
+		missing = e.End == nil
+	case KindWarning:
+		missing = e.Warning == nil
+	case KindFlag:
+		missing = e.Flag == nil
+	case KindRefused:
+		missing = e.Refusal == nil
+	case KindHeartbeat:
+		missing = e.Heartbeat == nil
 	default:
-		return Event{}, fmt.Errorf("decode event %s: unknown kind %q", e.CallID, e.Kind)
+		return fmt.Errorf("%s: unknown kind %q", e.CallID, e.Kind)
 	}
-	return e, nil
+	if missing {
+		return fmt.Errorf("%s/%s: no %s payload", e.CallID, e.Kind, e.Kind)
+	}
+	return nil
 }

@@ -22,6 +22,9 @@ type Summary struct {
 	StartedAt   time.Time  `json:"started_at"`
 	EndedAt     *time.Time `json:"ended_at"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	Policy      *Policy    `json:"policy,omitempty"`
+	Warnings    []Warning  `json:"warnings,omitempty"`
+	Flags       []Flag     `json:"flags,omitempty"`
 }
 
 // Summarize returns c as of now.
@@ -32,6 +35,7 @@ func (c *Call) Summarize(now time.Time) Summary {
 		Responses: c.Usage.Responses, Tokens: c.Usage.Tokens,
 		CostUSD: c.Usage.CostUSD, CostUnknown: c.Usage.CostUnknown,
 		StartedAt: c.StartedAt.UTC(),
+		Policy:    c.Policy, Warnings: c.Warnings, Flags: c.Flags,
 	}
 	if !c.Live() {
 		s.EndReason, s.EndDetail, s.EndedBy = c.End.Reason, c.End.Detail, c.End.By

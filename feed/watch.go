@@ -53,7 +53,7 @@ func (c *Client) Watch(ctx context.Context) (*Watcher, error) {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
 	cons, err := js.OrderedConsumer(ctx, s.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{c.Subjects.AllCalls()},
+		FilterSubjects: c.Subjects.Stored(),
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
 	if err != nil {

@@ -1,0 +1,82 @@
+package feed
+
+import "time"
+
+// Policy is the limits a call runs under, as the owning agent enforces
+// them; zero means no limit. It travels on started (and on usage when it
+// changes) so dashboards show budget left and a projected cut-off.
+type Policy struct {
+	MaxSeconds float64 `json:"max_seconds,omitempty"`
+	MaxTokens  int64   `json:"max_tokens,omitempty"`
+	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
+	// CreditsUSD is what the user had left when the call started (nil: no
+	// credit limit). The call ends when its cost reaches it.
+	CreditsUSD *float64 `json:"credits_usd,omitempty"`
+	// WarnAt is the fraction of a limit at which a warning is published
+	// (default 0.8).
+	WarnAt float64 `json:"warn_at,omitempty"`
+}
+
+// Limit names a limit in warnings and in policy end reasons
+// ("policy:max_tokens").
+type Limit string
+
+// Limits.
+const (
+	LimitSeconds Limit = "max_seconds"
+	LimitTokens  Limit = "max_tokens"
+	LimitCost    Limit = "max_cost"
+	LimitCredits Limit = "credits"
+)
+
+// Warning says a call crossed the warning threshold of one limit.
+type Warning struct {
+	Limit   Limit   `json:"limit"`
+	Used    float64 `json:"used"`
+	Max     float64 `json:"max"`
+	Message string  `json:"message,omitempty"`
+}
+
+// FlagKind names an abuse signal.
+type FlagKind string
+
+// Abuse signals.
+const (
+	FlagKeyUnclaimed  FlagKind = "key_unclaimed"  // an ephemeral key expired without a call registered for it
+	FlagKeyReused     FlagKind = "key_reused"     // a key claimed by more than one call
+	FlagKeyOtherUser  FlagKind = "key_other_user" // a call registered for another user than its key's
+	FlagConcurrency   FlagKind = "concurrency"    // a user above the concurrency limit
+	FlagBurnRate      FlagKind = "burn_rate"      // a call's $/min above the threshold
+	FlagNearCap       FlagKind = "near_cap"       // a call approaching OpenAI's 60-minute cap
+	FlagSilence       FlagKind = "silence"        // a long silence on an open call (idle cost)
+	FlagZombie        FlagKind = "zombie"         // a call still billing after our hangup succeeded
+	FlagAgentSilent   FlagKind = "agent_silent"   // reserved for dashboards: the owning agent stopped beating
+	FlagWebhookReplay FlagKind = "webhook_replay" // a replayed SIP webhook
+)
+
+// Flag is one abuse signal with its evidence.
+type Flag struct {
+	Kind     FlagKind          `json:"kind"`
+	Message  string            `json:"message,omitempty"`
+	Evidence map[string]string `json:"evidence,omitempty"`
+}
+
+// Refusal is a call refused at admission, before OpenAI was contacted.
+type Refusal struct {
+	Mode   string `json:"mode"`   // relay, client_secret, sip
+	Status int    `json:"status"` // the HTTP (or SIP) status answered
+	Reason string `json:"reason"` // credits, concurrency, hourly, app
+	Detail string `json:"detail,omitempty"`
+}
+
+// Heartbeat says an agent is alive and how many calls it owns; agents beat
+// every HeartbeatInterval, so a dashboard can mark calls whose agent went
+// silent.
+type Heartbeat struct {
+	Calls     int       `json:"calls"`
+	StartedAt time.Time `json:"started_at"`
+	Version   string    `json:"version,omitempty"`
+}
+
+// HeartbeatInterval is how often agents beat.
+const HeartbeatInterval = 5 * time.Second
