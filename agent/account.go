@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/calltop/calltop/feed"
@@ -28,10 +29,15 @@ type account struct {
 	speechStartMs int64
 	// agentSince is when the agent started speaking (zero: silent).
 	agentSince time.Time
+	// transcriptionModel prices input transcription (from session.updated).
+	transcriptionModel string
+	// transcriptionUnpriced is set once a transcription could not be priced.
+	transcriptionUnpriced bool
+	prices                *Prices
 }
 
-func newAccount() *account {
-	return &account{seen: make(map[string]struct{}), speechStartMs: -1}
+func newAccount(prices *Prices) *account {
+	return &account{seen: make(map[string]struct{}), speechStartMs: -1, prices: prices}
 }
 
 // apply accounts for one text frame received at now. It returns an error
@@ -51,6 +57,9 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 			return a.skip(typ, err)
 		}
 		a.session = feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
+		if t := s.Session.Audio.Input.Transcription; t != nil {
+			a.transcriptionModel = t.Model
+		}
 		if s.Session.ExpiresAt > 0 {
 			a.session.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
 		}
@@ -63,12 +72,16 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		if t.Usage == nil {
 			return 0, nil
 		}
-		switch t.Usage.Type {
+		u := t.Usage
+		switch u.Type {
 		case "tokens":
-			a.usage.TranscriptionTokens += t.Usage.TotalTokens
+			a.usage.TranscriptionTokens += u.TotalTokens
 		case "duration":
-			a.usage.TranscriptionSeconds += t.Usage.Seconds
+			a.usage.TranscriptionSeconds += u.Seconds
 		}
+		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.InputTokenDetails.AudioTokens, u.InputTokenDetails.TextTokens, u.OutputTokens, u.Seconds)
+		a.usage.TranscriptionUSD += usd
+		a.transcriptionUnpriced = a.transcriptionUnpriced || !ok
 		return changedUsage, nil
 	case "input_audio_buffer.speech_started":
 		var m speechMark
@@ -137,6 +150,15 @@ func (a *account) responseDone(frame []byte) (change, error) {
 		}
 		a.usage.ByStatus[r.Status]++
 	}
+	if r.Status != "completed" && len(r.StatusDetails) > 0 && r.StatusDetails[0] == '{' {
+		var sd statusDetails
+		if json.Unmarshal(r.StatusDetails, &sd) == nil && sd.Reason != "" {
+			if a.usage.ByReason == nil {
+				a.usage.ByReason = make(map[string]int, 2)
+			}
+			a.usage.ByReason[sd.Reason]++
+		}
+	}
 	if u := r.Usage; u != nil {
 		in, out := &u.InputTokenDetails, &u.OutputTokenDetails
 		a.usage.Tokens = a.usage.Tokens.Add(feed.Tokens{
@@ -151,20 +173,17 @@ func (a *account) responseDone(frame []byte) (change, error) {
 }
 
 // snapshot returns the usage as of now, with wall seconds since start,
-// agent speech still in progress, and the cost for model.
-func (a *account) snapshot(now, start time.Time, model string, prices *Prices) feed.Usage {
+// agent speech still in progress, and the cost for model: responses plus
+// transcription. The cost is unknown when either part has no price.
+func (a *account) snapshot(now, start time.Time, model string) feed.Usage {
 	u := a.usage
-	if len(a.usage.ByStatus) > 0 {
-		u.ByStatus = make(map[string]int, len(a.usage.ByStatus))
-		for k, v := range a.usage.ByStatus {
-			u.ByStatus[k] = v
-		}
-	}
+	u.ByStatus = maps.Clone(a.usage.ByStatus)
+	u.ByReason = maps.Clone(a.usage.ByReason)
 	u.Seconds = now.Sub(start).Seconds()
 	if !a.agentSince.IsZero() {
 		u.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
 	}
-	cost, ok := prices.Cost(model, &u)
-	u.CostUSD, u.CostUnknown = cost, !ok
+	cost, ok := a.prices.Cost(model, &u)
+	u.CostUSD, u.CostUnknown = cost+u.TranscriptionUSD, !ok || a.transcriptionUnpriced
 	return u
 }

@@ -180,53 +180,6 @@ func sidebandBase(base string) (string, error) {
 // Name is the agent's name as it appears in events.
 func (a *Agent) Name() string { return a.cfg.Name }
 
-// Track attaches to a call's sideband and follows it until the call ends
-// or the agent closes. It returns once the sideband is attached (nil), or
-// the attach failed: ErrCallNotFound for a call OpenAI does not know (it
-// is published as ended "gone" and never retried). ctx bounds the attach
-// only. Tracking a call already tracked returns nil.
-func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
-	if err := feed.ValidateCallID(callID); err != nil {
-		return fmt.Errorf("track: %w", err)
-	}
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return fmt.Errorf("track %s: %w", callID, ErrClosed)
-	}
-	if _, ok := a.calls[callID]; ok {
-		a.mu.Unlock()
-		return nil
-	}
-	c := newCall(a, callID, meta)
-	a.calls[callID] = c
-	a.wg.Add(1)
-	a.mu.Unlock()
-
-	conn, err := c.attach(ctx)
-	if err != nil {
-		a.wg.Done()
-		c.cancel()
-		c.publishStarted()
-		reason := feed.ReasonError
-		if errors.Is(err, ErrCallNotFound) {
-			reason = feed.ReasonGone
-		}
-		c.finish(feed.End{Reason: reason, Detail: err.Error()})
-		a.forget(c)
-		return fmt.Errorf("track %s: %w", callID, err)
-	}
-	c.publishStarted()
-	if err := c.serveTerminate(); err != nil {
-		a.log.Warn("terminate requests will not reach this call", "call", callID, "err", err)
-	}
-	go func() {
-		defer a.wg.Done()
-		c.run(conn)
-	}()
-	return nil
-}
-
 func (a *Agent) forget(c *call) {
 	a.mu.Lock()
 	if a.calls[c.id] == c {

@@ -26,7 +26,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, f := range benchFrames {
 		frame := []byte(f.frame)
 		b.Run(f.name+"/lean", func(b *testing.B) {
-			a := newAccount()
+			a := newAccount(DefaultPrices())
 			now := time.Now()
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))

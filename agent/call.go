@@ -2,12 +2,9 @@ package agent
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/feed"
@@ -21,9 +18,10 @@ type call struct {
 	meta  Meta
 	start time.Time
 
-	ctx    context.Context // cancelled to stop reading: hangup done or agent closing
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run returns
+	ctx      context.Context // cancelled to stop reading: hangup done or agent closing
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when life returns
+	attached chan error    // the first attach's outcome (buffered)
 
 	mu     sync.Mutex
 	acct   *account
@@ -36,7 +34,8 @@ type call struct {
 
 func newCall(a *Agent, id string, meta Meta) *call {
 	ctx, cancel := context.WithCancel(a.ctx)
-	return &call{a: a, id: id, meta: meta, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{}), acct: newAccount()}
+	return &call{a: a, id: id, meta: meta, start: time.Now(), ctx: ctx, cancel: cancel,
+		done: make(chan struct{}), attached: make(chan error, 1), acct: newAccount(a.cfg.Prices)}
 }
 
 // model is the model that prices the call: the one OpenAI says the session
@@ -52,7 +51,7 @@ func (c *call) model() string {
 }
 
 func (c *call) usageLocked(now time.Time) feed.Usage {
-	return c.acct.snapshot(now, c.start, c.model(), c.a.cfg.Prices)
+	return c.acct.snapshot(now, c.start, c.model())
 }
 
 // publishLocked sends one event of the call with the next sequence number.
@@ -124,72 +123,9 @@ func (c *call) detach() {
 	}
 }
 
-// run reads the sideband until the call ends or the agent closes,
-// re-attaching after transport drops.
-func (c *call) run(conn *websocket.Conn) {
-	defer close(c.done)
-	defer c.a.forget(c)
-	for {
-		end, again := c.read(conn)
-		if !again {
-			if end == nil {
-				c.detach()
-			} else {
-				c.finish(*end)
-			}
-			return
-		}
-		var err error
-		conn, err = c.reattach()
-		if err != nil {
-			if c.ctx.Err() != nil {
-				if end := c.ownEnd(); end != nil {
-					c.finish(*end)
-				} else {
-					c.detach()
-				}
-				return
-			}
-			reason := feed.ReasonError
-			if errors.Is(err, ErrCallNotFound) {
-				reason = feed.ReasonGone
-			}
-			c.finish(feed.End{Reason: reason, Detail: err.Error()})
-			return
-		}
-	}
-}
-
 // ownEnd is the end our own hangup asked for, if any.
 func (c *call) ownEnd() *feed.End {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.endReq
-}
-
-// reattach dials again with capped exponential backoff and full jitter,
-// giving up after AttachTries failures or at once on 404/410.
-func (c *call) reattach() (*websocket.Conn, error) {
-	backoff := 100 * time.Millisecond
-	var err error
-	for try := 1; try <= c.a.cfg.AttachTries; try++ {
-		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		select {
-		case <-c.ctx.Done():
-			return nil, c.ctx.Err()
-		case <-time.After(wait):
-		}
-		var conn *websocket.Conn
-		conn, err = c.attach(c.ctx)
-		if err == nil {
-			c.a.log.Info("re-attached", "call", c.id, "try", try)
-			return conn, nil
-		}
-		if errors.Is(err, ErrCallNotFound) || errors.Is(err, errUnauthorized) || c.ctx.Err() != nil {
-			return nil, err
-		}
-		c.a.log.Warn("re-attach failed", "call", c.id, "try", try, "err", err)
-		backoff = min(backoff*2, 5*time.Second)
-	}
-	return nil, err
 }

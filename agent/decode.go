@@ -146,6 +146,13 @@ type sessionUpdated struct {
 		ID        string `json:"id"`
 		Model     string `json:"model"`
 		ExpiresAt int64  `json:"expires_at"`
+		Audio     struct {
+			Input struct {
+				Transcription *struct {
+					Model string `json:"model"`
+				} `json:"transcription"`
+			} `json:"input"`
+		} `json:"audio"`
 	} `json:"session"`
 }
 
@@ -183,10 +190,20 @@ type responseUsage struct {
 
 type transcriptionCompleted struct {
 	Usage *struct {
-		Type        string  `json:"type"`
-		TotalTokens int64   `json:"total_tokens"`
-		Seconds     float64 `json:"seconds"`
+		Type              string  `json:"type"`
+		TotalTokens       int64   `json:"total_tokens"`
+		OutputTokens      int64   `json:"output_tokens"`
+		Seconds           float64 `json:"seconds"`
+		InputTokenDetails struct {
+			TextTokens  int64 `json:"text_tokens"`
+			AudioTokens int64 `json:"audio_tokens"`
+		} `json:"input_token_details"`
 	} `json:"usage"`
+}
+
+type statusDetails struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
 }
 
 type speechMark struct {

@@ -43,7 +43,7 @@ func TestPeekTypeDeepNesting(t *testing.T) {
 }
 
 func TestAccountSumsResponsesOnce(t *testing.T) {
-	a := newAccount()
+	a := newAccount(DefaultPrices())
 	now := time.Now()
 	for _, f := range []string{frameResponseDone, frameResponseDone, frameResponseCancelled, frameTranscriptDelta, frameRateLimits} {
 		if _, err := a.apply([]byte(f), now); err != nil {
@@ -51,6 +51,9 @@ func TestAccountSumsResponsesOnce(t *testing.T) {
 		}
 	}
 	u := a.usage
+	if u.ByReason["turn_detected"] != 1 || len(u.ByReason) != 1 {
+		t.Fatalf("by reason = %v, want turn_detected once", u.ByReason)
+	}
 	if u.Responses != 2 || u.ByStatus["completed"] != 1 || u.ByStatus["cancelled"] != 1 {
 		t.Fatalf("responses = %d %v, want 2 (the duplicate counted once)", u.Responses, u.ByStatus)
 	}
@@ -62,7 +65,7 @@ func TestAccountSumsResponsesOnce(t *testing.T) {
 }
 
 func TestAccountSecondsAndTranscription(t *testing.T) {
-	a := newAccount()
+	a := newAccount(DefaultPrices())
 	t0 := time.Now()
 	steps := []struct {
 		frame string
@@ -87,7 +90,7 @@ func TestAccountSecondsAndTranscription(t *testing.T) {
 }
 
 func TestAccountSessionErrorsAndGarbage(t *testing.T) {
-	a := newAccount()
+	a := newAccount(DefaultPrices())
 	now := time.Now()
 	ch, err := a.apply([]byte(bigSessionUpdated()), now)
 	if err != nil || ch&changedSession == 0 {
@@ -116,18 +119,17 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 }
 
 func TestCost(t *testing.T) {
-	a := newAccount()
+	a := newAccount(DefaultPrices())
 	if _, err := a.apply([]byte(frameResponseDone), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	p := DefaultPrices()
-	u := a.snapshot(time.Now(), time.Now(), "gpt-realtime-2025-08-28", p)
+	u := a.snapshot(time.Now(), time.Now(), "gpt-realtime-2025-08-28")
 	// uncached text 59×4 + uncached audio 9×32 + cached audio 64×0.40 + text out 41×16 + audio out 147×64, per 1M.
 	want := (59*4.0 + 9*32.0 + 64*0.40 + 41*16.0 + 147*64.0) / 1e6
 	if u.CostUnknown || diff(u.CostUSD, want) > 1e-12 {
 		t.Fatalf("cost = %v (unknown %v), want %v", u.CostUSD, u.CostUnknown, want)
 	}
-	u = a.snapshot(time.Now(), time.Now(), "some-future-model", p)
+	u = a.snapshot(time.Now(), time.Now(), "some-future-model")
 	if !u.CostUnknown || u.CostUSD != 0 || u.Tokens.Total != 320 {
 		t.Fatalf("unknown model: %+v", u)
 	}
@@ -158,7 +160,7 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("peekType = %q, encoding/json says %q", typ, *probe.Type)
 			}
 		}
-		a := newAccount()
+		a := newAccount(DefaultPrices())
 		_, _ = a.apply(frame, time.Now())
 	})
 }
@@ -170,4 +172,42 @@ func hasEscape(b []byte) bool {
 		}
 	}
 	return false
+}
+
+func TestTranscriptionPricedByItsModel(t *testing.T) {
+	a := newAccount(DefaultPrices())
+	now := time.Now()
+	session := `{"type":"session.updated","session":{"id":"sess_1","model":"gpt-realtime","expires_at":1785217650,"audio":{"input":{"transcription":{"model":"gpt-4o-mini-transcribe"}}}}}`
+	for _, f := range []string{session, frameTranscriptionTokens} {
+		if _, err := a.apply([]byte(f), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := a.snapshot(now, now, "gpt-realtime")
+	want := (16*3.0 + 8*5.0) / 1e6 // audio in at $3, text out at $5 per 1M
+	if diff(u.TranscriptionUSD, want) > 1e-15 || diff(u.CostUSD, want) > 1e-15 || u.CostUnknown {
+		t.Fatalf("transcription $%v, cost $%v (unknown %v), want $%v", u.TranscriptionUSD, u.CostUSD, u.CostUnknown, want)
+	}
+	// Whisper bills by the minute.
+	a = newAccount(DefaultPrices())
+	whisper := `{"type":"session.updated","session":{"id":"sess_2","model":"gpt-realtime","audio":{"input":{"transcription":{"model":"gpt-realtime-whisper"}}}}}`
+	for _, f := range []string{whisper, frameTranscriptionDuration} {
+		if _, err := a.apply([]byte(f), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := a.snapshot(now, now, "gpt-realtime"); diff(u.CostUSD, 3.0/60*0.017) > 1e-15 {
+		t.Fatalf("whisper cost = %v", u.CostUSD)
+	}
+	// A transcription model without a price makes the cost unknown, not low.
+	a = newAccount(DefaultPrices())
+	odd := `{"type":"session.updated","session":{"id":"sess_3","model":"gpt-realtime","audio":{"input":{"transcription":{"model":"someone-elses-asr"}}}}}`
+	for _, f := range []string{odd, frameTranscriptionTokens} {
+		if _, err := a.apply([]byte(f), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := a.snapshot(now, now, "gpt-realtime"); !u.CostUnknown {
+		t.Fatal("unpriced transcription model left the cost known")
+	}
 }

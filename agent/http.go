@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -48,24 +46,10 @@ func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_call_id", err.Error())
 		return
 	}
-	a.mu.Lock()
-	closed := a.closed
-	if !closed {
-		a.wg.Add(1)
-	}
-	a.mu.Unlock()
-	if closed {
-		writeError(w, http.StatusServiceUnavailable, "agent_closed", "the agent is shutting down")
+	if err := a.TrackAsync(req.CallID, Meta{User: req.User, Model: req.Model}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "agent_closed", err.Error())
 		return
 	}
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, attachTimeout)
-		defer cancel()
-		if err := a.Track(ctx, req.CallID, Meta{User: req.User, Model: req.Model}); err != nil && !errors.Is(err, ErrClosed) {
-			a.log.Warn("track failed", "call", req.CallID, "err", err)
-		}
-	}()
 	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": req.CallID, "status": "attaching"})
 }
 

@@ -27,9 +27,18 @@ type Price struct {
 type Prices struct {
 	Source string           `json:"source"`
 	Models map[string]Price `json:"models"`
-	// TranscriptionPerMinute prices duration-billed input transcription
-	// (gpt-realtime-whisper) in USD per minute.
-	TranscriptionPerMinute float64 `json:"transcription_per_minute"`
+	// Transcription prices input-transcription models, billed apart from
+	// responses: per token (gpt-4o-transcribe) or per minute (whisper).
+	Transcription map[string]TranscriptionPrice `json:"transcription"`
+}
+
+// TranscriptionPrice is one transcription model's price: USD per 1M
+// tokens for token-billed models, USD per minute for duration-billed ones.
+type TranscriptionPrice struct {
+	AudioIn   float64 `json:"audio_in,omitempty"`
+	TextIn    float64 `json:"text_in,omitempty"`
+	TextOut   float64 `json:"text_out,omitempty"`
+	PerMinute float64 `json:"per_minute,omitempty"`
 }
 
 // DefaultPrices is the built-in table (openai-realtime.md §7, official
@@ -51,7 +60,12 @@ func DefaultPrices() *Prices {
 			"gpt-4o-realtime-preview":      {TextIn: 5, TextCached: 2.50, TextOut: 20, AudioIn: 40, AudioCached: 2.50, AudioOut: 80},
 			"gpt-4o-mini-realtime-preview": {TextIn: 0.60, TextCached: 0.30, TextOut: 2.40, AudioIn: 10, AudioCached: 0.30, AudioOut: 20},
 		},
-		TranscriptionPerMinute: 0.017,
+		Transcription: map[string]TranscriptionPrice{
+			"gpt-realtime-whisper":   {PerMinute: 0.017},
+			"whisper-1":              {PerMinute: 0.006},
+			"gpt-4o-transcribe":      {AudioIn: 6, TextIn: 2.50, TextOut: 10},
+			"gpt-4o-mini-transcribe": {AudioIn: 3, TextIn: 1.25, TextOut: 5},
+		},
 	}
 }
 
@@ -73,8 +87,8 @@ func LoadPrices(path string) (*Prices, error) {
 	if over.Source != "" {
 		p.Source = over.Source
 	}
-	if over.TranscriptionPerMinute > 0 {
-		p.TranscriptionPerMinute = over.TranscriptionPerMinute
+	for m, pr := range over.Transcription {
+		p.Transcription[m] = pr
 	}
 	return p, nil
 }
@@ -92,10 +106,11 @@ func (p *Prices) Lookup(model string) (Price, bool) {
 	return pr, ok
 }
 
-// Cost estimates a call's USD cost from its cumulative usage: uncached
-// input per modality (the modality's tokens minus its cached subset),
-// cached input per modality, output per modality, plus duration-billed
-// transcription. ok is false when the model has no price.
+// Cost estimates the USD cost of a call's responses from its cumulative
+// usage: uncached input per modality (the modality's tokens minus its
+// cached subset), cached input per modality, output per modality.
+// Transcription is priced per event (see TranscriptionCost). ok is false
+// when the model has no price.
 func (p *Prices) Cost(model string, u *feed.Usage) (usd float64, ok bool) {
 	pr, ok := p.Lookup(model)
 	if !ok {
@@ -110,5 +125,19 @@ func (p *Prices) Cost(model string, u *feed.Usage) (usd float64, ok bool) {
 		float64(t.CachedImage)*pr.ImageCached +
 		float64(t.OutputText)*pr.TextOut +
 		float64(t.OutputAudio)*pr.AudioOut
-	return sum/1e6 + u.TranscriptionSeconds/60*p.TranscriptionPerMinute, true
+	return sum / 1e6, true
+}
+
+// TranscriptionCost prices one input transcription's usage by its model:
+// per token (audio and text in, text out) or per minute of audio. ok is
+// false when the model has no price.
+func (p *Prices) TranscriptionCost(model string, audioIn, textIn, textOut int64, seconds float64) (usd float64, ok bool) {
+	pr, ok := p.Transcription[model]
+	if !ok {
+		pr, ok = p.Transcription[snapshotSuffix.ReplaceAllString(model, "")]
+	}
+	if !ok {
+		return 0, false
+	}
+	return (float64(audioIn)*pr.AudioIn+float64(textIn)*pr.TextIn+float64(textOut)*pr.TextOut)/1e6 + seconds/60*pr.PerMinute, true
 }

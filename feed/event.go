@@ -139,10 +139,16 @@ type Usage struct {
 	// ByStatus splits them by final status (completed, cancelled, …).
 	Responses int            `json:"responses"`
 	ByStatus  map[string]int `json:"by_status,omitempty"`
+	// ByReason counts non-completed responses by status_details.reason
+	// (turn_detected, client_cancelled, max_output_tokens, content_filter).
+	ByReason map[string]int `json:"by_reason,omitempty"`
 	// TranscriptionTokens and TranscriptionSeconds are input-transcription
 	// usage, billed apart from responses at the transcription model's rates.
 	TranscriptionTokens  int64   `json:"transcription_tokens,omitempty"`
 	TranscriptionSeconds float64 `json:"transcription_seconds,omitempty"`
+	// TranscriptionUSD is the part of CostUSD spent on input transcription,
+	// priced by the transcription model.
+	TranscriptionUSD float64 `json:"transcription_usd,omitempty"`
 	// Seconds is wall time attached; UserSpeech and AgentSpeech are the
 	// seconds each side spoke.
 	Seconds            float64 `json:"seconds"`
