@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,18 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives operational logs; discarded if nil.
 	Logger *slog.Logger
+	// Admit, if set, is asked before every call the agent would start or
+	// accept (relay, client secret, SIP), before OpenAI is contacted. A
+	// *Refusal refuses with its status and reason; nil admits.
+	Admit func(ctx context.Context, mode, user string) error
+	// DefaultSession is the realtime session config (JSON object) used when
+	// an integration is given none; {"type":"realtime","model":"gpt-realtime"}
+	// if empty.
+	DefaultSession json.RawMessage
+	// ClaimGrace is how long after a client secret expires a call may
+	// still be registered for it before key_unclaimed is raised. Default
+	// 10s.
+	ClaimGrace time.Duration
 }
 
 // Meta is what the app knows about a call that OpenAI does not.
@@ -87,6 +100,8 @@ type Agent struct {
 	ctx    context.Context // the agent's lifetime: cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	secrets secretBook
 
 	mu      sync.Mutex
 	calls   map[string]*call
@@ -119,6 +134,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	}
 	if cfg.PublishInterval <= 0 {
 		cfg.PublishInterval = 250 * time.Millisecond
+	}
+	if cfg.ClaimGrace <= 0 {
+		cfg.ClaimGrace = 10 * time.Second
 	}
 	if cfg.AttachTries <= 0 {
 		cfg.AttachTries = 5
@@ -255,6 +273,7 @@ func (a *Agent) publishLoop() {
 			continue
 		case <-t.C:
 		}
+		a.sweepSecrets(time.Now())
 		a.mu.Lock()
 		calls := make([]*call, 0, len(a.calls))
 		for _, c := range a.calls {

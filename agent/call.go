@@ -129,3 +129,11 @@ func (c *call) ownEnd() *feed.End {
 	defer c.mu.Unlock()
 	return c.endReq
 }
+
+// flag publishes an abuse signal on the call.
+func (c *call) flag(f feed.Flag) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publishLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
+	c.a.log.Warn("flag", "call", c.id, "kind", f.Kind, "message", f.Message)
+}

@@ -209,7 +209,7 @@ func TestInvalidCallIDNeverDials(t *testing.T) {
 			t.Errorf("Hangup(%q) = %v, want ErrInvalidCallID", id, err)
 		}
 	}
-	api := httptest.NewServer(a.Handler())
+	api := httptest.NewServer(a.Handler(agent.SidecarConfig{}))
 	defer api.Close()
 	for _, body := range []string{`{"call_id":"rtc.x","user":"u"}`, `{"call_id":"","user":"u"}`, `not json`, `{"call_id":"rtc_1","extra":1}`} {
 		resp, err := http.Post(api.URL+"/v1/calls", "application/json", strings.NewReader(body))
@@ -229,7 +229,7 @@ func TestInvalidCallIDNeverDials(t *testing.T) {
 func TestSidecarAPITracks(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{})
 	id := e.openai.NewCall(realtimetest.Script{Model: "gpt-realtime-mini", Turns: 2, TurnGap: 5 * time.Millisecond})
-	api := httptest.NewServer(e.agent.Handler())
+	api := httptest.NewServer(e.agent.Handler(agent.SidecarConfig{}))
 	defer api.Close()
 	resp, err := http.Post(api.URL+"/v1/calls", "application/json", strings.NewReader(`{"call_id":"`+id+`","user":"bob","model":"gpt-realtime-mini"}`))
 	if err != nil {

@@ -1,56 +1,153 @@
 package agent
 
 import (
+	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/calltop/calltop/feed"
 )
 
-// maxRequestBody bounds what the sidecar API reads from a request.
-const maxRequestBody = 64 << 10
+// maxRequestBody bounds what the sidecar API reads from a JSON request.
+const maxRequestBody = 256 << 10
 
-// trackRequest is the body of POST /v1/calls.
-type trackRequest struct {
-	CallID string `json:"call_id"`
-	User   string `json:"user"`
-	Model  string `json:"model"`
+// SidecarConfig configures the sidecar's HTTP API.
+type SidecarConfig struct {
+	// Token is the bearer token the app's backend sends on every call but
+	// the webhook (which is signed instead). Empty disables the check:
+	// only for an API bound to loopback.
+	Token string
+	// WebhookSecret verifies OpenAI's SIP webhook; empty disables the
+	// webhook endpoint (404).
+	WebhookSecret string
 }
 
-// Handler is the sidecar's HTTP API, for backends not written in Go:
+// Handler is the sidecar's HTTP API, for backends not written in Go. The
+// backend has authenticated its user; it passes who they are.
 //
-//	POST /v1/calls  {"call_id":"rtc_…","user":"…","model":"…"}  → 202, the agent attaches
+//	POST /v1/relay?user=USER        SDP offer in, SDP answer out (201, Location: /v1/calls/<id>);
+//	                                session config in X-Calltop-Session (JSON) or the default
+//	POST /v1/client_secrets         {"user":"…","session":{…},"ttl_seconds":60} → OpenAI's client-secret JSON
+//	POST /v1/calls                  {"call_id":"rtc_…","user":"…","model":"…","client_secret":"ek_…"} → 202
+//	POST /v1/webhooks/openai        OpenAI's signed realtime.call.incoming webhook (SIP)
+//	GET  /healthz                   200 while the agent runs
 //
-// An invalid call ID is answered 400 with a JSON error and nothing is
-// dialled. The attach runs in the background, bounded by the agent's life;
-// its outcome reaches dashboards as events.
-func (a *Agent) Handler() http.Handler {
+// Errors are JSON {"error":{"code":"…","message":"…"}}. An invalid call ID
+// is refused 400 and nothing is dialled.
+func (a *Agent) Handler(cfg SidecarConfig) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/calls", a.handleTrack)
+	auth := func(h http.HandlerFunc) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cfg.Token != "" {
+				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) != 1 {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="calltop"`)
+					writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+					return
+				}
+			}
+			h(w, r)
+		})
+	}
+	mux.Handle("POST /v1/relay", auth(a.handleRelay))
+	mux.Handle("POST /v1/client_secrets", auth(a.handleMint))
+	mux.Handle("POST /v1/calls", auth(a.handleTrack))
+	if cfg.WebhookSecret != "" {
+		mux.Handle("POST /v1/webhooks/openai", a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret}))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"agent": a.cfg.Name, "calls": len(a.Calls())})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
 
+func (a *Agent) handleRelay(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("user")
+	if user == "" {
+		writeError(w, http.StatusBadRequest, "missing_user", "POST /v1/relay?user=USER: the caller, as your backend authenticated them")
+		return
+	}
+	var session json.RawMessage
+	if h := r.Header.Get("X-Calltop-Session"); h != "" {
+		if !json.Valid([]byte(h)) {
+			writeError(w, http.StatusBadRequest, "invalid_session", "X-Calltop-Session must be a JSON session config")
+			return
+		}
+		session = json.RawMessage(h)
+	}
+	a.relay(w, r, user, session, nil)
+}
+
+// mintRequest is the body of POST /v1/client_secrets.
+type mintRequest struct {
+	User       string          `json:"user"`
+	Session    json.RawMessage `json:"session"`
+	TTLSeconds int             `json:"ttl_seconds"`
+}
+
+func (a *Agent) handleMint(w http.ResponseWriter, r *http.Request) {
+	var req mintRequest
+	if !decodeJSON(w, r, &req, `{"user":"…","session":{…},"ttl_seconds":60}`) {
+		return
+	}
+	if req.User == "" {
+		writeError(w, http.StatusBadRequest, "missing_user", "user is required: whom the key is for")
+		return
+	}
+	out, err := a.MintClientSecret(r.Context(), req.User, req.Session, time.Duration(req.TTLSeconds)*time.Second)
+	var ref *Refusal
+	switch {
+	case errors.As(err, &ref):
+		writeError(w, ref.Status, ref.Reason, ref.Detail)
+	case err != nil:
+		writeError(w, http.StatusBadGateway, "openai_error", err.Error())
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
+}
+
+// trackRequest is the body of POST /v1/calls.
+type trackRequest struct {
+	CallID       string `json:"call_id"`
+	User         string `json:"user"`
+	Model        string `json:"model"`
+	ClientSecret string `json:"client_secret"`
+}
+
 func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 	var req trackRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_json", "body must be JSON {\"call_id\":\"…\",\"user\":\"…\"}: "+err.Error())
+	if !decodeJSON(w, r, &req, `{"call_id":"rtc_…","user":"…"}`) {
 		return
 	}
 	if err := feed.ValidateCallID(req.CallID); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_call_id", err.Error())
 		return
 	}
-	if err := a.TrackAsync(req.CallID, Meta{User: req.User, Model: req.Model}); err != nil {
+	if err := a.TrackWithSecret(req.CallID, Meta{User: req.User, Model: req.Model}, req.ClientSecret); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "agent_closed", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": req.CallID, "status": "attaching"})
+}
+
+// decodeJSON reads a strict JSON body into v, answering 400 with the
+// expected shape when it cannot.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", "body must be JSON "+shape+": "+err.Error())
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

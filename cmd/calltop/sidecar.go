@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", "", "agent name in events (default host-pid)")
 	prices := fs.String("prices", "", "JSON price table laid over the built-in one")
 	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read; larger ones are skipped and counted")
+	token := fs.String("token", os.Getenv("CALLTOP_AGENT_TOKEN"), "bearer token your backend sends (env CALLTOP_AGENT_TOKEN); required unless --listen is loopback")
+	webhookSecret := fs.String("webhook-secret", os.Getenv("OPENAI_WEBHOOK_SECRET"), "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
+	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -33,6 +37,19 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := agent.Config{
 		APIKey: key, BaseURL: *baseURL, Name: *name, Prefix: nf.prefix, MaxFrameBytes: *maxFrame,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	if *sessionFile != "" {
+		data, err := os.ReadFile(*sessionFile)
+		if err != nil {
+			return fmt.Errorf("--session: %w", err)
+		}
+		if !json.Valid(data) {
+			return fmt.Errorf("--session %s: not valid JSON", *sessionFile)
+		}
+		cfg.DefaultSession = data
+	}
+	if *token == "" && !loopback(*listen) {
+		return fmt.Errorf("--listen %s is not loopback: set --token (or CALLTOP_AGENT_TOKEN) so only your backend can start and register calls", *listen)
 	}
 	if *prices != "" {
 		p, err := agent.LoadPrices(*prices)
@@ -56,7 +73,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.Handler(agent.SidecarConfig{Token: *token, WebhookSecret: *webhookSecret}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.url, "openai", *baseURL, "name", a.Name())
@@ -77,4 +94,17 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
