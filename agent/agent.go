@@ -97,9 +97,10 @@ type Agent struct {
 	wsBase string
 	log    *slog.Logger
 
-	ctx    context.Context // the agent's lifetime: cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context // the agent's lifetime: cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ownHTTP bool // the agent made its HTTP client, so it closes its idle connections
 
 	secrets secretBook
 
@@ -141,8 +142,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.AttachTries <= 0 {
 		cfg.AttachTries = 5
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 0}
+	ownHTTP := cfg.HTTPClient == nil
+	if ownHTTP {
+		cfg.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -163,11 +165,12 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 			option.WithMaxRetries(3),
 			option.WithRequestTimeout(5*time.Second),
 		),
-		wsBase: wsBase,
-		log:    log.With("agent", cfg.Name),
-		ctx:    ctx,
-		cancel: cancel,
-		calls:  make(map[string]*call),
+		wsBase:  wsBase,
+		log:     log.With("agent", cfg.Name),
+		ctx:     ctx,
+		cancel:  cancel,
+		calls:   make(map[string]*call),
+		ownHTTP: ownHTTP,
 	}
 	if _, err := fc.EnsureStream(ctx); err != nil {
 		a.log.Warn("events stream unavailable; live events only", "err", err)
@@ -247,6 +250,9 @@ func (a *Agent) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	if a.ownHTTP {
+		a.cfg.HTTPClient.CloseIdleConnections()
+	}
 	a.log.Info("agent closed; detached without hanging up", "calls", n)
 	if err := a.feed.NC.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		return fmt.Errorf("agent close: flush: %w", err)
