@@ -28,6 +28,7 @@ var commands = []command{
 	{"ls", "list live and recently ended calls (--json for scripts)", runLs},
 	{"kill", "hang up a call through its owning agent", runKill},
 	{"server", "a standalone NATS server with JetStream for small installs", runServer},
+	{"credits", "set, add and list users' credits in USD (the sidecar's built-in credit store)", runCredits},
 }
 
 func main() {

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--nats URL] [--prefix P]
+
+  set USER USD   make USER's balance USD (a user without an entry has no credit limit)
+  add USER USD   add USD to USER's balance; a negative USD deducts (add bob -2.50)
+  ls             every user's balance; --json: one object per line`
+
+// runCredits manages the built-in per-user credit store on NATS JetStream
+// KV, which the sidecar agent reads when it admits a call and charges when
+// the call ends.
+func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("credits", creditsSynopsis, stderr)
+	var nf natsFlags
+	nf.register(fs)
+	asJSON := fs.Bool("json", false, "ls: one JSON object per user and line, for scripts")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	op, pos := pos[0], pos[1:]
+	want := map[string]int{"set": 2, "add": 2, "ls": 0}
+	n, known := want[op]
+	if !known {
+		fmt.Fprintf(stderr, "calltop credits: unknown action %q (set, add or ls)\n", op)
+		return errUsage
+	}
+	if len(pos) != n {
+		fmt.Fprintf(stderr, "calltop credits %s: want %d arguments, got %d (%s)\n", op, n, len(pos), strings.Join(pos, " "))
+		fs.Usage()
+		return errUsage
+	}
+	if *asJSON && op != "ls" {
+		fmt.Fprintf(stderr, "calltop credits %s: --json is for ls\n", op)
+		return errUsage
+	}
+	var usd float64
+	if op != "ls" {
+		if strings.TrimSpace(pos[0]) == "" {
+			fmt.Fprintln(stderr, "calltop credits: empty user")
+			return errUsage
+		}
+		if usd, err = parseUSD(pos[1]); err != nil {
+			fmt.Fprintf(stderr, "calltop credits %s: %v\n", op, err)
+			return errUsage
+		}
+	}
+	cl, err := nf.connect("calltop-credits")
+	if err != nil {
+		return err
+	}
+	defer cl.NC.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	store, err := cl.Credits(ctx)
+	if err != nil {
+		return err
+	}
+	switch op {
+	case "set", "add":
+		change := store.Set
+		if op == "add" {
+			change = store.Add
+		}
+		e, err := change(ctx, pos[0], usd)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", e.User, dollars(e.BalanceUSD))
+		return nil
+	}
+	list, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range list {
+			if err := enc.Encode(e); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
+	for _, e := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.User, dollars(e.BalanceUSD), e.UpdatedAt.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+// parseUSD reads an amount of USD: "5", "0.25", "-2.5", "$5".
+func parseUSD(s string) (float64, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "$")
+	if strings.HasPrefix(t, "-$") {
+		t = "-" + t[2:]
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || strings.ContainsAny(t, "xXpP_") {
+		return 0, fmt.Errorf("bad amount %q: want a number of USD such as 5, 0.25 or -2.50", s)
+	}
+	return v, nil
+}
+
+// dollars shows a balance to a hundredth of a cent: call costs are
+// fractions of a cent.
+func dollars(v float64) string {
+	if v < 0 {
+		return fmt.Sprintf("-$%.4f", -v)
+	}
+	return fmt.Sprintf("$%.4f", v)
+}
+
+// parseInterspersed parses flags wherever they are among the arguments
+// ("credits add bob -2 --nats URL") and returns the others in order. An
+// argument that reads as a number is an argument, not a flag, so negative
+// amounts need no "--".
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		for len(args) > 0 && !looksLikeFlag(args[0]) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		args = rest
+	}
+}
+
+func looksLikeFlag(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	if a == "--" {
+		return true
+	}
+	_, err := strconv.ParseFloat(strings.Replace(a, "$", "", 1), 64)
+	return err != nil
+}
