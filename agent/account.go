@@ -29,6 +29,9 @@ type account struct {
 	speechStartMs int64
 	// agentSince is when the agent started speaking (zero: silent).
 	agentSince time.Time
+	// lastActivity is the last sign of conversation (speech, a response,
+	// model audio), for the silence signal.
+	lastActivity time.Time
 	// transcriptionModel prices input transcription (from session.updated).
 	transcriptionModel string
 	// transcriptionUnpriced is set once a transcription could not be priced.
@@ -47,6 +50,11 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 	if err != nil {
 		a.usage.Skipped++
 		return changedUsage, fmt.Errorf("frame: %w", err)
+	}
+	switch string(typ) {
+	case "response.done", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+		"output_audio_buffer.started", "output_audio_buffer.stopped":
+		a.lastActivity = now
 	}
 	switch string(typ) {
 	case "response.done":

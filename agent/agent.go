@@ -72,6 +72,14 @@ type Config struct {
 	// an integration is given none; {"type":"realtime","model":"gpt-realtime"}
 	// if empty.
 	DefaultSession json.RawMessage
+	// PolicyFor returns the policy a user's calls run under: per-call
+	// limits (seconds, tokens, cost), per-user admission limits and abuse
+	// thresholds. Nil: no limits, default abuse thresholds.
+	PolicyFor func(user string) Policy
+	// Credits, if set, is the users' credit: read when a call is admitted
+	// and starts (the call is cut when its cost reaches what was left) and
+	// charged once when it ends. The sidecar uses feed's JetStream store.
+	Credits Credits
 	// ClaimGrace is how long after a client secret expires a call may
 	// still be registered for it before key_unclaimed is raised. Default
 	// 10s.
@@ -85,6 +93,9 @@ type Meta struct {
 	// Model is the model the app configured; it prices the call (OpenAI
 	// may echo a dated snapshot instead).
 	Model string
+
+	// admitted: the call passed the agent's admission, which counted it.
+	admitted bool
 }
 
 // Agent tracks Realtime calls over their sidebands, accounts their usage,
@@ -103,6 +114,7 @@ type Agent struct {
 	ownHTTP bool // the agent made its HTTP client, so it closes its idle connections
 
 	secrets secretBook
+	adm     *Admission
 
 	mu      sync.Mutex
 	calls   map[string]*call
@@ -171,6 +183,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		cancel:  cancel,
 		calls:   make(map[string]*call),
 		ownHTTP: ownHTTP,
+		adm:     NewAdmission(cfg.PolicyFor),
 	}
 	if _, err := fc.EnsureStream(ctx); err != nil {
 		a.log.Warn("events stream unavailable; live events only", "err", err)
@@ -269,6 +282,7 @@ func (a *Agent) publishLoop() {
 	defer t.Stop()
 	beat := time.NewTicker(feed.HeartbeatInterval)
 	defer beat.Stop()
+	lastPrune := time.Now()
 	a.heartbeat()
 	for {
 		select {
@@ -279,16 +293,23 @@ func (a *Agent) publishLoop() {
 			continue
 		case <-t.C:
 		}
-		a.sweepSecrets(time.Now())
 		a.mu.Lock()
 		calls := make([]*call, 0, len(a.calls))
 		for _, c := range a.calls {
 			calls = append(calls, c)
 		}
 		a.mu.Unlock()
+		// Seconds run between events: a call can cross max_seconds or go
+		// silent without a frame, so every call is evaluated on the tick.
 		now := time.Now()
 		for _, c := range calls {
+			c.enforce(now)
 			c.flushUsage(now)
+		}
+		a.sweepSecrets(now)
+		if now.Sub(lastPrune) > time.Minute {
+			a.adm.Prune(now)
+			lastPrune = now
 		}
 	}
 }

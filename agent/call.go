@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/feed"
@@ -30,6 +31,8 @@ type call struct {
 	ended  bool
 	endReq *feed.End // how to report the end once our own hangup succeeded
 	sub    *nats.Subscription
+	budget budget
+	conn   *websocket.Conn // the current sideband, for wrap-up messages
 }
 
 func newCall(a *Agent, id string, meta Meta) *call {
@@ -71,7 +74,7 @@ func (c *call) publishLocked(e feed.Event) {
 func (c *call) publishStarted() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.publishLocked(feed.Event{Kind: feed.KindStarted, Start: &feed.Start{User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC()}})
+	c.publishLocked(feed.Event{Kind: feed.KindStarted, Start: &feed.Start{User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC()}, Policy: c.budget.effective})
 }
 
 // flushUsage publishes the call's usage if it changed since the last one.
@@ -83,7 +86,7 @@ func (c *call) flushUsage(now time.Time) {
 	}
 	c.dirty = false
 	u := c.usageLocked(now)
-	c.publishLocked(feed.Event{Kind: feed.KindUsage, Usage: &u})
+	c.publishLocked(feed.Event{Kind: feed.KindUsage, Usage: &u, Policy: c.budget.effective})
 }
 
 // finish publishes the call's end with its final usage, once.
@@ -100,11 +103,13 @@ func (c *call) finish(end feed.End) {
 	}
 	u := c.usageLocked(now)
 	c.publishLocked(feed.Event{Kind: feed.KindEnded, Usage: &u, End: &end})
+	c.releaseBudgetLocked()
 	sub := c.sub
 	c.mu.Unlock()
 	if sub != nil {
 		_ = sub.Unsubscribe()
 	}
+	c.charge(u.CostUSD)
 	c.a.log.Info("call ended", "call", c.id, "reason", end.Reason, "detail", end.Detail)
 }
 
@@ -112,6 +117,7 @@ func (c *call) finish(end feed.End) {
 // the last totals are published, the call goes on at OpenAI.
 func (c *call) detach() {
 	c.mu.Lock()
+	c.releaseBudgetLocked()
 	sub := c.sub
 	if !c.ended {
 		u := c.usageLocked(time.Now())

@@ -19,23 +19,45 @@ import (
 // env is one test's world: an embedded NATS, the OpenAI stand-in, an agent
 // and a watcher folding everything the agent publishes into a Board.
 type env struct {
-	t      *testing.T
-	openai *realtimetest.Server
-	feed   *feed.Client
-	agent  *agent.Agent
-	w      *feed.Watcher
-	board  *feed.Board
+	t       *testing.T
+	nats    *feed.Server
+	credits *feed.CreditStore
+	openai  *realtimetest.Server
+	feed    *feed.Client
+	agent   *agent.Agent
+	w       *feed.Watcher
+	board   *feed.Board
 }
 
 var prefixN atomic.Int64
 
-func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config) *env {
+// envOpts are newEnv's optional settings.
+type envOpts struct {
+	credits  bool   // give the agent feed's JetStream credit store
+	storeDir string // a JetStream store that outlives a server restart
+}
+
+type envOpt func(*envOpts)
+
+func withCredits() envOpt { return func(o *envOpts) { o.credits = true } }
+
+func withStoreDir(dir string) envOpt { return func(o *envOpts) { o.storeDir = dir } }
+
+func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ...envOpt) *env {
 	t.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	var o envOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	srv, err := feed.RunServer(feed.ServerOptions{Port: -1, StoreDir: o.storeDir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Shutdown)
+	t.Cleanup(func() {
+		if srv.Running() {
+			srv.Shutdown()
+		}
+	})
 	nc, err := feed.Connect(srv.ClientURL(), t.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +75,13 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config) *env {
 		cfg.Name = "test-agent"
 	}
 	cfg.PublishInterval = 20 * time.Millisecond
+	var store *feed.CreditStore
+	if o.credits {
+		if store, err = fc.Credits(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Credits = agent.StoreCredits(store)
+	}
 	a, err := agent.New(nc, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +92,7 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &env{t: t, openai: rt, feed: fc, agent: a, w: w, board: feed.NewBoard(time.Hour)}
+	return &env{t: t, nats: srv, credits: store, openai: rt, feed: fc, agent: a, w: w, board: feed.NewBoard(time.Hour)}
 }
 
 // waitCall folds events until cond holds for the call, or fails after 10s.

@@ -50,6 +50,9 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 		c.mu.Unlock()
 		return fmt.Errorf("hangup %s: %w", callID, err)
 	}
+	c.mu.Lock()
+	c.budget.hungUpAt = time.Now()
+	c.mu.Unlock()
 	select {
 	case <-c.done:
 		return nil

@@ -70,6 +70,9 @@ type Policy struct {
 	// continuous two-way audio (600 audio tokens in, 1200 out), $0.19/min
 	// for gpt-realtime. Negative: off.
 	BurnRateUSDPerMin float64
+	// BurnWindow is the least time a burn rate is measured over (0:
+	// BurnRateWindow). Shorter reacts faster and flags short bursts.
+	BurnWindow time.Duration
 	// NearCap flags a call this long before OpenAI's 60-minute cap;
 	// 0 means DefaultNearCap, negative off.
 	NearCap time.Duration
@@ -106,6 +109,8 @@ func (p Policy) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+func (p Policy) burnWindow() time.Duration { return orDefault(p.BurnWindow, BurnRateWindow) }
 
 func (p Policy) warnAt() float64 {
 	if p.WarnAt <= 0 || p.WarnAt > 1 || math.IsNaN(p.WarnAt) {

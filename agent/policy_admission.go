@@ -99,6 +99,21 @@ func (a *Admission) Decide(user string, now time.Time, credits *float64) Decisio
 	return Decision{OK: true, Status: http.StatusOK}
 }
 
+// Check is Decide without counting: for a decision that starts no call by
+// itself (minting a client secret; the call it leads to is counted by
+// Register when it is reported).
+func (a *Admission) Check(user string, now time.Time, credits *float64) Decision {
+	d := a.Decide(user, now, credits)
+	if d.OK {
+		a.mu.Lock()
+		u := a.load(user, now)
+		u.live--
+		u.starts = u.starts[:len(u.starts)-1]
+		a.mu.Unlock()
+	}
+	return d
+}
+
 // Register counts a call that did not pass Admit (the app created it and
 // only told the agent afterwards) and returns a concurrency flag when it
 // puts user above MaxConcurrent, for the caller to publish on the call.

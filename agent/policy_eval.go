@@ -194,11 +194,11 @@ func (p Policy) burnRate(in Input, elapsed time.Duration) *feed.Flag {
 		return nil
 	}
 	from := Sample{}
-	if w := in.Window; w != nil && elapsed-w.Elapsed >= BurnRateWindow {
+	if w := in.Window; w != nil && elapsed-w.Elapsed >= p.burnWindow() {
 		from = *w
 	}
 	window := elapsed - from.Elapsed
-	if window < BurnRateWindow {
+	if window < p.burnWindow() {
 		return nil
 	}
 	rate := (in.Usage.CostUSD - from.CostUSD) / window.Minutes()

@@ -31,35 +31,65 @@ const (
 	ModeSIP          = "sip"
 )
 
-// admit runs the agent-wide admission hook, then extra (an integration's
-// own), and publishes a refused event for a refusal. A plain error from a
-// hook refuses with 503: when the check itself fails, the safe answer is
-// no call.
-func (a *Agent) admit(ctx context.Context, mode, user string, extra func() error) *Refusal {
+// admit decides whether user may start a call, before OpenAI is
+// contacted: first the built-in checks (credit left, the policy's
+// concurrency and hourly limits), then Config.Admit, then extra (an
+// integration's own). A refusal is published as a refused event. counted
+// reports that the admission counted the call as live: the caller must
+// track it with Meta.admitted, or release it when the call is not made.
+// With check set nothing is counted (minting a key starts no call).
+//
+// A hook's plain error refuses with 503: when the check itself fails, the
+// safe answer is no call. An unreadable credit store does not refuse: the
+// call runs without a credit limit and the agent logs it.
+func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, ref *Refusal) {
+	var credits *float64
+	if a.cfg.Credits != nil {
+		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
+		switch {
+		case err != nil:
+			a.log.Warn("credits unreadable at admission; admitting without a credit check", "user", user, "err", err)
+		case ok:
+			credits = &usd
+		}
+	}
+	now := time.Now()
+	var d Decision
+	if check {
+		d = a.adm.Check(user, now, credits)
+	} else {
+		d = a.adm.Decide(user, now, credits)
+	}
 	var err error
-	if a.cfg.Admit != nil {
+	if !d.OK {
+		err = d.Err()
+	}
+	counted = d.OK && !check
+	if err == nil && a.cfg.Admit != nil {
 		err = a.cfg.Admit(ctx, mode, user)
 	}
 	if err == nil && extra != nil {
 		err = extra()
 	}
 	if err == nil {
-		return nil
+		return counted, nil
 	}
-	var ref *Refusal
+	if counted {
+		a.adm.Release(user)
+	}
 	if !errors.As(err, &ref) {
 		ref = &Refusal{Status: http.StatusServiceUnavailable, Reason: "admission_error", Detail: err.Error()}
 	}
 	if ref.Status == 0 {
 		ref.Status = http.StatusForbidden
 	}
-	pubErr := a.feed.Publish(feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: time.Now().UTC(),
+	pubErr := a.feed.Publish(feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: now.UTC(),
 		Refusal: &feed.Refusal{Mode: mode, Status: ref.Status, Reason: ref.Reason, Detail: ref.Detail}})
 	if pubErr != nil {
 		a.log.Warn("publish refusal", "err", pubErr)
 	}
 	a.log.Info("call refused", "mode", mode, "user", user, "status", ref.Status, "reason", ref.Reason)
-	return ref
+	return false, ref
 }
 
 func userOrAnon(u string) string {

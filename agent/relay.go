@@ -90,7 +90,8 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 		writeError(w, http.StatusInternalServerError, "session_config", err.Error())
 		return
 	}
-	if ref := a.admit(r.Context(), ModeRelay, user, admit); ref != nil {
+	counted, ref := a.admit(r.Context(), ModeRelay, user, false, admit)
+	if ref != nil {
 		writeError(w, ref.Status, ref.Reason, ref.Detail)
 		return
 	}
@@ -98,12 +99,15 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 	defer cancel()
 	callID, answer, status, err := a.createCall(ctx, offer, session)
 	if err != nil {
+		if counted {
+			a.adm.Release(user)
+		}
 		writeError(w, status, "openai_error", err.Error())
 		return
 	}
 	// Track before the browser has its answer: no event of the call can
 	// happen before we are listening, and a terminate works at once.
-	if err := a.TrackAsync(callID, Meta{User: user, Model: model}); err != nil {
+	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted}); err != nil {
 		a.log.Error("relay: call created but not tracked", "call", callID, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/sdp")

@@ -109,10 +109,13 @@ func (c *call) skipped() {
 // apply accounts for one frame and reports whether it said the session
 // expired.
 func (c *call) apply(frame []byte) (expired bool) {
+	now := time.Now()
 	c.mu.Lock()
-	ch, err := c.acct.apply(frame, time.Now())
+	before := c.acct.usage.Responses
+	ch, err := c.acct.apply(frame, now)
 	if ch&changedUsage != 0 {
 		c.dirty = true
+		c.noteZombieLocked(now, before)
 	}
 	if ch&changedSession != 0 {
 		s := c.acct.session
@@ -121,6 +124,9 @@ func (c *call) apply(frame []byte) (expired bool) {
 	c.mu.Unlock()
 	if err != nil {
 		c.a.log.Debug("frame skipped", "call", c.id, "err", err)
+	}
+	if ch&changedUsage != 0 {
+		c.enforce(now)
 	}
 	return ch&sawExpired != 0
 }

@@ -113,9 +113,16 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 	if cfg.Decide != nil {
 		d = cfg.Decide(ctx, call)
 	}
+	counted := false
 	if d.Accept {
-		if ref := a.admit(ctx, ModeSIP, d.User, nil); ref != nil {
+		var ref *Refusal
+		if counted, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
 			d = SIPDecision{Accept: false, User: d.User, RejectStatus: 486}
+		}
+	}
+	release := func() {
+		if counted {
+			a.adm.Release(d.User)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, createCallTimeout)
@@ -133,12 +140,14 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 	}
 	session, model, err := a.sessionConfig(d.Session)
 	if err != nil {
+		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
 	if err := a.oai.Realtime.Calls.Accept(ctx, call.CallID, realtime.CallAcceptParams{}, option.WithRequestBody("application/json", []byte(session))); err != nil {
+		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
-	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model})
+	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted})
 }
 
 // webhookIDs remembers handled webhook-ids for dedupe, bounded in time.

@@ -68,7 +68,11 @@ func (a *Agent) register(callID string, meta Meta) (*call, error) {
 	a.wg.Add(1)
 	a.mu.Unlock()
 
+	over := c.setupBudget()
 	c.publishStarted()
+	if over != nil {
+		c.flag(*over)
+	}
 	if err := c.serveTerminate(); err != nil {
 		a.log.Warn("terminate requests will not reach this call", "call", callID, "err", err)
 	}
@@ -91,7 +95,13 @@ func (c *call) life() {
 		return
 	}
 	for {
+		c.mu.Lock()
+		c.conn = conn
+		c.mu.Unlock()
 		end, again := c.read(conn)
+		c.mu.Lock()
+		c.conn = nil
+		c.mu.Unlock()
 		if !again {
 			if end == nil {
 				c.detach()

@@ -1,6 +1,9 @@
 package feed
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Summary is one call as `calltop ls --json` prints it: one object per
 // line, stable field names for scripts.
@@ -39,6 +42,10 @@ func (c *Call) Summarize(now time.Time) Summary {
 	}
 	if !c.Live() {
 		s.EndReason, s.EndDetail, s.EndedBy = c.End.Reason, c.End.Detail, c.End.By
+		if c.End.Reason == ReasonPolicy && strings.HasPrefix(c.End.Detail, string(ReasonPolicy)+":") {
+			// Name the limit where scripts look: "policy:max_tokens".
+			s.EndReason = Reason(c.End.Detail)
+		}
 		t := c.EndedAt.UTC()
 		s.EndedAt = &t
 	}

@@ -1,6 +1,7 @@
 package realtimetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -60,6 +61,9 @@ type call struct {
 	sess       sessionConfig
 	configured bool
 	ended      bool
+	pending    bool            // a SIP call not yet accepted or rejected
+	sip        *sipCall        // nil for WebRTC calls
+	requested  json.RawMessage // the session configuration the call was created with, as sent
 	sidebands  map[*sideband]struct{}
 	emitted    Usage
 }
@@ -87,26 +91,14 @@ func (s *Server) NewCall(sc Script) string {
 	if sc.Instructions != "" {
 		cfg.instructions = sc.Instructions
 	}
-	return s.newCall(sc, cfg, rng)
+	return s.newCall(sc, cfg, rng, nil)
 }
 
-// newCall registers a call and starts its runner.
-func (s *Server) newCall(sc Script, cfg sessionConfig, rng *rand.Rand) string {
-	now := time.Now()
-	c := &call{
-		id:        newCallID(),
-		script:    sc,
-		created:   now,
-		expires:   now.Add(s.opts.MaxDuration),
-		rng:       rng,
-		start:     make(chan struct{}),
-		done:      make(chan struct{}),
-		sess:      cfg,
-		sidebands: map[*sideband]struct{}{},
-		emitted:   Usage{ByStatus: map[string]int{}},
-	}
-	c.sessID = sessionIDFor(c.id)
-
+// newCall registers a call and starts its runner. requested is the
+// session configuration as the client sent it (nil if none).
+func (s *Server) newCall(sc Script, cfg sessionConfig, rng *rand.Rand, requested json.RawMessage) string {
+	c := s.makeCall(newCallID(), sc, cfg, rng)
+	c.requested = requested
 	s.mu.Lock()
 	s.calls[c.id] = c
 	if s.closed {
@@ -121,8 +113,28 @@ func (s *Server) newCall(sc Script, cfg sessionConfig, rng *rand.Rand) string {
 	return c.id
 }
 
+// makeCall builds an unregistered call whose session starts now.
+func (s *Server) makeCall(id string, sc Script, cfg sessionConfig, rng *rand.Rand) *call {
+	now := time.Now()
+	c := &call{
+		id:        id,
+		sessID:    sessionIDFor(id),
+		script:    sc,
+		created:   now,
+		expires:   now.Add(s.opts.MaxDuration),
+		rng:       rng,
+		start:     make(chan struct{}),
+		done:      make(chan struct{}),
+		sess:      cfg,
+		sidebands: map[*sideband]struct{}{},
+		emitted:   Usage{ByStatus: map[string]int{}},
+	}
+	return c
+}
+
 // EndCall ends the call as if the browser hung up: its sidebands close with
-// 1000 and the call is gone (404 afterwards). Unknown or ended calls are
+// 1000 and the call is gone (404 afterwards). A pending SIP call ends as if
+// the caller gave up before it was answered. Unknown or ended calls are
 // ignored.
 func (s *Server) EndCall(callID string) {
 	if c := s.lookup(callID); c != nil {
@@ -158,11 +170,12 @@ func (s *Server) lookup(callID string) *call {
 	return s.calls[callID]
 }
 
-// liveCall returns the call if it exists and has not ended.
+// liveCall returns the call if it exists, has not ended and is not a
+// pending SIP call.
 func (s *Server) liveCall(callID string) *call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.calls[callID]; c != nil && !c.ended {
+	if c := s.calls[callID]; c != nil && !c.ended && !c.pending {
 		return c
 	}
 	return nil
@@ -188,6 +201,10 @@ func (s *Server) markEnded(c *call) ([]*sideband, bool) {
 		return nil, false
 	}
 	c.ended = true
+	if c.pending {
+		c.pending = false
+		c.sip.state = SIPCancelled
+	}
 	close(c.done)
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {

@@ -16,10 +16,32 @@
 //     and all receive every event.
 //   - POST /v1/realtime/calls/{id}/hangup — 200 with an empty body, then the
 //     call's sidebands close 1000; 404 call_id_not_found afterwards.
+//     Options.HangupStatus can make chosen attempts fail (429 with
+//     Retry-After, 5xx) to test an agent's retries.
 //   - POST /v1/realtime/client_secrets and POST /v1/realtime/calls (raw SDP
 //     with an ephemeral or standard key, or the multipart unified form) —
 //     201 with the SDP answer and Location: /v1/realtime/calls/rtc_u1_….
+//     A secret starts any number of calls until it expires (401 after);
+//     Secrets records each one's TTL, model and calls, CallSession the
+//     session configuration each call was created with.
+//   - SIP: IncomingSIPCall registers a pending call ("rtc_<32 hex>") and
+//     POSTs the signed realtime.call.incoming webhook (Standard Webhooks,
+//     verifiable by openai-go's client.Webhooks.Unwrap) to Options.Webhook,
+//     retrying non-2xx answers with a scaled-down exponential backoff.
+//     POST /v1/realtime/calls/{id}/accept (a realtime session config) makes
+//     it live; …/reject ({"status_code":486}, default 603) ends it. The
+//     documented quirk is kept: an accept whose session does not validate
+//     is answered 200 and the call then fails (sideband 404). SignWebhook,
+//     DeliverWebhook and PostWebhook forge, replay and send deliveries by
+//     hand.
 //   - The duration cap: a session_expired error event, then close 1001.
+//
+// Faults for robustness tests: DropSideband (transport loss),
+// CloseSideband (a chosen close code; the call stays live), Inject (raw
+// frames: malformed, binary, oversized, unknown types), Flood (a burst of
+// ignored events), FailAttaches and Options.AttachStatus (handshakes that
+// fail with 404/410/429/5xx), with Attaches and Attached to count
+// handshakes and attached sidebands.
 //
 // Calls talk by Script: speech_started/stopped, committed, conversation
 // items, optional input transcription (tokens or duration usage),
@@ -41,6 +63,14 @@
 //   - There is no media: SDP answers are plausible but nothing connects.
 //   - Client events other than session.update are validated and ignored
 //     (response.create does not start an extra response).
+//   - A SIP call talks like any other once accepted (turns every
+//     Options.TurnGap, until it ends); there is no trunk, ringing timeout,
+//     REFER or live.call.incoming. Webhook retries stop after
+//     Options.WebhookAttempts instead of 72 hours.
+//   - A pending SIP call has no session yet: attaching to it or hanging it
+//     up gets 404 call_id_not_found (not documented either way).
+//   - An attached sideband costs the server one goroutine (its reader) and a
+//     call one more (its script); pings run on per-connection timers.
 //   - Only sideband connections (?call_id=) are served, not primary
 //     WebSocket sessions; transcription-only sessions are not simulated.
 //   - The close code for a hung-up call is not documented; 1000 is used.

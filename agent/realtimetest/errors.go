@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // apiError is the body of an OpenAI REST error, sent as {"error":{...}}.
@@ -98,4 +99,47 @@ func errorEvent(code, message string, param, clientEventID any) []byte {
 		Param:   param,
 		EventID: clientEventID,
 	}})
+}
+
+// errRateLimit is OpenAI's 429 body.
+var errRateLimit = apiError{
+	Message: "Rate limit reached for requests. Please try again later.",
+	Type:    "requests",
+	Code:    "rate_limit_exceeded",
+}
+
+// errServer is OpenAI's 500 body.
+var errServer = apiError{
+	Message: "The server had an error while processing your request. Sorry about that!",
+	Type:    "server_error",
+}
+
+// errOverloaded is OpenAI's 503 body.
+var errOverloaded = apiError{
+	Message: "The server is overloaded or not ready yet.",
+	Type:    "server_error",
+}
+
+// writeStatus answers an injected failure (HangupStatus, AttachStatus,
+// FailAttaches) with the OpenAI error body its status calls for. A 429
+// carries Retry-After (whole seconds, rounded up) and Retry-After-Ms
+// (which OpenAI's SDKs read first) from Options.HangupRetryAfter.
+func (s *Server) writeStatus(w http.ResponseWriter, status int) {
+	switch {
+	case status == http.StatusNotFound || status == http.StatusGone:
+		writeError(w, status, errCallNotFound)
+	case status == http.StatusUnauthorized:
+		writeError(w, status, errIncorrectKey(s.opts.APIKey))
+	case status == http.StatusTooManyRequests:
+		d := s.opts.HangupRetryAfter
+		w.Header().Set("Retry-After", fmt.Sprint(int64((d+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After-Ms", fmt.Sprint(d.Milliseconds()))
+		writeError(w, status, errRateLimit)
+	case status == http.StatusServiceUnavailable:
+		writeError(w, status, errOverloaded)
+	case status >= 500:
+		writeError(w, status, errServer)
+	default:
+		writeError(w, status, apiError{Message: http.StatusText(status), Type: invalidRequest})
+	}
 }

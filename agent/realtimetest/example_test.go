@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/coder/websocket"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/realtime"
 )
 
 // Example attaches a sideband to a scripted call, counts the tokens of
@@ -60,4 +65,52 @@ func Example() {
 	// response.done completed
 	// closed: StatusNormalClosure
 	// matches server: true
+}
+
+// ExampleServer_IncomingSIPCall answers a SIP call the way a backend does
+// with openai-go: verify the signed webhook with client.Webhooks.Unwrap,
+// then accept the call with the app's session configuration.
+func ExampleServer_IncomingSIPCall() {
+	srv := realtimetest.NewServer(realtimetest.Options{})
+	defer srv.Close()
+	client := openai.NewClient(
+		option.WithBaseURL(srv.BaseURL()),
+		option.WithAPIKey(srv.APIKey()),
+		option.WithWebhookSecret(srv.WebhookSecret()),
+	)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ev, err := client.Webhooks.Unwrap(body, r.Header)
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		call := ev.AsRealtimeCallIncoming()
+		err = client.Realtime.Calls.Accept(r.Context(), call.Data.CallID, realtime.CallAcceptParams{
+			RealtimeSessionCreateRequest: realtime.RealtimeSessionCreateRequestParam{Model: "gpt-realtime-mini"},
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer backend.Close()
+	srv.SetWebhook(realtimetest.WebhookTarget{URL: backend.URL})
+
+	id := srv.IncomingSIPCall("+14155550123", "+18005551212")
+	for len(srv.Live()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	accepted, _, model := srv.SIPOutcome(id)
+	fmt.Println("accepted:", accepted, model)
+
+	// A forged delivery (wrong secret) is refused by the backend.
+	info, _ := srv.SIPCall(id)
+	forged := realtimetest.SignWebhookWithSecret(realtimetest.NewWebhookSecret(), info.WebhookID, time.Now(), info.Event)
+	resp, _ := srv.PostWebhook(backend.URL, forged, info.Event)
+	fmt.Println("forged:", resp.StatusCode)
+	// Output:
+	// accepted: true gpt-realtime-mini
+	// forged: 400
 }

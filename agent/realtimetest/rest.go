@@ -13,10 +13,16 @@ import (
 
 // secret is a minted ephemeral key: it lets a browser create calls with its
 // session configuration until it expires (running calls are unaffected).
+// Secrets are kept after they expire, for Secrets.
 type secret struct {
 	value     string
+	created   time.Time
+	ttl       time.Duration
 	expiresAt time.Time
+	sessID    string
 	sess      sessionConfig
+	requested json.RawMessage // the session as the client sent it
+	calls     []string        // calls created with it, in order (guarded by Server.mu)
 }
 
 const (
@@ -42,21 +48,29 @@ func (s *Server) secret(key string) *secret {
 // handleHangup serves POST /v1/realtime/calls/{call_id}/hangup: 200 with an
 // empty body for a live call, whose sidebands then close 1000 (the call is
 // ended before the answer, so a repeat gets 404 at once); 404
-// call_id_not_found for unknown or ended calls. Every request is counted.
+// call_id_not_found for unknown, pending or ended calls. Every request is
+// counted; Options.HangupStatus may fail authorized ones.
 func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("call_id")
 	key := bearer(r)
 	status := http.StatusOK
 	s.mu.Lock()
 	s.hangups[id]++
+	attempt := s.hangups[id]
 	c := s.calls[id]
 	switch {
 	case key != s.opts.APIKey:
 		status = http.StatusUnauthorized
-	case c == nil || c.ended:
+	case c == nil || c.ended || c.pending:
 		status = http.StatusNotFound
 	}
 	s.mu.Unlock()
+	injected := false
+	if status != http.StatusUnauthorized && s.opts.HangupStatus != nil {
+		if st := s.opts.HangupStatus(id, attempt); st != 0 && st != http.StatusOK {
+			status, injected = st, true
+		}
+	}
 	var sbs []*sideband
 	if status == http.StatusOK {
 		var ok bool
@@ -67,16 +81,18 @@ func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 	if s.opts.OnHangup != nil {
 		s.opts.OnHangup(id, status)
 	}
-	switch status {
-	case http.StatusOK:
+	switch {
+	case status == http.StatusOK:
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
 		s.closeSidebands(sbs, endHangup) // teardown follows the answer
-	case http.StatusUnauthorized:
+	case status == http.StatusUnauthorized && !injected:
 		s.writeAuthError(w, key)
+	case injected:
+		s.writeStatus(w, status)
 	default:
 		writeError(w, http.StatusNotFound, errCallNotFound)
 	}
@@ -142,13 +158,16 @@ func (s *Server) handleClientSecrets(w http.ResponseWriter, r *http.Request) {
 	p.apply(&cfg)
 
 	now := time.Now()
-	sec := &secret{value: newEphemeralKey(), expiresAt: now.Add(time.Duration(ttl) * time.Second), sess: cfg}
-	s.mu.Lock()
-	for k, old := range s.secrets {
-		if now.After(old.expiresAt) {
-			delete(s.secrets, k)
-		}
+	sec := &secret{
+		value:     newEphemeralKey(),
+		created:   now,
+		ttl:       time.Duration(ttl) * time.Second,
+		expiresAt: now.Add(time.Duration(ttl) * time.Second),
+		sessID:    newSessionID(),
+		sess:      cfg,
+		requested: append(json.RawMessage(nil), req.Session...),
 	}
+	s.mu.Lock()
 	s.secrets[sec.value] = sec
 	s.mu.Unlock()
 
@@ -156,7 +175,7 @@ func (s *Server) handleClientSecrets(w http.ResponseWriter, r *http.Request) {
 		Value     string        `json:"value"`
 		ExpiresAt int64         `json:"expires_at"`
 		Session   sessionObject `json:"session"`
-	}{sec.value, sec.expiresAt.Unix(), cfg.object(newSessionID(), 0)})
+	}{sec.value, sec.expiresAt.Unix(), cfg.object(sec.sessID, 0)})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 }
@@ -226,6 +245,8 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 	key := bearer(r)
 	rng := s.childRNG()
 	var cfg sessionConfig
+	var sec *secret
+	var requested json.RawMessage
 	switch {
 	case key == s.opts.APIKey:
 		model := r.URL.Query().Get("model")
@@ -235,18 +256,20 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 		}
 		cfg = defaultSession(model, rng)
 	default:
-		sec := s.secret(key)
-		if sec == nil {
+		if sec = s.secret(key); sec == nil {
 			s.writeAuthError(w, key) // unknown, expired or not a key
 			return
 		}
-		cfg = sec.sess
+		cfg, requested = sec.sess, sec.requested
 	}
 
-	offer, params, aerr := readOffer(w, r)
+	offer, params, raw, aerr := readOffer(w, r)
 	if aerr != nil {
 		writeError(w, http.StatusBadRequest, *aerr)
 		return
+	}
+	if raw != nil {
+		requested = raw
 	}
 	if params != nil {
 		if params.Model != nil {
@@ -264,7 +287,12 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sc := Script{Model: cfg.model, Transcription: cfg.transcriptionMode(), TurnGap: s.opts.TurnGap}.normalized()
-	id := s.newCall(sc, cfg, rng)
+	id := s.newCall(sc, cfg, rng, requested)
+	if sec != nil {
+		s.mu.Lock()
+		sec.calls = append(sec.calls, id)
+		s.mu.Unlock()
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Location", "/v1/realtime/calls/"+id)
@@ -274,11 +302,11 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 }
 
 // readOffer extracts the SDP offer and, for the multipart form, the
-// session parameters.
-func readOffer(w http.ResponseWriter, r *http.Request) (string, *sessionParams, *apiError) {
-	bad := func(msg string) (string, *sessionParams, *apiError) {
+// session parameters with their raw JSON (nil without a session part).
+func readOffer(w http.ResponseWriter, r *http.Request) (string, *sessionParams, json.RawMessage, *apiError) {
+	bad := func(msg string) (string, *sessionParams, json.RawMessage, *apiError) {
 		e := errParam("invalid_request", "", msg)
-		return "", nil, &e
+		return "", nil, nil, &e
 	}
 	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -291,7 +319,7 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, *sessionParams, 
 		if err != nil {
 			return bad("The request body could not be read: " + err.Error())
 		}
-		return string(b), nil, nil
+		return string(b), nil, nil, nil
 	case "multipart/form-data":
 		if mp["boundary"] == "" {
 			return bad("Invalid multipart body: missing boundary.")
@@ -319,13 +347,13 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, *sessionParams, 
 			}
 		}
 		if sessionRaw != nil && !json.Valid(sessionRaw) {
-			return "", nil, &errBadJSON
+			return "", nil, nil, &errBadJSON
 		}
 		p, aerr := parseSessionParams(sessionRaw, false)
 		if aerr != nil {
-			return "", nil, aerr
+			return "", nil, nil, aerr
 		}
-		return offer, p, nil
+		return offer, p, sessionRaw, nil
 	default:
 		return bad("Unsupported content type: '" + r.Header.Get("Content-Type") + "'. Send 'application/sdp' or 'multipart/form-data'.")
 	}

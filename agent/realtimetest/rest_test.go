@@ -305,7 +305,7 @@ func TestUnknownRoutes(t *testing.T) {
 		{"GET", "/realtime/calls"},
 		{"POST", "/foo"},
 		{"GET", "/realtime/calls/x/hangup"},
-		{"POST", "/realtime/calls/x/accept"},
+		{"GET", "/realtime/calls/x/accept"},
 		{"DELETE", "/realtime"},
 	} {
 		resp, body := do(t, s, tc.method, tc.path, s.APIKey(), "", nil)

@@ -25,14 +25,60 @@ type Options struct {
 	TurnGap time.Duration
 
 	// OnHangup, if set, is called for every hangup request with the HTTP
-	// status answered (200, 401 or 404), before the response is written.
+	// status answered (200, 401, 404 or what HangupStatus chose), before
+	// the response is written.
 	OnHangup func(callID string, status int)
+
+	// HangupStatus, if set, is asked about every authorized hangup request
+	// (attempt counts the call's hangup requests, 1 for the first). A
+	// return of 0 or 200 means "behave normally"; any other status is
+	// answered with an OpenAI error body of that kind (429 rate limit with
+	// Retry-After and Retry-After-Ms headers, 5xx server errors, 404
+	// call_id_not_found, …) and the call stays live, so tests can make the
+	// first hangups fail and a later one succeed.
+	HangupStatus func(callID string, attempt int) int
+	// HangupRetryAfter is the delay a 429 from HangupStatus asks for
+	// (Retry-After in whole seconds, rounded up, and Retry-After-Ms);
+	// default 1s.
+	HangupRetryAfter time.Duration
+
+	// AttachStatus, if set, is asked about every authorized sideband
+	// handshake that FailAttaches has not already failed (attempt counts
+	// the call's handshakes, see Attaches). A return of 0 or 101 means
+	// "behave normally"; any other status fails the upgrade with an
+	// OpenAI error body of that kind (404/410 call_id_not_found, 429, 5xx).
+	AttachStatus func(callID string, attempt int) int
+
+	// Webhook is where IncomingSIPCall delivers its signed
+	// realtime.call.incoming event (see SetWebhook to set it later). With
+	// an empty URL nothing is delivered; tests can still deliver the event
+	// themselves with DeliverWebhook.
+	Webhook WebhookTarget
+	// WebhookSecret is the signing secret when Webhook.Secret is empty. If
+	// both are empty the server makes one with NewWebhookSecret (see
+	// Server.WebhookSecret).
+	WebhookSecret string
+	// WebhookAttempts is how many times one event is sent before giving up
+	// (default 4: the first try and 3 retries). Real OpenAI retries for up
+	// to 72 hours.
+	WebhookAttempts int
+	// WebhookBackoff is the delay before the first retry; it doubles for
+	// each further retry (default 50ms, a scaled-down exponential backoff).
+	WebhookBackoff time.Duration
+	// WebhookTimeout bounds one delivery attempt; a slower receiver counts
+	// as failed (default 5s: OpenAI expects a 2xx "within a few seconds").
+	WebhookTimeout time.Duration
 }
 
 const (
 	defaultAPIKey       = "sk-realtimetest"
 	defaultMaxDuration  = 60 * time.Minute
 	defaultPingInterval = 20 * time.Second
+
+	defaultHangupRetryAfter = time.Second
+	defaultWebhookAttempts  = 4
+	defaultWebhookBackoff   = 50 * time.Millisecond
+	defaultWebhookTimeout   = 5 * time.Second
 
 	// closeGrace bounds a close handshake: a peer that does not answer a
 	// close frame in time loses its TCP connection instead.
@@ -55,7 +101,9 @@ type Server struct {
 	mux  *http.ServeMux
 	base string
 
-	closing chan struct{}  // closed by Close; stops Simulate
+	closing chan struct{}   // closed by Close; stops Simulate and webhook retries
+	ctx     context.Context // cancelled by Close; bounds webhook requests
+	stop    context.CancelFunc
 	wg      sync.WaitGroup // every goroutine the server starts
 
 	mu      sync.Mutex
@@ -64,6 +112,12 @@ type Server struct {
 	calls   map[string]*call
 	hangups map[string]int
 	secrets map[string]*secret
+
+	attaches     map[string]int            // sideband handshakes per call id
+	failAttaches map[string]*attachFailure // pending FailAttaches per call id
+	webhook      WebhookTarget             // where SIP webhooks go; Secret always set
+	deliveries   []WebhookDelivery
+	hookClient   *http.Client
 }
 
 // rawConnKey stores the accepted net.Conn in each request's context, so a
@@ -81,6 +135,25 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = defaultPingInterval
+	}
+	if opts.HangupRetryAfter <= 0 {
+		opts.HangupRetryAfter = defaultHangupRetryAfter
+	}
+	if opts.WebhookAttempts <= 0 {
+		opts.WebhookAttempts = defaultWebhookAttempts
+	}
+	if opts.WebhookBackoff <= 0 {
+		opts.WebhookBackoff = defaultWebhookBackoff
+	}
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = defaultWebhookTimeout
+	}
+	hook := opts.Webhook
+	if hook.Secret == "" {
+		hook.Secret = opts.WebhookSecret
+	}
+	if hook.Secret == "" {
+		hook.Secret = NewWebhookSecret()
 	}
 	seed := uint64(opts.Seed)
 	if opts.Seed == 0 {
@@ -100,7 +173,13 @@ func NewServer(opts Options) *Server {
 		calls:   map[string]*call{},
 		hangups: map[string]int{},
 		secrets: map[string]*secret{},
+
+		attaches:     map[string]int{},
+		failAttaches: map[string]*attachFailure{},
+		webhook:      hook,
+		hookClient:   newHookClient(),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.routes()
 	s.hs = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
@@ -125,6 +204,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/realtime/client_secrets", s.handleClientSecrets)
 	s.mux.HandleFunc("POST /v1/realtime/calls", s.handleCreateCall)
 	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/hangup", s.handleHangup)
+	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/accept", s.handleAccept)
+	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/reject", s.handleReject)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errInvalidURL(r.Method, r.URL.Path))
 	})
@@ -159,9 +240,9 @@ func (s *Server) BaseURL() string { return s.base }
 // APIKey returns the standard key the server accepts.
 func (s *Server) APIKey() string { return s.opts.APIKey }
 
-// Close ends every live call (sidebands close with 1001), closes the
-// listener and waits for every goroutine the server started. It is safe to
-// call more than once.
+// Close ends every live or pending call (sidebands close with 1001),
+// closes the listener, stops webhook deliveries and waits for every
+// goroutine the server started. It is safe to call more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -171,6 +252,7 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	close(s.closing)
+	s.stop()
 	var live []*call
 	for _, c := range s.calls {
 		if !c.ended {
@@ -184,15 +266,17 @@ func (s *Server) Close() {
 		s.endCall(c, endServerClosed)
 	}
 	s.wg.Wait()
+	s.hookClient.CloseIdleConnections()
 }
 
-// Live returns the ids of live calls, sorted.
+// Live returns the ids of live calls, sorted. A SIP call is live once
+// accepted; a pending one is not.
 func (s *Server) Live() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.calls))
 	for id, c := range s.calls {
-		if !c.ended {
+		if !c.ended && !c.pending {
 			ids = append(ids, id)
 		}
 	}

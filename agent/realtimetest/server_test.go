@@ -34,6 +34,13 @@ func TestCloseStopsEverything(t *testing.T) {
 	// A sideband whose client never reads, and a beta one, must not hold Close up.
 	stuck := attach(t, s, s.NewCall(Script{TurnGap: time.Millisecond}))
 	configure(t, stuck)
+	// A pending SIP call and an accepted one end too.
+	s.IncomingSIPCall("+14155550123", "+18005551212")
+	sip := s.IncomingSIPCall("+14155550124", "+18005551212")
+	if resp, body := postJSON(t, s, "/realtime/calls/"+sip+"/accept", s.APIKey(), `{"type":"realtime"}`); resp.StatusCode != 200 {
+		t.Fatalf("accept: %d %s", resp.StatusCode, body)
+	}
+	configure(t, attach(t, s, sip))
 	ek := mintSecret(t, s, `{"type":"realtime"}`)
 	do(t, s, "POST", "/realtime/calls", ek, "application/sdp", strings.NewReader(testOffer))
 	go s.Simulate(context.Background(), SimConfig{Calls: 2, MinLife: time.Second, TurnGap: time.Millisecond})

@@ -7,25 +7,30 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
-// sideband is one attached server-side-controls WebSocket. Three goroutines
-// serve it: the HTTP handler reads client events, control performs the
-// close the call asks for, and pinger keeps it alive.
+// sideband is one attached server-side-controls WebSocket. Only its HTTP
+// handler goroutine lives as long as it does (reading client events); pings
+// run on a timer and a requested close on a short-lived goroutine, so an
+// attached sideband costs one goroutine.
 type sideband struct {
 	s    *Server
 	c    *call
 	conn *websocket.Conn
 	raw  net.Conn // the TCP connection under conn (nil if unknown)
 
-	ctx        context.Context // cancelled when the reader has stopped
-	cancel     context.CancelFunc
-	readerDone chan struct{}
-	closeReq   chan closeRequest
-	closeOnce  sync.Once
+	ctx    context.Context // cancelled when the reader has stopped
+	cancel context.CancelFunc
+	ping   atomic.Pointer[time.Timer] // the next keepalive ping
+
+	// closeOnce guards the end of the connection: the first of a close
+	// request, a drop or the reader's own cleanup wins.
+	closeOnce   sync.Once
+	handshaking atomic.Bool // a requested close handshake is under way
 }
 
 // closeRequest is how a call ends a sideband: an optional event first (the
@@ -47,9 +52,16 @@ var clientEventTypes = []string{
 	"response.create", "response.cancel",
 }
 
-// handleSideband serves GET /v1/realtime?call_id=…: auth and call lookup
-// fail before the upgrade (401/404 JSON), the beta header after it.
+// handleSideband serves GET /v1/realtime?call_id=…: auth, injected
+// failures (FailAttaches, AttachStatus) and call lookup fail before the
+// upgrade (401/4xx/5xx JSON), the beta header after it. Every handshake is
+// counted (Attaches).
 func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
+	callID := r.URL.Query().Get("call_id")
+	attempt := 0
+	if callID != "" {
+		attempt = s.countAttach(callID)
+	}
 	switch key := bearer(r); {
 	case key == "":
 		writeError(w, http.StatusUnauthorized, errMissingKey)
@@ -64,10 +76,13 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, errIncorrectKey(key))
 		return
 	}
-	callID := r.URL.Query().Get("call_id")
 	if callID == "" {
 		writeError(w, http.StatusBadRequest, errParam("missing_required_parameter", "call_id",
 			"Missing required parameter: 'call_id'. realtimetest only serves sideband connections (?call_id=…)."))
+		return
+	}
+	if status := s.injectedAttachStatus(callID, attempt); status != 0 {
+		s.writeStatus(w, status)
 		return
 	}
 	c := s.liveCall(callID)
@@ -93,12 +108,10 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sb := &sideband{
-		s:          s,
-		c:          c,
-		conn:       conn,
-		raw:        raw,
-		readerDone: make(chan struct{}),
-		closeReq:   make(chan closeRequest, 1),
+		s:    s,
+		c:    c,
+		conn: conn,
+		raw:  raw,
 	}
 	sb.ctx, sb.cancel = context.WithCancel(context.Background())
 	defer sb.cancel()
@@ -107,18 +120,23 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 		s.closeConn(conn, raw, websocket.StatusNormalClosure, "")
 		return
 	}
-	go sb.control()
-	go sb.pinger(s.opts.PingInterval)
+	interval := s.opts.PingInterval
+	ping := time.AfterFunc(time.Hour, func() { sb.keepalive(interval) })
+	sb.ping.Store(ping)
+	ping.Reset(interval)
 
 	sb.readLoop()
 
 	s.detach(sb)
 	sb.cancel()
-	close(sb.readerDone)
+	ping.Stop()
+	sb.closeOnce.Do(func() {}) // no close handshake can start any more
+	if !sb.handshaking.Load() {
+		_ = conn.CloseNow()
+	}
 }
 
-// attach adds sb to its call unless the call or the server has ended, and
-// accounts for its control and pinger goroutines.
+// attach adds sb to its call unless the call or the server has ended.
 func (s *Server) attach(sb *sideband) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,7 +144,6 @@ func (s *Server) attach(sb *sideband) bool {
 		return false
 	}
 	sb.c.sidebands[sb] = struct{}{}
-	s.wg.Add(2)
 	return true
 }
 
@@ -246,10 +263,25 @@ func (sb *sideband) send(data []byte) error {
 	return sb.conn.Write(ctx, websocket.MessageText, data)
 }
 
-// requestClose asks the control goroutine to close the sideband; only the
-// first request counts.
+// requestClose closes the sideband the way the call asks (an optional
+// event first, then a close handshake) on a short-lived goroutine; only the
+// first request counts, and none once the reader has stopped.
+//
+// The goroutine is added to the server's WaitGroup safely: if the Do body
+// runs, the handler goroutine has not passed its own closeOnce.Do yet, so
+// the group's counter is above zero.
 func (sb *sideband) requestClose(req closeRequest) {
-	sb.closeOnce.Do(func() { sb.closeReq <- req })
+	sb.closeOnce.Do(func() {
+		sb.handshaking.Store(true)
+		sb.s.wg.Add(1)
+		go func() {
+			defer sb.s.wg.Done()
+			if req.first != nil {
+				_ = sb.send(req.first)
+			}
+			sb.s.closeConn(sb.conn, sb.raw, req.code, req.reason)
+		}()
+	})
 }
 
 // drop closes the TCP connection without a close frame. It is not a
@@ -264,59 +296,36 @@ func (sb *sideband) drop() {
 	_ = sb.conn.CloseNow()
 }
 
-// control waits for a close request or for the reader to stop.
-func (sb *sideband) control() {
-	defer sb.s.wg.Done()
-	select {
-	case req := <-sb.closeReq:
-		if req.first != nil {
-			_ = sb.send(req.first)
-		}
-		sb.s.closeConn(sb.conn, sb.raw, req.code, req.reason)
-	case <-sb.readerDone:
-		_ = sb.conn.CloseNow()
+// keepalive sends one WebSocket ping, like the real server (~20 s), and
+// arms the next once the pong is in (or writeTimeout passed: a missing
+// pong is tolerated, a peer too slow to take the ping frame is
+// disconnected, like for any write). It runs on the ping timer's
+// goroutine, registered with the server for its duration.
+func (sb *sideband) keepalive(interval time.Duration) {
+	if !sb.s.track() {
+		return
 	}
-}
-
-// pinger sends a WebSocket ping every interval, like the real server
-// (~20 s). A missing pong is tolerated.
-func (sb *sideband) pinger(interval time.Duration) {
 	defer sb.s.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-sb.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(sb.ctx, interval)
-			_ = sb.conn.Ping(ctx)
-			cancel()
-		}
+	ctx, cancel := context.WithTimeout(sb.ctx, writeTimeout)
+	_ = sb.conn.Ping(ctx)
+	cancel()
+	if sb.ctx.Err() == nil {
+		sb.ping.Load().Reset(interval)
 	}
 }
 
 // closeConn performs a close handshake, giving the peer closeGrace to
-// answer before its TCP connection is closed. The caller must be a tracked
-// goroutine.
+// answer before its TCP connection is closed.
 func (s *Server) closeConn(conn *websocket.Conn, raw net.Conn, code websocket.StatusCode, reason string) {
-	done := make(chan struct{})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(done)
-		_ = conn.Close(code, reason)
-	}()
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
+	t := time.AfterFunc(closeGrace, func() {
 		if raw != nil {
 			_ = raw.Close()
+		} else {
+			_ = conn.CloseNow()
 		}
-		<-done
-	}
+	})
+	defer t.Stop()
+	_ = conn.Close(code, reason)
 }
 
 // bearer returns the token of an "Authorization: Bearer …" header, "" when

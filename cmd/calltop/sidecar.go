@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", os.Getenv("CALLTOP_AGENT_TOKEN"), "bearer token your backend sends (env CALLTOP_AGENT_TOKEN); required unless --listen is loopback")
 	webhookSecret := fs.String("webhook-secret", os.Getenv("OPENAI_WEBHOOK_SECRET"), "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
 	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
+	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
+	maxTokens := fs.Int64("max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
+	maxCost := fs.Float64("max-call-cost", 0, "hang up a call when its estimated cost reaches this many USD (0: no limit)")
+	policyPath := fs.String("policy", "", "JSON policy file: per-user limits, admission limits, abuse thresholds (docs/BUDGETS.md)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -48,6 +53,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DefaultSession = data
 	}
+	policyFor, err := sidecarPolicy(fs, *policyPath, *maxSeconds, *maxTokens, *maxCost)
+	if err != nil {
+		return err
+	}
+	cfg.PolicyFor = policyFor
 	if *token == "" && !loopback(*listen) {
 		return fmt.Errorf("--listen %s is not loopback: set --token (or CALLTOP_AGENT_TOKEN) so only your backend can start and register calls", *listen)
 	}
@@ -68,6 +78,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cl.NC.Close()
+	credits, err := cl.Credits(ctx)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("credit store: %w", err)
+	}
+	cfg.Credits = agent.StoreCredits(credits)
 	a, err := agent.New(cl.NC, cfg)
 	if err != nil {
 		ln.Close()
@@ -107,4 +123,42 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// sidecarPolicy combines the policy file with the per-call limit flags:
+// the file gives each user's policy, and a limit flag given on the command
+// line overrides that limit for every user.
+func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64) (func(string) agent.Policy, error) {
+	if maxSeconds < 0 || maxTokens < 0 || maxCost < 0 {
+		return nil, errors.New("--max-call-seconds, --max-call-tokens and --max-call-cost must be ≥ 0")
+	}
+	var pf *agent.PolicyFile
+	if file != "" {
+		f, err := agent.LoadPolicyFile(file)
+		if err != nil {
+			return nil, err
+		}
+		pf = &f
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if pf == nil && !given["max-call-seconds"] && !given["max-call-tokens"] && !given["max-call-cost"] {
+		return nil, nil
+	}
+	return func(user string) agent.Policy {
+		var p agent.Policy
+		if pf != nil {
+			p = pf.For(user)
+		}
+		if given["max-call-seconds"] {
+			p.MaxSeconds = time.Duration(maxSeconds * float64(time.Second))
+		}
+		if given["max-call-tokens"] {
+			p.MaxTokens = maxTokens
+		}
+		if given["max-call-cost"] {
+			p.MaxCostUSD = maxCost
+		}
+		return p
+	}, nil
 }

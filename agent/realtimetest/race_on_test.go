@@ -1,0 +1,5 @@
+//go:build race
+
+package realtimetest
+
+const raceEnabled = true
