@@ -131,7 +131,27 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		}
 		return changedUsage, nil
 	}
+	if !knownType(typ) {
+		a.usage.Unknown++
+		return changedUsage, nil
+	}
 	return 0, nil
+}
+
+// knownFamilies are the prefixes of every Realtime server event type in
+// the API reference; the agent reads a few and skips the rest.
+var knownFamilies = []string{"session.", "conversation.", "input_audio_buffer.", "output_audio_buffer.",
+	"response.", "rate_limits.", "transcription_session.", "mcp_list_tools."}
+
+// knownType reports whether typ is a Realtime server event type, without
+// allocating.
+func knownType(typ []byte) bool {
+	for _, p := range knownFamilies {
+		if len(typ) > len(p) && string(typ[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *account) skip(typ []byte, err error) (change, error) {

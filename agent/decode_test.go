@@ -110,8 +110,11 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 			t.Errorf("apply(%q) = nil error", junk)
 		}
 	}
-	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != 0 {
-		t.Fatalf("unknown type: %v %v", ch, err)
+	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != changedUsage || a.usage.Unknown != 1 {
+		t.Fatalf("unknown type: %v %v, unknown = %d", ch, err, a.usage.Unknown)
+	}
+	if ch, err := a.apply([]byte(frameTranscriptDelta), now); err != nil || ch != 0 || a.usage.Unknown != 1 {
+		t.Fatalf("a known, ignored type changed the account: %v %v", ch, err)
 	}
 	if a.usage.Skipped != 4 || a.usage.Responses != 0 {
 		t.Fatalf("skipped = %d responses = %d", a.usage.Skipped, a.usage.Responses)

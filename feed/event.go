@@ -163,6 +163,9 @@ type Usage struct {
 	// agent could not read (malformed, binary, oversized).
 	Errors  int `json:"errors,omitempty"`
 	Skipped int `json:"skipped,omitempty"`
+	// Unknown counts frames of event types this agent does not know (a
+	// newer API); they are skipped, and a rising count says to upgrade.
+	Unknown int `json:"unknown,omitempty"`
 }
 
 // Reason says why a call ended.

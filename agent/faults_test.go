@@ -1,0 +1,151 @@
+package agent_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/realtimetest"
+	"github.com/calltop/calltop/feed"
+)
+
+func TestErrorCloseEndsWithReason(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+	e.track(id, "u")
+	e.openai.CloseSideband(id, 4000, "invalid_request_error.beta_api_shape_disabled")
+	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	if c.End.Reason != feed.ReasonError || !strings.Contains(c.End.Detail, "4000") || !strings.Contains(c.End.Detail, "beta_api_shape_disabled") {
+		t.Fatalf("end = %+v", c.End)
+	}
+}
+
+func TestBadFramesAreCountedAndSkipped(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{MaxFrameBytes: 64 << 10})
+	id := e.openai.NewCall(realtimetest.Script{Turns: 2, TurnGap: 50 * time.Millisecond})
+	e.track(id, "u")
+	e.waitCall(id, "session", func(c feed.Call) bool { return c.SessionID != "" })
+	e.openai.Inject(id, []byte(`{"type":"response.done","response":{`), false)                  // malformed
+	e.openai.Inject(id, []byte{0x00, 0x01, 0xff}, true)                                         // binary
+	e.openai.Inject(id, []byte(`{"type":"x","pad":"`+strings.Repeat("a", 100<<10)+`"}`), false) // oversized
+	e.openai.Inject(id, []byte(`{"type":"brand.new.event"}`), false)                            // unknown type
+	e.openai.Inject(id, []byte(`not json at all`), false)                                       // malformed
+	c := e.waitCall(id, "2 responses and the bad frames", func(c feed.Call) bool {
+		return c.Usage.Responses == 2 && c.Usage.Skipped == 4 && c.Usage.Unknown == 1
+	})
+	want := e.openai.Emitted(id)
+	c = e.waitCall(id, "settled", func(c feed.Call) bool { return c.Usage.Tokens.Total == want.Total })
+	sameTokens(t, c.Usage, want)
+	if !c.Live() {
+		t.Fatalf("bad frames ended the call: %+v", c.End)
+	}
+}
+
+func TestGoneAfterThreeAttaches(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const id = "rtc_u1_neverexisted"
+	if err := e.agent.Track(ctx, id, agent.Meta{}); err == nil {
+		t.Fatal("tracked a call OpenAI does not know")
+	}
+	if n := e.openai.Attaches(id); n != 3 {
+		t.Fatalf("%d attaches for a call that is gone, want 3 (no retry storm)", n)
+	}
+}
+
+func TestReattachThroughFailures(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{Turns: 6, TurnGap: 20 * time.Millisecond, EndAfterTurns: true})
+	e.track(id, "u")
+	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })
+	e.openai.FailAttaches(id, 503, 2)
+	e.openai.DropSideband(id)
+	// Events sent while no sideband was attached are lost (as with
+	// OpenAI); what was sent is counted exactly once.
+	c := e.waitCall(id, "the end of the call", func(c feed.Call) bool { return !c.Live() })
+	if n := e.openai.Attaches(id); n != 4 {
+		t.Fatalf("%d attaches, want 1 + 2 failed + 1", n)
+	}
+	if c.End.Reason != feed.ReasonHangup {
+		t.Fatalf("end = %+v", c.End)
+	}
+	sameTokens(t, c.Usage, e.openai.Emitted(id))
+}
+
+func TestHangupRetriedAndIdempotent(t *testing.T) {
+	t.Run("429 then 500 then 200", func(t *testing.T) {
+		statuses := []int{429, 500, 200}
+		var attempts atomic.Int64
+		e := newEnv(t, realtimetest.Options{HangupRetryAfter: 10 * time.Millisecond, HangupStatus: func(_ string, attempt int) int {
+			attempts.Add(1)
+			return statuses[min(attempt, len(statuses))-1]
+		}}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+		e.track(id, "u")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Operator: "op"}); err != nil {
+			t.Fatalf("terminate through 429 and 500: %v", err)
+		}
+		if n := e.openai.Hangups(id); n != 3 {
+			t.Fatalf("%d hangup requests, want 3", n)
+		}
+		if c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() }); c.End.Reason != feed.ReasonOperator {
+			t.Fatalf("end = %+v", c.End)
+		}
+	})
+	t.Run("404 means already gone", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int { return 404 }}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+		e.track(id, "u")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Operator: "op"}); err != nil {
+			t.Fatalf("terminate answered 404: %v, want success", err)
+		}
+		if c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() }); c.End.Reason != feed.ReasonOperator || c.End.By != "op" {
+			t.Fatalf("end = %+v", c.End)
+		}
+	})
+	t.Run("a failing hangup says so and keeps the call", func(t *testing.T) {
+		e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int { return 400 }}, agent.Config{})
+		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+		e.track(id, "u")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id}); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("terminate against a 400: %v", err)
+		}
+		if got := e.agent.Calls(); len(got) != 1 {
+			t.Fatalf("the call was dropped after a failed hangup: %v", got)
+		}
+	})
+}
+
+// TestFloodDoesNotStarveOthers floods one call with events while another
+// talks: each call has its own reader, and publishing never waits on NATS,
+// so the quiet call's usage keeps arriving.
+func TestFloodDoesNotStarveOthers(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	loud := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+	quiet := e.openai.NewCall(realtimetest.Script{Turns: 3, TurnGap: 20 * time.Millisecond})
+	e.track(loud, "loud")
+	e.track(quiet, "quiet")
+	done := make(chan int)
+	go func() { done <- e.openai.Flood(loud, 50000) }()
+	e.waitCall(quiet, "3 responses during the flood", func(c feed.Call) bool { return c.Usage.Responses == 3 })
+	select {
+	case sent := <-done:
+		t.Logf("the quiet call finished after the flood of %d events", sent)
+	default:
+		t.Log("the quiet call finished while the flood was still going")
+	}
+	<-done
+	if c := e.waitCall(loud, "usage", func(c feed.Call) bool { return c.UsageSeq > 0 || c.Seq > 1 }); c.Usage.Skipped != 0 || !c.Live() {
+		t.Fatalf("flooded call = %+v", c)
+	}
+}
