@@ -36,7 +36,9 @@ fuzz:
 # Benchmarks, side by side; results go to docs/BENCHMARKS.md.
 BENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./agent/... ./feed/... ./tui/...
+	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
+	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
 
 clean:
 	rm -rf bin
