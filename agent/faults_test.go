@@ -149,3 +149,25 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 		t.Fatalf("flooded call = %+v", c)
 	}
 }
+
+// TestZombieAfterHangup: OpenAI answers our hangup as if the call were
+// gone, yet responses keep coming: the call may still be billing.
+func TestZombieAfterHangup(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int { return 404 }}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: 5 * time.Millisecond})
+	e.track(id, "u")
+	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Operator: "op"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	zombie := false
+	for _, f := range c.Flags {
+		zombie = zombie || f.Kind == feed.FlagZombie
+	}
+	if !zombie {
+		t.Fatalf("no zombie flag; flags = %+v", c.Flags)
+	}
+}

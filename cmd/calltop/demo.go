@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
@@ -33,9 +35,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer cl.NC.Close()
 
+	credits, err := cl.Credits(ctx)
+	if err != nil {
+		return fmt.Errorf("demo credit store: %w", err)
+	}
+	for user, usd := range demoCredits {
+		if _, err := credits.Set(ctx, user, usd); err != nil {
+			return fmt.Errorf("demo credits: %w", err)
+		}
+	}
 	openai := realtimetest.NewServer(realtimetest.Options{})
 	defer openai.Close()
-	a, err := agent.New(cl.NC, agent.Config{APIKey: openai.APIKey(), BaseURL: openai.BaseURL(), Name: "demo-agent"})
+	a, err := agent.New(cl.NC, agent.Config{
+		APIKey: openai.APIKey(), BaseURL: openai.BaseURL(), Name: "demo-agent",
+		PolicyFor: demoPolicy, Credits: agent.StoreCredits(credits),
+	})
 	if err != nil {
 		return err
 	}
@@ -45,11 +59,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	go openai.Simulate(ctx, realtimetest.SimConfig{
 		Calls: *calls,
+		Users: demoUsers,
 		OnCall: func(id, user, model string) {
-			go a.Track(ctx, id, agent.Meta{User: user, Model: model})
+			_ = a.TrackAsync(id, agent.Meta{User: user, Model: model})
 		},
 	})
 	return watch(ctx, cl)
+}
+
+// The demo's users show the budgets at work: a trial user whose credit
+// runs out mid-call (policy:credits), kiosks capped per call
+// (policy:max_cost), everyone capped at 5 minutes a call.
+var (
+	demoUsers = []string{
+		"alice@acme.io", "ben.okafor@example.com", "chloe.martin@example.org", "dev.patel@example.com",
+		"grace.kim@example.org", "hugo.dubois@example.fr", "isla.murphy@example.ie", "jonas.becker@example.de",
+		"trial.pat@example.com", "kiosk-7@lobby.example.com", "kiosk-9@lobby.example.com", "liam.walsh@example.com",
+	}
+	demoCredits = map[string]float64{"trial.pat@example.com": 0.08, "alice@acme.io": 25}
+)
+
+func demoPolicy(user string) agent.Policy {
+	p := agent.Policy{MaxSeconds: 5 * time.Minute}
+	if strings.HasPrefix(user, "kiosk-") {
+		p.MaxCostUSD = 0.05
+	}
+	return p
 }
 
 // startDemoNATS listens on addr, or on a free port when addr is taken (a
