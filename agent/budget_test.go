@@ -106,6 +106,11 @@ func TestCreditsCutAndChargeOnce(t *testing.T) {
 	if d := charged - c.Usage.CostUSD; d > 1e-9 || d < -1e-9 {
 		t.Fatalf("charged $%v, the call cost $%v", charged, c.Usage.CostUSD)
 	}
+	// The charge record comes first, the debit right after it.
+	waitFor(t, "the debit", func() bool {
+		bal, _, err := e.credits.Balance(ctx, "carol")
+		return err == nil && bal < 0.03
+	})
 	bal, _, err := e.credits.Balance(ctx, "carol")
 	if err != nil || bal > 0 || bal < 0.03-charged-1e-9 || bal > 0.03-charged+1e-9 {
 		t.Fatalf("balance $%v, want $0.03 - $%v", bal, charged)
@@ -259,6 +264,10 @@ func TestLimitEnforcedWhileNATSDown(t *testing.T) {
 		usd, ok, err := e.credits.Charged(ctx, id)
 		charged = usd
 		return err == nil && ok
+	})
+	waitFor(t, "the debit", func() bool {
+		bal, _, err := e.credits.Balance(ctx, "frank")
+		return err == nil && bal < 5
 	})
 	bal, _, _ := e.credits.Balance(ctx, "frank")
 	if d := (5 - charged) - bal; d > 1e-9 || d < -1e-9 || charged <= 0 {
