@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -42,7 +43,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND")
+	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
 	for i := range calls {
 		s := calls[i].Summarize(now)
 		cost := fmt.Sprintf("$%.4f", s.CostUSD)
@@ -53,7 +54,14 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if s.EndedBy != "" {
 			end += " by " + s.EndedBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\n", s.CallID, s.User, s.Model, s.State, s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, end)
+		var flags []string
+		for _, f := range s.Flags {
+			flags = append(flags, string(f.Kind))
+		}
+		for _, w := range s.Warnings {
+			flags = append(flags, fmt.Sprintf("%s %.0f%%", w.Limit, 100*w.Used/w.Max))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", s.CallID, s.User, s.Model, s.State, s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, end, strings.Join(flags, ","))
 	}
 	return tw.Flush()
 }
