@@ -17,16 +17,7 @@ import (
 // real NATS and real sockets. p50 and p99 are reported as metrics.
 func BenchmarkKillToHangup(b *testing.B) {
 	hung := make(chan time.Time, 1)
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	_, nc := runNATS(b, "")
 	fc, _ := feed.NewClient(nc, "bench")
 	rt := realtimetest.NewServer(realtimetest.Options{OnHangup: func(string, int) { hung <- time.Now() }})
 	defer rt.Close()

@@ -49,20 +49,7 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 	for _, opt := range opts {
 		opt(&o)
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1, StoreDir: o.storeDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if srv.Running() {
-			srv.Shutdown()
-		}
-	})
-	nc, err := feed.Connect(srv.ClientURL(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	srv, nc := runNATS(t, o.storeDir)
 	prefix := fmt.Sprintf("e2e%d", prefixN.Add(1))
 	fc, err := feed.NewClient(nc, prefix)
 	if err != nil {
@@ -215,16 +202,7 @@ func TestInvalidCallIDNeverDials(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer counter.Close()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	_, nc := runNATS(t, "")
 	a, err := agent.New(nc, agent.Config{APIKey: "sk-x", BaseURL: counter.URL + "/v1"})
 	if err != nil {
 		t.Fatal(err)

@@ -16,16 +16,7 @@ import (
 // closes the agent, and checks that every goroutine the agent started is
 // gone: an agent lives inside someone else's service.
 func TestNoGoroutineLeaks(t *testing.T) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	_, nc := runNATS(t, "")
 	rt := realtimetest.NewServer(realtimetest.Options{})
 	defer rt.Close()
 	// ours counts goroutines running the agent's code or its connections'

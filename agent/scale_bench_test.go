@@ -127,16 +127,7 @@ func heapAndStacks() uint64 {
 // receiving the agent's hangup, over many calls; p50 and p99.
 func BenchmarkBudgetCutoff(b *testing.B) {
 	hung := make(chan time.Time, 1)
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	_, nc := runNATS(b, "")
 	rt := realtimetest.NewServer(realtimetest.Options{OnHangup: func(string, int) { hung <- time.Now() }})
 	defer rt.Close()
 	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "cut",
