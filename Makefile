@@ -40,5 +40,11 @@ bench:
 	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
 
+# The dashboard end to end: the real binary's demo driven in tmux (filter,
+# sort, detail, hang up with a reason, check the screen). About 20 s; not
+# part of `make test` (it needs tmux and real time). Skips without tmux.
+e2e:
+	sh scripts/e2e.sh
+
 clean:
 	rm -rf bin

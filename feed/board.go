@@ -191,7 +191,8 @@ func setIfEmpty(dst *string, v string) bool {
 	return true
 }
 
-// Get returns a copy of one call.
+// Get returns a copy of one call. Its Warnings and Flags share storage
+// with the Board, which never changes them in place: read, don't write.
 func (b *Board) Get(id string) (Call, bool) {
 	c, ok := b.calls[id]
 	if !ok {

@@ -75,14 +75,17 @@ func (b *Board) Agent(name string) (AgentInfo, bool) {
 // to no call), oldest first.
 func (b *Board) Signals() []Event { return slices.Clone(b.signals) }
 
-// setWarning keeps the newest warning per limit.
+// setWarning keeps the newest warning per limit. It never writes into
+// the slice in place: copies handed out by Get and Calls share it.
 func (c *Call) setWarning(w Warning) bool {
 	for i := range c.Warnings {
 		if c.Warnings[i].Limit == w.Limit {
 			if c.Warnings[i] == w {
 				return false
 			}
-			c.Warnings[i] = w
+			ws := slices.Clone(c.Warnings)
+			ws[i] = w
+			c.Warnings = ws
 			return true
 		}
 	}

@@ -42,16 +42,16 @@ func TestRowsShowCallFacts(t *testing.T) {
 
 	s := waitScreen(t, tm, "three calls", contains("3 live"))
 	for _, want := range []struct{ id, cells string }{
-		{alice.id, "alice@acme.io gpt-realtime live 1m05s 12,345 6,789 $0.42 $0.39"},
-		{bob.id, "bob@example.com gpt-realtime-mini live 30s 250k 1.5M $3.50 $7.00"},
-		{carol.id, "carol gpt-4o-realtime-preview live 5s 10 20 ? ?"},
+		{alice.id, "alice@acme.io gpt-realtime live 1m05s 12,345 6,789 19,134 $0.42 $0.39"},
+		{bob.id, "bob@example.com gpt-realtime-mini live 30s 250k 1.5M 1.7M $3.50 $7.00"},
+		{carol.id, "carol gpt-4o-realtime-preview live 5s 10 20 30 ? ?"},
 	} {
 		row := rowOf(s, want.id)
 		if got := strings.Join(strings.Fields(row), " "); !strings.Contains(got, want.id+" "+want.cells) {
 			t.Errorf("row of %s:\n got %q\nwant %q", want.id, got, want.id+" "+want.cells)
 		}
 	}
-	for _, title := range []string{"CALL", "USER", "MODEL", "STATE", "AGE", "TOKENS IN", "TOKENS OUT", "COST", "$/MIN"} {
+	for _, title := range []string{"CALL", "USER", "MODEL", "STATE", "AGE", "IN", "OUT", "TOKENS", "COST", "$/MIN"} {
 		if !strings.Contains(s, title) {
 			t.Errorf("no column %q in\n%s", title, s)
 		}
@@ -97,7 +97,10 @@ func (s *terminateServer) serve(t *testing.T, f *testFeed, c call, end func() ti
 		s.reqs = append(s.reqs, req)
 		s.mu.Unlock()
 		s.n.Add(1)
-		f.endCall(c, feed.Reason(req.Reason), req.Operator, end())
+		// As the agent does: reason operator, the operator's words as
+		// the detail, the operator as who.
+		f.publish(feed.Event{Kind: feed.KindEnded, CallID: c.id, Usage: c.usage(),
+			End: &feed.End{Reason: feed.ReasonOperator, Detail: req.Reason, By: req.Operator, EndedAt: end()}})
 		return nil
 	})
 	if err != nil {
@@ -123,7 +126,7 @@ func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
 
 	tm.Send(keyCtrlK)
 	s := waitScreen(t, tm, "the confirmation", func(s string) bool {
-		return strings.Contains(flat(s), "Hang up "+a.id+" (user alice@acme.io, $0.42 so far)? y/N")
+		return strings.Contains(flat(s), "call "+a.id+" user alice@acme.io cost $0.42 so far")
 	})
 	t.Logf("confirmation at 80×24:\n%s", s)
 
@@ -132,7 +135,8 @@ func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
 	c := carol.at(clk.Now())
 	f.startCall(c)
 	waitScreen(t, tm, "carol behind the dialog", contains("3 live"))
-	tm.Send(keyRune('y'))
+	tm.Send(keyRune('1'))
+	tm.Send(keyEnter)
 
 	s = waitScreen(t, tm, "alice ended by the operator", func(s string) bool {
 		row := rowOf(s, "rtc_u1_ETYJ")
@@ -155,11 +159,11 @@ func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
 		t.Fatalf("bob's agent got %d terminate requests, want 0", n)
 	}
 	req := srvA.reqs[0]
-	if req.CallID != a.id || req.Operator != "oncall@host" || req.Reason != "operator" {
+	if req.CallID != a.id || req.Operator != "oncall@host" || req.Reason != DefaultReasons[0] {
 		t.Errorf("terminate request = %+v", req)
 	}
 	got, ok := m.rows.Get(a.id)
-	if !ok || got.Live() || got.End.Reason != feed.ReasonOperator || got.End.By != "oncall@host" {
+	if !ok || got.Live() || got.End.Reason != feed.ReasonOperator || got.End.By != "oncall@host" || got.End.Detail != DefaultReasons[0] {
 		t.Errorf("alice on the board = %+v", got)
 	}
 }
@@ -178,15 +182,16 @@ func TestHangUpCancelledByAnyOtherKey(t *testing.T) {
 		name string
 		send func()
 	}{
-		{"n", func() { tm.Send(keyRune('n')) }},
 		{"esc", func() { tm.Send(keyEsc) }},
-		{"x", func() { tm.Send(keyRune('x')) }}, // the hang-up key itself does not confirm
+		{"enter", func() { tm.Send(keyEnter) }}, // the dialog opens on Cancel
+		// Neither the hang-up key again nor a letter confirms anything.
+		{"x, n, y, esc", func() { tm.Send(keyRune('x')); tm.Send(keyRune('n')); tm.Send(keyRune('y')); tm.Send(keyEsc) }},
 	} {
 		tm.Send(keyCtrlK)
-		waitScreen(t, tm, "the confirmation", contains("y/N"))
+		waitScreen(t, tm, "the confirmation", contains("Cancel: keep the call"))
 		k.send()
 		s := waitScreen(t, tm, "cancelled after "+k.name, func(s string) bool {
-			return strings.Contains(s, "cancelled") && !strings.Contains(s, "y/N")
+			return strings.Contains(s, "cancelled") && !strings.Contains(s, "Cancel: keep")
 		})
 		if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
 			t.Errorf("after %s the call is not live:\n%s", k.name, s)
@@ -214,10 +219,11 @@ func TestHangUpEndedCallOnlySaysSo(t *testing.T) {
 	waitScreen(t, tm, "alice ended", contains("ended policy"))
 	tm.Send(keyCtrlK)
 	s := waitScreen(t, tm, "already ended", contains("has already ended (policy)"))
-	if strings.Contains(s, "y/N") {
+	if strings.Contains(s, "Cancel: keep") {
 		t.Errorf("a confirmation opened for an ended call:\n%s", s)
 	}
-	tm.Send(keyRune('y'))
+	tm.Send(keyRune('1'))
+	tm.Send(keyEnter)
 	time.Sleep(200 * time.Millisecond)
 	quit(t, tm)
 	if n := srv.n.Load(); n != 0 {
@@ -233,8 +239,9 @@ func TestHangUpErrorShown(t *testing.T) {
 	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
 	waitScreen(t, tm, "alice", contains("alice@"))
 	tm.Send(keyCtrlK)
-	waitScreen(t, tm, "the confirmation", contains("y/N"))
-	tm.Send(keyRune('y'))
+	waitScreen(t, tm, "the confirmation", contains("Cancel: keep"))
+	tm.Send(keyRune('1'))
+	tm.Send(keyEnter)
 	s := waitScreen(t, tm, "the error", contains("error: hang up rtc_u1_ETYJ", "no agent owns the call"))
 	if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
 		t.Errorf("call not live after a failed hang-up:\n%s", s)

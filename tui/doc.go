@@ -1,18 +1,35 @@
 // Package tui is calltop's terminal dashboard: a Bubble Tea v2 program that
 // shows every live and recently ended OpenAI Realtime call from the feed on
-// NATS and lets an on-call engineer hang one up.
+// NATS, for on-call engineers over SSH and product owners hunting abuse,
+// and lets an operator hang calls up, with a reason, from the keyboard.
 //
-// The dashboard is built for SSH sessions and small terminals (80×24): a
-// one-line header with the totals and the NATS state, a table of calls that
-// renders only its visible rows, and a footer with key hints and transient
-// status messages.
+// Screens: the calls table (sort, filter, flags, changes marked ↑/↓), a
+// call's detail (usage per modality, seconds, policy and budget left with
+// the projected cut-off, flags with evidence, the last events), users
+// (spend in the last 5 and 60 minutes, credit left, hang up all their
+// calls), history (ended calls, why and by whom) and agents (heartbeats;
+// the calls of a silent agent are marked). 80×24 is a supported size;
+// NO_COLOR and 16-colour terminals are respected, and colour never carries
+// anything the text does not also say.
+//
+// The table is built for a live feed of 10,000 calls (rows.go): rows are
+// keyed by call ID, each keeps its sort key, filter match and text widths,
+// a batch re-orders only the rows it changed (merged into the rest), and
+// View renders only the rows on screen. The selection is a call ID, so it
+// follows its call through re-sorts, arrivals and departures.
 //
 // Events enter the program as a tea.Cmd that blocks in Source.Next and
-// re-arms itself, one message per batch, so the model (which owns its
-// feed.Board) is only ever touched by Bubble Tea's update loop. A hang-up
-// captures the selected call's ID when the key is pressed, asks for
-// confirmation, and sends a feed.TerminateRequest from a tea.Cmd so the
+// re-arms itself, paced to one batch per frame (source.go), so a burst of
+// events costs one Update and one View per frame and the model (which owns
+// its feed.Board) is only ever touched by Bubble Tea's update loop. A
+// hang-up captures the call IDs when the key is pressed, asks for a reason
+// in a dialog that opens on Cancel, and sends a feed.TerminateRequest
+// carrying the operator (user@host) and the reason from a tea.Cmd, so the
 // interface never blocks on the network. The row then changes when the
-// owning agent publishes the call's ended event; the dashboard never marks a
-// call ended on its own.
+// owning agent publishes the call's ended event; the dashboard never marks
+// a call ended on its own. Options.ReadOnly removes the hang-up keys and
+// refuses every terminate.
+//
+// Keys come from one KeyMap (keys.go) that drives matching and the help
+// alike; LoadKeyMap reads a key file so operators can rebind them.
 package tui

@@ -119,6 +119,15 @@ func truncate(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
+	if isASCII(s) {
+		if len(s) <= width {
+			return s
+		}
+		if width == 1 {
+			return ellipsis
+		}
+		return s[:width-1] + ellipsis
+	}
 	if lipgloss.Width(s) <= width {
 		return s
 	}
@@ -142,7 +151,7 @@ func truncate(s string, width int) string {
 // on the left when right is set, for numbers), so columns line up.
 func pad(s string, width int, right bool) string {
 	s = truncate(s, width)
-	gap := width - lipgloss.Width(s)
+	gap := width - textWidth(s)
 	if gap <= 0 {
 		return s
 	}
@@ -150,6 +159,26 @@ func pad(s string, width int, right bool) string {
 		return strings.Repeat(" ", gap) + s
 	}
 	return s + strings.Repeat(" ", gap)
+}
+
+// isASCII reports whether s is printable ASCII only, where a byte is a
+// cell: the common case (IDs, emails, numbers), measured without the
+// grapheme segmentation lipgloss.Width needs for the rest.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// textWidth is the cells s takes on a terminal.
+func textWidth(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	return lipgloss.Width(s)
 }
 
 // sanitize replaces control characters in text that came off the network
@@ -168,3 +197,5 @@ func sanitize(s string) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

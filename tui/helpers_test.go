@@ -105,11 +105,13 @@ func (f *testFeed) publish(e feed.Event) {
 
 // call is what startCall publishes.
 type call struct {
-	id, user, model string
-	started         time.Time
-	in, out         int64
-	cost            float64
-	unknown         bool
+	id, user, model, agent string
+	started                time.Time
+	in, out                int64
+	cost                   float64
+	unknown                bool
+	policy                 *feed.Policy
+	full                   *feed.Usage // the whole usage, when set
 }
 
 // startCall publishes a call's started, session and usage events.
@@ -121,6 +123,10 @@ func (f *testFeed) startCall(c call) {
 }
 
 func (c call) usage() *feed.Usage {
+	if c.full != nil {
+		u := *c.full
+		return &u
+	}
 	return &feed.Usage{
 		Tokens:    feed.Tokens{Input: c.in, Output: c.out, Total: c.in + c.out},
 		Responses: 1, CostUSD: c.cost, CostUnknown: c.unknown,
@@ -159,14 +165,22 @@ func (c *clock) Add(d time.Duration) {
 // model renders, from inside the update loop, without racing it.
 type probe struct{ m *Model }
 
-// snapMsg asks the probe for the current screen, without escape codes.
-type snapMsg chan string
+// snapMsg asks the probe for the current screen, without escape codes;
+// rawMsg with them.
+type (
+	snapMsg chan string
+	rawMsg  chan string
+)
 
 func (p probe) Init() tea.Cmd  { return p.m.Init() }
 func (p probe) View() tea.View { return p.m.View() }
 func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if ch, ok := msg.(snapMsg); ok {
+	switch ch := msg.(type) {
+	case snapMsg:
 		ch <- ansi.Strip(p.m.View().Content)
+		return p, nil
+	case rawMsg:
+		ch <- p.m.View().Content
 		return p, nil
 	}
 	_, cmd := p.m.Update(msg)
@@ -258,6 +272,7 @@ var (
 	keyCtrlK = tea.KeyPressMsg{Code: 'k', Mod: tea.ModCtrl}
 	keyDown  = tea.KeyPressMsg{Code: tea.KeyDown}
 	keyEsc   = tea.KeyPressMsg{Code: tea.KeyEscape}
+	keyEnter = tea.KeyPressMsg{Code: tea.KeyEnter}
 )
 
 func keyRune(r rune) tea.KeyPressMsg { return tea.KeyPressMsg{Code: r, Text: string(r)} }

@@ -3,15 +3,24 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
 	"charm.land/bubbles/v2/help"
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/calltop/calltop/feed"
+)
+
+// view is a screen of the dashboard.
+type view int
+
+const (
+	viewCalls view = iota
+	viewDetail
+	viewUsers
+	viewHistory
+	viewAgents
 )
 
 // Model is the dashboard, a tea.Model. It owns a feed.Board and is only
@@ -23,40 +32,69 @@ type Model struct {
 	keys   KeyMap
 	help   help.Model
 	styles styles
+	// hangUpKeys are the hang-up keys even when --readonly disabled them,
+	// so pressing one says why nothing happens.
+	hangUpKeys []string
 
 	// ctx bounds the feed and terminate commands; cancel stops them when
 	// the dashboard quits, so no goroutine waits in Next forever.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	board  *feed.Board
-	rows   *rows
-	cur    cursor
+	board     *feed.Board
+	rows      *rows
+	hist      *history
+	meter     *meter
+	timelines map[string]*timeline
+	touched   map[string]struct{} // reused by applyEvents
+
+	cur      cursor // calls
+	userCur  cursor
+	histCur  cursor
+	agentCur cursor
+
 	widths contentWidths
 	totals totals
-	conn   feed.ConnState
-	now    time.Time
+	// gen counts changes of the data; views computed from it (users,
+	// agents) are cached per generation.
+	gen        uint64
+	usersCache *userList
+	agentCache *agentList
+
+	// silent is the agents that missed their heartbeats, as of now.
+	silent map[string]bool
+
+	conn      feed.ConnState
+	connSince time.Time // when conn last changed
+	now       time.Time
+	lastBatch time.Time // wall clock of the last batch, for pacing
+	lastEvent time.Time // dashboard clock of the last batch
+	forgotAt  time.Time // last run of forget
 
 	// pending holds calls whose terminate request is in flight or answered
 	// but whose ended event has not arrived yet.
 	pending map[string]bool
 
-	// chosen is set once the operator moves the selection; until then,
-	// during the feed's replay, the selection stays on the top row.
+	// chosen is set once the operator moves the selection; until then the
+	// selection stays on the top row, as new calls arrive there.
 	chosen bool
 
 	width, height int
+	view          view
+	detail        detailState
 	showHelp      bool
 	confirm       *confirm
+	filterEdit    *filterEdit
 	status        status
 }
 
-// totals is the header's summary of the calls on screen.
+// totals is the header's summary of the table.
 type totals struct {
 	live, ended int
 	cost        float64
 	perMin      float64
 	costUnknown bool // some call's cost is unknown: the sums are a floor
+	silentCalls int
 }
 
 // New returns a dashboard reading from src. Its commands stop when the
@@ -70,21 +108,39 @@ func newModel(ctx context.Context, src Source, opts Options) *Model {
 	if src == nil {
 		src = noSource{}
 	}
+	if opts.ReadOnly {
+		src = ReadOnlySource(src)
+	}
+	keys := DefaultKeyMap()
+	if opts.Keys != nil && opts.Keys.b != nil {
+		keys = opts.Keys.clone()
+	}
+	hangUp := keys.Keys(ActHangUp)
+	if opts.ReadOnly {
+		keys.disable(ActHangUp)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Model{
-		src:     src,
-		opts:    opts,
-		keys:    DefaultKeyMap(),
-		help:    help.New(),
-		ctx:     ctx,
-		cancel:  cancel,
-		board:   feed.NewBoard(opts.Retain),
-		rows:    newRows(),
-		widths:  contentWidths{},
-		pending: make(map[string]bool),
-		conn:    src.State(),
-		now:     opts.Now(),
+		src:        src,
+		opts:       opts,
+		keys:       keys,
+		hangUpKeys: hangUp,
+		help:       help.New(),
+		ctx:        ctx,
+		cancel:     cancel,
+		board:      feed.NewBoard(opts.Retain),
+		rows:       newRows(),
+		hist:       newHistory(opts.History),
+		meter:      newMeter(),
+		timelines:  make(map[string]*timeline),
+		touched:    make(map[string]struct{}),
+		widths:     contentWidths{},
+		pending:    make(map[string]bool),
+		conn:       src.State(),
+		now:        opts.Now(),
 	}
+	m.connSince = m.now
+	m.rows.SetSort(sortSpec{by: sortAge, desc: defaultDesc(sortAge)}, m.keyCtx())
 	m.setStyles(noColorSet(os.LookupEnv))
 	return m
 }
@@ -96,7 +152,12 @@ func (m *Model) setStyles(noColor bool) {
 
 // Init starts the feed and the one-second heartbeat.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(waitEvents(m.ctx, m.src), tick())
+	return tea.Batch(m.wait(), tick())
+}
+
+// wait arms the feed command.
+func (m *Model) wait() tea.Cmd {
+	return waitEvents(m.ctx, m.src, m.opts.frame(), m.lastBatch)
 }
 
 // Update folds one message into the dashboard.
@@ -106,13 +167,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
+		m.scrollAll()
 	case tea.EnvMsg:
 		// The program's environment, which over SSH is the client's.
 		m.setStyles(noColorSet(msg.LookupEnv))
 	case eventsMsg:
 		cmd = m.applyEvents(msg)
 	case retryMsg:
-		cmd = waitEvents(m.ctx, m.src)
+		cmd = m.wait()
 	case tickMsg:
 		m.onTick()
 		cmd = tick()
@@ -120,9 +182,37 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onTerminateDone(msg)
 	case tea.KeyPressMsg:
 		cmd = m.onKey(msg)
+	case tea.PasteMsg:
+		m.onPaste(msg.Content)
 	}
-	m.cur.Scroll(m.rows.Len(), m.tableHeight())
 	return m, cmd
+}
+
+// keyCtx is what sort keys depend on, as of now.
+func (m *Model) keyCtx() keyCtx {
+	return keyCtx{
+		now:     m.now,
+		pending: func(id string) bool { return m.pending[id] },
+		silent:  m.agentSilent,
+	}
+}
+
+// agentSilent reports whether an agent the Board knows missed its
+// heartbeats. An agent never heard from is not called silent: older
+// agents do not beat.
+func (m *Model) agentSilent(name string) bool { return m.silent[name] }
+
+// updateSilent recomputes which agents are silent at now.
+func (m *Model) updateSilent() {
+	clear(m.silent)
+	for _, a := range m.board.Agents() {
+		if a.Silent(m.now) {
+			if m.silent == nil {
+				m.silent = make(map[string]bool)
+			}
+			m.silent[a.Name] = true
+		}
+	}
 }
 
 // applyEvents folds one batch into the Board and the rows, then re-arms the
@@ -135,36 +225,72 @@ func (m *Model) applyEvents(msg eventsMsg) tea.Cmd {
 		m.status.set(statusErr, "feed: "+sanitize(msg.err.Error()), m.opts.Now())
 		return retryLater()
 	}
+	m.lastBatch = msg.at
 	m.now = m.opts.Now()
-	touched := make(map[string]struct{}, len(msg.events))
-	for _, e := range msg.events {
-		if m.board.Apply(e) {
-			touched[e.CallID] = struct{}{}
+	m.lastEvent = m.now
+	clear(m.touched)
+	for i := range msg.events {
+		e := &msg.events[i]
+		if !m.board.Apply(*e) || e.Scope() != feed.ScopeCall {
+			continue
+		}
+		m.timelineOf(e.CallID).add(e)
+		m.touched[e.CallID] = struct{}{}
+	}
+	m.updateSilent()
+	kc := m.keyCtx()
+	stale := false // an ended call already past its retention (a replay)
+	for id := range m.touched {
+		c, ok := m.board.Get(id)
+		if !ok {
+			continue
+		}
+		x, old, seen := m.rows.Put(c, kc)
+		m.meter.observe(&old, seen, &x.call, m.now)
+		if seen {
+			x.flash.note(&old, &x.call, m.now)
+		}
+		if !c.Live() {
+			stale = stale || m.now.Sub(c.EndedAt) > m.opts.Retain
+			delete(m.pending, id)
+			m.hist.add(c)
 		}
 	}
-	for id := range touched {
-		if c, ok := m.board.Get(id); ok {
-			m.rows.Put(c)
-			if !c.Live() {
-				delete(m.pending, id)
-			}
-		}
-	}
-	m.prune()
-	if msg.replaying && !m.chosen {
-		m.cur = cursor{}
+	if stale {
+		m.prune()
 	}
 	m.refresh()
-	return waitEvents(m.ctx, m.src)
+	return m.wait()
 }
 
-// onTick advances the clock, forgets calls past their retention, reads
-// the connection state and expires the footer message.
+// timelineOf returns a call's timeline, making it on first use.
+func (m *Model) timelineOf(id string) *timeline {
+	t := m.timelines[id]
+	if t == nil {
+		t = new(timeline)
+		m.timelines[id] = t
+	}
+	return t
+}
+
+// onTick advances the clock, forgets calls past their retention, reads the
+// connection state, re-keys sorts that move with the clock, samples the
+// sparkline and expires the footer message.
 func (m *Model) onTick() {
 	m.now = m.opts.Now()
-	m.conn = m.src.State()
+	if c := m.src.State(); c != m.conn {
+		m.conn, m.connSince = c, m.now
+	}
 	m.prune()
+	m.updateSilent()
+	if by := m.rows.sort.by; by == sortRate || by == sortState {
+		m.rows.Rekey(m.keyCtx())
+	}
 	m.refresh()
+	if m.now.Sub(m.forgotAt) >= time.Minute {
+		m.forget()
+		m.forgotAt = m.now
+	}
 	m.status.expire(m.now)
 }
 
@@ -173,7 +299,7 @@ func (m *Model) prune() {
 	if m.board.Prune(m.now) == 0 {
 		return
 	}
-	for id := range m.rows.calls {
+	for _, id := range m.rows.ids() {
 		if _, ok := m.board.Get(id); !ok {
 			m.rows.Delete(id)
 			delete(m.pending, id)
@@ -181,60 +307,91 @@ func (m *Model) prune() {
 	}
 }
 
-// refresh re-sorts if needed, keeps the selection on its call and
-// recomputes what the header and the layout need.
+// forget drops the timelines of calls that are neither on the board nor
+// in the history, and the meters of users idle for an hour with no call on
+// the board, so memory follows what can be shown, not everything ever
+// seen. It runs once a minute.
+func (m *Model) forget() {
+	for id := range m.timelines {
+		if _, ok := m.rows.row(id); ok {
+			continue
+		}
+		if _, ok := m.hist.get(id); ok {
+			continue
+		}
+		delete(m.timelines, id)
+	}
+	var users map[string]bool // built only if some user is idle
+	m.meter.forget(m.now, func(u string) bool {
+		if users == nil {
+			users = make(map[string]bool)
+			for _, x := range m.rows.order {
+				users[x.call.User] = true
+			}
+		}
+		return users[u]
+	})
+}
+
+// refresh re-orders the table if needed, keeps every selection on its
+// row, and recomputes what the header and the layout need.
 func (m *Model) refresh() {
-	m.rows.Sort()
-	m.cur.Sync(m.rows)
-	m.widths = measure(m.rows)
+	m.rows.Resort()
+	m.gen++
+	if !m.chosen {
+		m.cur = cursor{} // the top row, until the operator picks one
+	}
+	m.cur.Sync(m.rows, m.bodyHeight())
+	m.widths = measure(m.rows.shown)
+	m.totals = m.sum()
+	m.meter.sample(m.now, m.totals.perMin)
+	if len(m.pending) > 0 {
+		m.widths[colState] = max(m.widths[colState], len("hanging up"))
+	}
+	if m.totals.silentCalls > 0 {
+		m.widths[colState] = max(m.widths[colState], len("agent silent"))
+	}
+	switch m.view {
+	case viewUsers:
+		m.userCur.Sync(m.userList(), m.bodyHeight())
+	case viewHistory:
+		m.histCur.Sync(m.hist, m.bodyHeight())
+	case viewAgents:
+		m.agentCur.Sync(m.agentList(), m.bodyHeight())
+	}
+}
+
+// sum adds up the table for the header. The $/min of each live call is
+// its average so far (feed.Call.PerMinute), so the header's $/min is the
+// sum of the $/MIN column.
+func (m *Model) sum() totals {
 	var t totals
-	for _, c := range m.rows.calls {
+	anySilent := len(m.silent) > 0
+	now := m.now
+	for _, x := range m.rows.order {
+		c := &x.call
 		t.cost += c.Usage.CostUSD
 		t.costUnknown = t.costUnknown || c.Usage.CostUnknown
-		if c.Live() {
+		if x.live {
 			t.live++
-			t.perMin += c.PerMinute(m.now)
+			t.perMin += c.PerMinute(now)
+			if anySilent && m.silent[c.Agent] {
+				t.silentCalls++
+			}
 		} else {
 			t.ended++
 		}
 	}
-	m.totals = t
+	return t
 }
 
-// onKey handles a key press; an open confirmation gets it first.
-func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	if m.confirm != nil {
-		return m.onConfirmKey(msg)
-	}
-	switch {
-	case key.Matches(msg, m.keys.Quit):
-		return m.quit()
-	case key.Matches(msg, m.keys.Close):
-		m.showHelp = false
-	case key.Matches(msg, m.keys.Help):
-		m.showHelp = !m.showHelp
-	case key.Matches(msg, m.keys.Up):
-		m.move(-1)
-	case key.Matches(msg, m.keys.Down):
-		m.move(1)
-	case key.Matches(msg, m.keys.PageUp):
-		m.move(-m.tableHeight())
-	case key.Matches(msg, m.keys.PageDown):
-		m.move(m.tableHeight())
-	case key.Matches(msg, m.keys.Home):
-		m.move(-m.rows.Len())
-	case key.Matches(msg, m.keys.End):
-		m.move(m.rows.Len())
-	case key.Matches(msg, m.keys.HangUp):
-		m.openConfirm()
-	}
-	return nil
-}
-
-// move moves the selection by delta rows (clamped at both ends).
-func (m *Model) move(delta int) {
-	m.cur.Move(m.rows, delta)
-	m.chosen = true
+// scrollAll keeps every selection visible after a resize.
+func (m *Model) scrollAll() {
+	h := m.bodyHeight()
+	m.cur.Scroll(m.rows.Len(), h)
+	m.histCur.Scroll(m.hist.Len(), h)
+	m.userCur.Scroll(m.userList().Len(), h)
+	m.agentCur.Scroll(m.agentList().Len(), h)
 }
 
 // quit stops the feed and terminate commands and ends the program.
@@ -242,31 +399,6 @@ func (m *Model) quit() tea.Cmd {
 	m.cancel()
 	return tea.Quit
 }
-
-// onTerminateDone reports the agent's answer. Success does not mark the
-// call ended: the agent's ended event does, so the table only ever shows
-// what the agents say.
-func (m *Model) onTerminateDone(msg terminateDoneMsg) {
-	short := shortID(msg.callID)
-	if msg.err == nil {
-		m.status.set(statusOK, short+" hung up by you", m.opts.Now())
-		return
-	}
-	delete(m.pending, msg.callID)
-	var text string
-	switch {
-	case errors.Is(msg.err, feed.ErrNoOwner):
-		text = fmt.Sprintf("hang up %s: no agent owns the call (ended, or its agent is gone)", short)
-	case errors.Is(msg.err, context.DeadlineExceeded):
-		text = fmt.Sprintf("hang up %s: no answer from its agent within %s", short, terminateTimeout)
-	default:
-		text = fmt.Sprintf("hang up %s: %s", short, sanitize(msg.err.Error()))
-	}
-	m.status.set(statusErr, text, m.opts.Now())
-}
-
-// shortID is a call ID short enough for a footer message.
-func shortID(id string) string { return truncate(id, 20) }
 
 // noSource stands in for a nil Source so that a wiring mistake shows as an
 // error on screen instead of a panic.

@@ -2,22 +2,52 @@ package tui
 
 import "time"
 
-// DefaultRetain is how long an ended call stays on the dashboard, dimmed:
-// long enough to see that a hang-up worked and why a call ended, short
-// enough that the table stays about what is live.
+// DefaultRetain is how long an ended call stays in the calls table,
+// dimmed: long enough to see that a hang-up worked and why a call ended,
+// short enough that the table stays about what is live. The History view
+// keeps ended calls longer.
 const DefaultRetain = 2 * time.Minute
+
+// DefaultFrameRate bounds how many event batches reach the model per
+// second: one per frame at Bubble Tea's default 60 fps, so a burst of
+// events costs one update and one render per frame, never one per event.
+const DefaultFrameRate = 60
+
+// DefaultReasons are the preset reasons of the hang-up dialog; "other"
+// takes free text.
+var DefaultReasons = []string{
+	"abusive or fraudulent caller",
+	"runaway cost",
+	"out of credits",
+	"stuck or test call",
+}
 
 // Options configures a dashboard. The zero value works.
 type Options struct {
 	// Operator identifies the person at the keyboard ("user@host"); it is
-	// sent with terminate requests so the agent and the audit trail know
-	// who hung a call up.
+	// sent with terminate requests so the agent records who hung a call
+	// up (End.By on the ended event).
 	Operator string
+	// ReadOnly removes the hang-up keys and refuses any terminate: for
+	// product owners and wall screens.
+	ReadOnly bool
+	// Keys replaces the default key map (see LoadKeyMap).
+	Keys *KeyMap
+	// Reasons are the presets of the hang-up dialog; DefaultReasons if
+	// nil.
+	Reasons []string
 	// Now is the clock for ages, rates and status expiry; time.Now if nil.
 	// Tests pin it.
 	Now func() time.Time
-	// Retain is how long ended calls stay visible; DefaultRetain if zero.
+	// Retain is how long ended calls stay in the calls table;
+	// DefaultRetain if zero.
 	Retain time.Duration
+	// History is how many ended calls the History view keeps;
+	// DefaultHistory if zero.
+	History int
+	// FrameRate is the most event batches per second; DefaultFrameRate if
+	// zero.
+	FrameRate int
 }
 
 func (o Options) withDefaults() Options {
@@ -27,5 +57,17 @@ func (o Options) withDefaults() Options {
 	if o.Retain <= 0 {
 		o.Retain = DefaultRetain
 	}
+	if o.History <= 0 {
+		o.History = DefaultHistory
+	}
+	if o.FrameRate <= 0 {
+		o.FrameRate = DefaultFrameRate
+	}
+	if o.Reasons == nil {
+		o.Reasons = DefaultReasons
+	}
 	return o
 }
+
+// frame is the shortest time between two event batches.
+func (o Options) frame() time.Duration { return time.Second / time.Duration(o.FrameRate) }

@@ -1,149 +1,296 @@
 package tui
 
 import (
-	"cmp"
+	"math"
 	"slices"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
 
 	"github.com/calltop/calltop/feed"
 )
 
-// rows is the dashboard's ordered copy of the Board: live calls first,
-// newest first, then ended calls, most recently ended first. It is keyed by
-// call ID and re-sorted only when a change can move a call (a new call, a
-// start time learned late, an end), so a usage update costs a map write.
+// row is one call in the table with what the table caches about it: its
+// sort key, whether it passes the filter, the widths of its text cells and
+// the flash state of its changing numbers.
+type row struct {
+	call feed.Call
+	live bool // call.Live(), cached for the sort's comparisons
+
+	key       float64 // sort key (see computeKey)
+	skey      string  // string sort key (sortUser)
+	userLower string
+	hay       string // filter haystack (see haystack)
+	match     bool   // passes the current filter
+	idx       int    // position among the shown rows, -1 when filtered out
+
+	wUser, wModel, wAgent, wNotes int // display widths, for the layout
+
+	flash flash
+
+	dirty   bool // its key changed since the last resort
+	removed bool
+}
+
+// rows is the calls table's data, keyed by call ID: the order of every row
+// for the current sort and the subset the filter shows. It is built for a
+// live feed: a batch that changes k of n rows costs O(k log k + n) to
+// re-order (the changed rows are sorted and merged into the unchanged
+// ones, which stay sorted), not a full sort, and nothing is re-rendered
+// here: the view draws only the rows on screen.
 type rows struct {
-	calls map[string]feed.Call
-	order []string       // call IDs in display order
-	pos   map[string]int // call ID → index in order
-	dirty bool           // order needs sorting
+	byID   map[string]*row
+	order  []*row // every row, in display order
+	shown  []*row // the rows that pass the filter, in display order
+	sort   sortSpec
+	filter filter
+
+	changed []*row // rows marked dirty since the last resort
+	full    bool   // the next resort re-sorts everything
+	removed bool   // a row left since the last resort
+	reshown bool   // a row's filter match changed since the last resort
+
+	rest, shownBuf []*row // reused buffers
 }
 
 func newRows() *rows {
-	return &rows{calls: make(map[string]feed.Call), pos: make(map[string]int)}
+	return &rows{byID: make(map[string]*row), full: true}
 }
 
-// Len is the number of rows.
-func (r *rows) Len() int { return len(r.order) }
+// Len is the number of shown rows.
+func (r *rows) Len() int { return len(r.shown) }
 
-// At returns the call on row i.
-func (r *rows) At(i int) feed.Call { return r.calls[r.order[i]] }
+// Total is the number of rows, shown or not.
+func (r *rows) Total() int { return len(r.order) }
 
-// Index returns the row of a call ID.
+// Key is the call ID of shown row i (the cursor's list interface).
+func (r *rows) Key(i int) string { return r.shown[i].call.ID }
+
+// Index is the shown row of a call ID.
 func (r *rows) Index(id string) (int, bool) {
-	i, ok := r.pos[id]
-	return i, ok
-}
-
-// Get returns a call by ID.
-func (r *rows) Get(id string) (feed.Call, bool) {
-	c, ok := r.calls[id]
-	return c, ok
-}
-
-// Put adds or replaces a call.
-func (r *rows) Put(c feed.Call) {
-	old, ok := r.calls[c.ID]
-	r.calls[c.ID] = c
-	if !ok {
-		r.order = append(r.order, c.ID)
-		r.pos[c.ID] = len(r.order) - 1
-		r.dirty = true
-		return
+	x, ok := r.byID[id]
+	if !ok || x.idx < 0 {
+		return 0, false
 	}
-	if old.Live() != c.Live() || !old.StartedAt.Equal(c.StartedAt) || !old.EndedAt.Equal(c.EndedAt) {
-		r.dirty = true
+	return x.idx, true
+}
+
+// At is shown row i.
+func (r *rows) At(i int) *row { return r.shown[i] }
+
+// Get returns a call by ID, shown or not.
+func (r *rows) Get(id string) (feed.Call, bool) {
+	x, ok := r.byID[id]
+	if !ok {
+		return feed.Call{}, false
+	}
+	return x.call, true
+}
+
+// row returns the row of a call ID.
+func (r *rows) row(id string) (*row, bool) {
+	x, ok := r.byID[id]
+	return x, ok
+}
+
+// Put adds or replaces a call and returns its row and the call it
+// replaced (ok false for a new one). The row is re-keyed and marked to move
+// only when its position may have changed.
+func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
+	x, ok = r.byID[c.ID]
+	if !ok {
+		x = &row{idx: -1}
+		r.byID[c.ID] = x
+		r.order = append(r.order, x)
+	} else {
+		old = x.call
+	}
+	x.call = c
+	x.live = c.Live()
+	if !ok || old.User != c.User || old.Model != c.Model || old.Agent != c.Agent ||
+		old.State != c.State || len(old.Flags) != len(c.Flags) || len(old.Warnings) != len(c.Warnings) {
+		x.userLower = strings.ToLower(c.User)
+		x.hay = haystack(&x.call)
+		x.wUser = lipgloss.Width(c.User)
+		x.wModel = lipgloss.Width(c.Model)
+		x.wAgent = lipgloss.Width(c.Agent)
+		x.wNotes = 0
+		if m := r.filter.matches(x.hay); m != x.match || !ok {
+			x.match = m
+			r.reshown = true
+		}
+	}
+	if len(c.Flags) > 0 || len(c.Warnings) > 0 || !c.Live() {
+		n, _ := notes(&x.call)
+		x.wNotes = lipgloss.Width(n)
+	}
+	k, sk := x.key, x.skey
+	x.computeKey(r.sort.by, kc)
+	if !ok || k != x.key || sk != x.skey || old.Live() != c.Live() || !old.StartedAt.Equal(c.StartedAt) {
+		r.touch(x)
+	}
+	return x, old, ok
+}
+
+// touch marks a row to be placed again by the next resort.
+func (r *rows) touch(x *row) {
+	if !x.dirty {
+		x.dirty = true
+		r.changed = append(r.changed, x)
 	}
 }
 
 // Delete removes a call.
 func (r *rows) Delete(id string) {
-	if _, ok := r.calls[id]; !ok {
+	x, ok := r.byID[id]
+	if !ok {
 		return
 	}
-	delete(r.calls, id)
-	r.order = slices.DeleteFunc(r.order, func(x string) bool { return x == id })
-	r.dirty = true
+	delete(r.byID, id)
+	x.removed = true
+	r.removed = true
 }
 
-// Sort puts the rows in display order if anything moved and reports
-// whether it did.
-func (r *rows) Sort() bool {
-	if !r.dirty {
+// SetSort changes the order; every key is recomputed.
+func (r *rows) SetSort(s sortSpec, kc keyCtx) {
+	r.sort = s
+	r.Rekey(kc)
+}
+
+// Rekey recomputes every sort key, for keys that move with the clock
+// ($/min, silent agents) and after a change of sort.
+func (r *rows) Rekey(kc keyCtx) {
+	for _, x := range r.order {
+		x.computeKey(r.sort.by, kc)
+	}
+	r.full = true
+}
+
+// SetFilter changes the filter and re-evaluates it on every row.
+func (r *rows) SetFilter(f filter) {
+	r.filter = f
+	for _, x := range r.order {
+		x.match = f.matches(x.hay)
+	}
+	r.reshown = true
+}
+
+// Resort brings order and shown up to date and reports whether anything
+// moved. With no change it costs nothing; with a few changed rows it
+// merges them into the rest; after a change of sort or filter, or when
+// most rows changed, it sorts everything.
+func (r *rows) Resort() bool {
+	if !r.full && !r.removed && !r.reshown && len(r.changed) == 0 {
 		return false
 	}
-	slices.SortFunc(r.order, func(a, b string) int { return compareCalls(r.calls[a], r.calls[b]) })
-	clear(r.pos)
-	for i, id := range r.order {
-		r.pos[id] = i
+	cmpRows := func(a, b *row) int { return compareRows(a, b, r.sort) }
+	switch {
+	case r.full || len(r.changed)*8 > len(r.order):
+		if r.removed {
+			r.order = slices.DeleteFunc(r.order, func(x *row) bool { return x.removed })
+		}
+		slices.SortFunc(r.order, cmpRows)
+	default:
+		moved := r.changed[:0:0]
+		for _, x := range r.changed {
+			if !x.removed {
+				moved = append(moved, x)
+			}
+		}
+		slices.SortFunc(moved, cmpRows)
+		rest := r.rest[:0]
+		for _, x := range r.order {
+			if !x.dirty && !x.removed {
+				rest = append(rest, x)
+			}
+		}
+		n := len(r.order)
+		r.order = mergeRows(r.order[:0], rest, moved, cmpRows)
+		clear(r.order[len(r.order):n]) // the tail held rows now gone
+		clear(rest)                    // drop references to rows that may be gone
+		r.rest = rest[:0]
 	}
-	r.dirty = false
+	for _, x := range r.changed {
+		x.dirty = false
+	}
+	r.changed = r.changed[:0]
+	r.full, r.removed, r.reshown = false, false, false
+	r.reshow()
 	return true
 }
 
-// compareCalls is the display order: live before ended; live calls newest
-// first (what just started is what an operator looks for); ended calls most
-// recently ended first; the ID breaks ties so the order never flickers.
-func compareCalls(a, b feed.Call) int {
-	if a.Live() != b.Live() {
-		if a.Live() {
-			return -1
+// mergeRows merges two sorted runs into dst (which may alias neither).
+func mergeRows(dst, a, b []*row, cmpRows func(a, b *row) int) []*row {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if cmpRows(b[j], a[i]) < 0 {
+			dst = append(dst, b[j])
+			j++
+		} else {
+			dst = append(dst, a[i])
+			i++
 		}
-		return 1
 	}
-	if a.Live() {
-		return cmp.Or(b.StartedAt.Compare(a.StartedAt), cmp.Compare(a.ID, b.ID))
-	}
-	return cmp.Or(b.EndedAt.Compare(a.EndedAt), b.StartedAt.Compare(a.StartedAt), cmp.Compare(a.ID, b.ID))
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }
 
-// cursor is the selection and the scroll position of the table. The
-// selection is a call ID, never a row index: when calls arrive, end or go
-// away the selected call keeps its highlight wherever it moves. The index
-// is only remembered so that, when the selected call is pruned, the
-// selection lands on its neighbour instead of jumping to the top.
-type cursor struct {
-	id  string // selected call, "" when there are no rows
-	idx int    // its row
-	top int    // first visible row
-}
-
-// Sync follows the selected call to its new row after the rows changed.
-func (c *cursor) Sync(r *rows) {
-	if r.Len() == 0 {
-		c.id, c.idx, c.top = "", 0, 0
+// reshow rebuilds the shown rows from the order and numbers them.
+func (r *rows) reshow() {
+	if !r.filter.active() {
+		r.shown = r.order
+		for i, x := range r.order {
+			x.idx = i
+		}
 		return
 	}
-	if i, ok := r.Index(c.id); ok && c.id != "" {
-		c.idx = i
-		return
+	clear(r.shownBuf)
+	shown := r.shownBuf[:0]
+	for _, x := range r.order {
+		x.idx = -1
+		if x.match {
+			x.idx = len(shown)
+			shown = append(shown, x)
+		}
 	}
-	c.idx = clamp(c.idx, 0, r.Len()-1)
-	c.id = r.order[c.idx]
+	r.shownBuf, r.shown = shown, shown
 }
 
-// Move moves the selection by delta rows, stopping at either end.
-func (c *cursor) Move(r *rows, delta int) {
-	if r.Len() == 0 {
-		return
+// ids returns the call IDs of every row (for pruning).
+func (r *rows) ids() []string {
+	out := make([]string, 0, len(r.byID))
+	for id := range r.byID {
+		out = append(out, id)
 	}
-	c.idx = clamp(c.idx+delta, 0, r.Len()-1)
-	c.id = r.order[c.idx]
+	return out
 }
 
-// Scroll keeps the selected row inside a window of height rows, moving the
-// window as little as possible, and never leaves blank rows at the bottom
-// while there are rows above.
-func (c *cursor) Scroll(n, height int) {
-	if height < 1 {
-		height = 1
-	}
-	if c.idx < c.top {
-		c.top = c.idx
-	}
-	if c.idx >= c.top+height {
-		c.top = c.idx - height + 1
-	}
-	c.top = clamp(c.top, 0, max(0, n-height))
+// flash remembers when a row's numbers last changed and which way, so the
+// view can mark the change for a moment (↑ / ↓) like k9s does.
+type flash struct {
+	cost, tokens, rate time.Time
+	rateDown           bool
 }
 
-func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+// flashFor is how long a changed cell stays marked.
+const flashFor = 2 * time.Second
+
+// note records which numbers changed between old and c at now.
+func (f *flash) note(old, c *feed.Call, now time.Time) {
+	if math.Round(c.Usage.CostUSD*100) != math.Round(old.Usage.CostUSD*100) {
+		f.cost = now // only a change the COST cell shows
+	}
+	if c.Usage.Tokens.Total != old.Usage.Tokens.Total {
+		f.tokens = now
+	}
+	before, after := old.PerMinute(now), c.PerMinute(now)
+	if d := after - before; d > 0.005 || d < -0.005 {
+		f.rate, f.rateDown = now, d < 0
+	}
+}
+
+// on reports whether a change at t is still marked at now.
+func flashOn(t, now time.Time) bool {
+	return !t.IsZero() && now.Sub(t) < flashFor && !now.Before(t)
+}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -22,6 +23,17 @@ type Source interface {
 	State() feed.ConnState
 }
 
+// drainer is implemented by a Source that can hand over what is waiting
+// without blocking, as *feed.Watcher does with TryNext. The dashboard uses
+// it to gather a whole frame's events into one batch.
+type drainer interface {
+	TryNext() []feed.Event
+}
+
+// maxFrameEvents bounds one batch, so a flood (a replay of a busy stream)
+// is folded over several frames and keys stay responsive.
+const maxFrameEvents = 1 << 16
+
 // terminateTimeout bounds one hang-up request: long enough for the agent to
 // call OpenAI's hangup endpoint, short enough that an operator learns soon
 // that nobody answered.
@@ -31,20 +43,21 @@ const terminateTimeout = 10 * time.Second
 // after Next failed, so a broken feed does not spin.
 const retryDelay = time.Second
 
-// eventsMsg carries one batch from Source.Next into Update.
+// eventsMsg carries one batch from the Source into Update.
 type eventsMsg struct {
 	events []feed.Event
 	err    error
 	// replaying is set while the Source is still delivering its stored
 	// snapshot (see readier).
 	replaying bool
+	// at is when the batch was handed over (wall clock), to pace the next.
+	at time.Time
 }
 
 // readier is implemented by a Source that can tell when its replay of
 // stored events is over, as *feed.Watcher does with Ready. The dashboard
-// uses it to put the first selection on the newest call of the complete
-// snapshot rather than on whichever call the replay happened to deliver
-// first.
+// uses it to put the first selection on the top row of the complete
+// snapshot rather than on whichever call the replay delivered first.
 type readier interface {
 	Ready() <-chan struct{}
 }
@@ -74,14 +87,38 @@ type terminateDoneMsg struct {
 	err    error
 }
 
-// waitEvents is the re-arming command of the bubbletea realtime pattern: it
-// blocks in Next on a goroutine of Bubble Tea's and hands the whole batch to
-// Update as one message, which re-arms it. Next's goroutine never touches
-// the model.
-func waitEvents(ctx context.Context, src Source) tea.Cmd {
+// waitEvents is the re-arming command of the bubbletea realtime pattern,
+// with frame pacing: it blocks in Next on one of Bubble Tea's goroutines;
+// once events come it waits out the rest of the frame that began with the
+// previous batch (last), gathers everything that arrived meanwhile, and
+// hands it over as one message. Update re-arms it, so at most one is in
+// flight: however fast events come, the model sees at most one batch per
+// frame, and each batch costs one Update and one View. The goroutine never
+// touches the model.
+func waitEvents(ctx context.Context, src Source, frame time.Duration, last time.Time) tea.Cmd {
 	return func() tea.Msg {
 		evs, err := src.Next(ctx)
-		return eventsMsg{events: evs, err: err, replaying: replaying(src)}
+		if err != nil {
+			return eventsMsg{err: err, at: time.Now()}
+		}
+		if wait := frame - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		if d, ok := src.(drainer); ok {
+			for len(evs) < maxFrameEvents {
+				more := d.TryNext()
+				if len(more) == 0 {
+					break
+				}
+				evs = append(evs, more...)
+			}
+		}
+		return eventsMsg{events: evs, replaying: replaying(src), at: time.Now()}
 	}
 }
 
@@ -89,6 +126,9 @@ func waitEvents(ctx context.Context, src Source) tea.Cmd {
 func retryLater() tea.Cmd {
 	return tea.Tick(retryDelay, func(time.Time) tea.Msg { return retryMsg{} })
 }
+
+// errReadOnly is what a terminate gets from a read-only dashboard.
+var errReadOnly = errors.New("read-only dashboard: hanging up is disabled")
 
 // terminate sends one hang-up request off the update loop, so a slow agent
 // or a NATS outage never freezes the screen.
@@ -102,10 +142,38 @@ func terminate(ctx context.Context, src Source, req feed.TerminateRequest) tea.C
 }
 
 // tickMsg is the one-second heartbeat: it re-renders ages and rates, prunes
-// the Board and refreshes the NATS state.
+// the Board, samples the sparkline and refreshes the NATS state.
 type tickMsg time.Time
 
 // tick schedules the next heartbeat.
 func tick() tea.Cmd {
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// ReadOnlySource wraps a Source so that Terminate always fails: the
+// guarantee behind --readonly holds even if a key or a bug asks.
+func ReadOnlySource(src Source) Source { return readOnly{src} }
+
+type readOnly struct{ Source }
+
+func (r readOnly) Terminate(context.Context, feed.TerminateRequest) (feed.TerminateReply, error) {
+	return feed.TerminateReply{}, errReadOnly
+}
+
+// TryNext and Ready pass through, so the wrapper keeps batching and the
+// replay signal.
+func (r readOnly) TryNext() []feed.Event {
+	if d, ok := r.Source.(drainer); ok {
+		return d.TryNext()
+	}
+	return nil
+}
+
+func (r readOnly) Ready() <-chan struct{} {
+	if rd, ok := r.Source.(readier); ok {
+		return rd.Ready()
+	}
+	closed := make(chan struct{})
+	close(closed)
+	return closed
 }

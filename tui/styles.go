@@ -6,44 +6,58 @@ import (
 )
 
 // styles are the dashboard's looks. Colour only ever repeats what the text
-// already says (the ">" marker, "ended …", "error:", "NATS down"), so the
-// plain set used under NO_COLOR loses no information.
+// already says (the ">" marker, "ended …", "!BURN", "↑", "NATS down"), so
+// the plain set used under NO_COLOR loses no information; it keeps bold,
+// faint and reverse, as the convention allows.
 type styles struct {
 	Title    lipgloss.Style
 	Dim      lipgloss.Style
+	Bold     lipgloss.Style
 	Header   lipgloss.Style // the table's column titles
 	Selected lipgloss.Style
-	Ended    lipgloss.Style
 	OK       lipgloss.Style
 	Warn     lipgloss.Style
 	Err      lipgloss.Style
+	Spark    lipgloss.Style
 	Dialog   lipgloss.Style
 	Help     help.Styles
+	// cells is every tone in every row variant (see rowVariant), built
+	// once so that rendering a row makes no new styles.
+	cells [numTones][4]lipgloss.Style
 }
 
-// ANSI palette indexes rather than RGB values: they follow the operator's
-// terminal theme, light or dark, and survive a 16-colour SSH client.
+// Row variants: ended rows are faint, the selected row is reversed.
+const (
+	variantEnded    = 1
+	variantSelected = 2
+)
+
+// The 16-colour ANSI palette rather than RGB values: it follows the
+// operator's terminal theme, light or dark, and survives a 16-colour SSH
+// client unchanged (Bubble Tea downsamples anything else to the
+// terminal's profile).
 var (
 	colorAccent = lipgloss.Color("5")
 	colorGreen  = lipgloss.Color("2")
 	colorYellow = lipgloss.Color("3")
 	colorRed    = lipgloss.Color("1")
+	colorCyan   = lipgloss.Color("6")
 	colorGray   = lipgloss.Color("8")
 )
 
 // newStyles returns the colour styles, or the plain ones when noColor is
-// set (https://no-color.org). Attributes that are not colour (bold, faint,
-// reverse) stay, as the convention allows.
+// set (https://no-color.org).
 func newStyles(noColor bool) styles {
 	s := styles{
 		Title:    lipgloss.NewStyle().Bold(true),
 		Dim:      lipgloss.NewStyle().Faint(true),
+		Bold:     lipgloss.NewStyle().Bold(true),
 		Header:   lipgloss.NewStyle().Bold(true).Underline(true),
 		Selected: lipgloss.NewStyle().Reverse(true),
-		Ended:    lipgloss.NewStyle().Faint(true),
 		OK:       lipgloss.NewStyle(),
 		Warn:     lipgloss.NewStyle().Bold(true),
 		Err:      lipgloss.NewStyle().Bold(true),
+		Spark:    lipgloss.NewStyle(),
 		Dialog:   lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
 		Help: help.Styles{
 			Ellipsis:       lipgloss.NewStyle().Faint(true),
@@ -55,17 +69,39 @@ func newStyles(noColor bool) styles {
 			FullSeparator:  lipgloss.NewStyle().Faint(true),
 		},
 	}
-	if noColor {
-		return s
+	tones := [numTones]lipgloss.Style{
+		tonePlain:  lipgloss.NewStyle(),
+		toneLive:   lipgloss.NewStyle(),
+		toneBusy:   lipgloss.NewStyle().Bold(true),
+		toneSilent: lipgloss.NewStyle().Bold(true),
+		toneFlag:   lipgloss.NewStyle().Bold(true),
+		toneWarn:   lipgloss.NewStyle(),
+		toneFlash:  lipgloss.NewStyle().Bold(true),
+		toneDim:    lipgloss.NewStyle(),
 	}
-	s.Title = s.Title.Foreground(colorAccent)
-	s.Ended = s.Ended.Foreground(colorGray)
-	s.OK = s.OK.Foreground(colorGreen)
-	s.Warn = s.Warn.Foreground(colorYellow)
-	s.Err = s.Err.Foreground(colorRed)
-	s.Dialog = s.Dialog.BorderForeground(colorRed)
-	s.Help.ShortKey = s.Help.ShortKey.Foreground(colorAccent)
-	s.Help.FullKey = s.Help.FullKey.Foreground(colorAccent)
+	if !noColor {
+		s.Title = s.Title.Foreground(colorAccent)
+		s.OK = s.OK.Foreground(colorGreen)
+		s.Warn = s.Warn.Foreground(colorYellow)
+		s.Err = s.Err.Foreground(colorRed)
+		s.Spark = s.Spark.Foreground(colorCyan)
+		s.Dialog = s.Dialog.BorderForeground(colorRed)
+		s.Help.ShortKey = s.Help.ShortKey.Foreground(colorAccent)
+		s.Help.FullKey = s.Help.FullKey.Foreground(colorAccent)
+		tones[toneLive] = tones[toneLive].Foreground(colorGreen)
+		tones[toneBusy] = tones[toneBusy].Foreground(colorYellow)
+		tones[toneSilent] = tones[toneSilent].Foreground(colorYellow)
+		tones[toneFlag] = tones[toneFlag].Foreground(colorRed)
+		tones[toneWarn] = tones[toneWarn].Foreground(colorYellow)
+		tones[toneFlash] = tones[toneFlash].Foreground(colorCyan)
+		tones[toneDim] = tones[toneDim].Foreground(colorGray)
+	}
+	for t, st := range tones {
+		s.cells[t][0] = st
+		s.cells[t][variantEnded] = st.Faint(true)
+		s.cells[t][variantSelected] = st.Reverse(true)
+		s.cells[t][variantEnded|variantSelected] = st.Faint(true).Reverse(true)
+	}
 	return s
 }
 

@@ -1,13 +1,10 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-
-	"github.com/calltop/calltop/feed"
 )
 
 // Size used before the terminal reports one.
@@ -16,20 +13,34 @@ const (
 	defaultHeight = 24
 )
 
-// View renders the whole screen: header, table, footer, and the
-// confirmation on top when one is open. Only the visible rows are
-// rendered, whatever the number of calls.
+// View renders the whole screen: header, the current view, footer, and
+// the hang-up dialog on top when one is open. Tables render only their
+// visible rows, whatever the number of calls.
 func (m *Model) View() tea.View {
 	w, h := m.size()
 	lines := m.headerView(w)
-	lines = append(lines, m.tableView(w, m.tableHeight())...)
-	lines = append(lines, m.statusView(w), m.helpView(w))
-	content := strings.Join(lines, "\n")
-	if lines = strings.Split(content, "\n"); len(lines) > h {
-		content = strings.Join(lines[:h], "\n") // a terminal too short for the chrome
+	bh := m.bodyHeight()
+	switch {
+	case m.showHelp:
+		lines = append(lines, m.helpScreen(w, bh+1)...)
+	case m.view == viewDetail:
+		lines = append(lines, m.detailView(w, bh+1)...)
+	case m.view == viewUsers:
+		lines = append(lines, m.usersView(w, bh)...)
+	case m.view == viewHistory:
+		lines = append(lines, m.historyView(w, bh)...)
+	case m.view == viewAgents:
+		lines = append(lines, m.agentsView(w, bh)...)
+	default:
+		lines = append(lines, m.callsView(w, bh)...)
 	}
+	lines = append(lines, m.statusView(w), m.shortHelpView(w))
+	if len(lines) > h {
+		lines = lines[:h] // a terminal too short for the chrome
+	}
+	content := strings.Join(lines, "\n")
 	if m.confirm != nil {
-		content = overlay(content, m.confirmBox(w), w, h)
+		content = overlay(content, m.confirmBox(w, h), w, h)
 	}
 	v := tea.NewView(content)
 	v.AltScreen = true
@@ -48,131 +59,65 @@ func (m *Model) size() (int, int) {
 	return w, h
 }
 
-// tableHeight is how many call rows fit under the header and above the
-// footer; Update uses it to scroll and page, View to render.
-func (m *Model) tableHeight() int {
+// bodyHeight is how many rows a view's list shows under its column titles,
+// between the header and the two footer lines; Update uses it to scroll
+// and page, View to render.
+func (m *Model) bodyHeight() int {
 	_, h := m.size()
-	chrome := m.headerHeight() + 1 + 1 // + column titles + status line
-	if m.showHelp {
-		chrome += lipgloss.Height(m.help.FullHelpView(m.keys.FullHelp()))
-	} else {
-		chrome++
-	}
-	return max(1, h-chrome)
+	return max(1, h-m.headerHeight()-1-2)
 }
 
-func (m *Model) stale() bool { return m.conn != feed.ConnConnected }
-
-func (m *Model) headerHeight() int {
-	if m.stale() {
-		return 2
-	}
-	return 1
-}
-
-// headerView is the title with the totals on the left and the NATS state
-// on the right, plus a warning line while NATS is not connected, because
-// then the table may be showing calls that have ended since.
-func (m *Model) headerView(w int) []string {
-	t := m.totals
-	cost := formatCost(t.cost, false)
-	rate := formatCost(t.perMin, false) + "/min"
-	if t.costUnknown {
-		cost += "+?"
-		rate = "≥" + rate
-	}
-	title := m.styles.Title.Render("calltop")
-	live := fmt.Sprintf("%d live", t.live)
-	ended := m.styles.Dim.Render(fmt.Sprintf(" · %d ended", t.ended))
-	money := "  " + rate + "  " + cost + " total"
-	var right string
-	switch m.conn {
-	case feed.ConnConnected:
-		right = m.styles.OK.Render("NATS connected")
-	case feed.ConnReconnecting:
-		right = m.styles.Warn.Render("NATS reconnecting")
-	default:
-		right = m.styles.Err.Render("NATS " + connName(m.conn))
-	}
-	// On a narrow terminal the ended count goes first, then the word
-	// "total": the money and the NATS state matter more.
-	left := title + "  " + live + ended + money
-	if lipgloss.Width(left)+1+lipgloss.Width(right) > w {
-		left = title + "  " + live + money
-	}
-	if lipgloss.Width(left)+1+lipgloss.Width(right) > w {
-		left = strings.TrimSuffix(left, " total")
-	}
-	lines := []string{spread(left, right, w)}
-	if m.stale() {
-		warn := fmt.Sprintf("NATS %s: the data may be stale (showing the last known state)", connName(m.conn))
-		lines = append(lines, clip(m.styles.Warn.Render(warn), w))
-	}
-	return lines
-}
-
-func connName(s feed.ConnState) string {
-	if s == "" {
-		return string(feed.ConnDown)
-	}
-	return sanitize(string(s))
-}
-
-// tableView renders the column titles and the visible rows, padded to
-// height rows so the footer stays put.
-func (m *Model) tableView(w, height int) []string {
-	l := newLayout(w, m.widths)
-	lines := make([]string, 0, height+1)
-	lines = append(lines, clip(m.styles.Header.Render(l.header()), w))
-	if m.rows.Len() == 0 {
-		lines = append(lines, clip(m.styles.Dim.Render("  no calls yet: waiting for agents to publish on NATS"), w))
-	}
-	end := min(m.cur.top+height, m.rows.Len())
-	for i := m.cur.top; i < end; i++ {
-		c := m.rows.At(i)
-		sel := i == m.cur.idx
-		text := l.row(c, m.now, sel, m.pending[c.ID])
-		st := lipgloss.NewStyle()
-		if !c.Live() {
-			st = m.styles.Ended
-		}
-		if sel {
-			st = st.Inherit(m.styles.Selected)
-		}
-		lines = append(lines, clip(st.Render(text), w))
-	}
-	for len(lines) < height+1 {
-		lines = append(lines, "")
-	}
-	return lines
-}
-
-// statusView is the transient message on the left and the selected row's
-// position on the right.
+// statusView is the filter being typed, or the transient message, on the
+// left, and the selection's position on the right.
 func (m *Model) statusView(w int) string {
 	var right string
-	if n := m.rows.Len(); n > 0 {
-		right = m.styles.Dim.Render(fmt.Sprintf("%d/%d", m.cur.idx+1, n))
+	if n, i, ok := m.position(); ok && n > 0 {
+		right = m.styles.Dim.Render(itoa(i+1) + "/" + itoa(n))
 	}
-	text := m.status.text
+	room := max(0, w-lipgloss.Width(right)-1)
 	var left string
-	switch m.status.kind {
-	case statusErr:
-		left = m.styles.Err.Render(truncate("error: "+text, max(0, w-lipgloss.Width(right)-1)))
-	case statusOK:
-		left = m.styles.OK.Render(truncate(text, max(0, w-lipgloss.Width(right)-1)))
+	switch {
+	case m.filterEdit != nil:
+		fe := m.filterEdit
+		left = "/" + fe.in.String() + m.styles.Selected.Render(" ")
+		if fe.err != "" {
+			left += "  " + m.styles.Err.Render(sanitize(fe.err))
+		} else {
+			left += m.styles.Dim.Render("  enter keep · esc undo · !negate · re:regexp")
+		}
+		left = clip(left, room)
+	case m.status.kind == statusErr:
+		left = m.styles.Err.Render(truncate("error: "+m.status.text, room))
+	case m.status.kind == statusOK:
+		left = m.styles.OK.Render(truncate(m.status.text, room))
 	default:
-		left = truncate(text, max(0, w-lipgloss.Width(right)-1))
+		left = truncate(m.status.text, room)
 	}
 	return spread(left, right, w)
 }
 
-// helpView is the one-line key hint, or the full help after ?.
-func (m *Model) helpView(w int) string {
+// position is the size of the current list and the selected row.
+func (m *Model) position() (n, i int, ok bool) {
 	if m.showHelp {
-		return clip(m.help.FullHelpView(m.keys.FullHelp()), w)
+		return 0, 0, false
 	}
-	return clip(m.help.ShortHelpView(m.keys.ShortHelp()), w)
+	switch m.view {
+	case viewCalls:
+		return m.rows.Len(), m.cur.idx, true
+	case viewUsers:
+		return m.userList().Len(), m.userCur.idx, true
+	case viewHistory:
+		return m.hist.Len(), m.histCur.idx, true
+	case viewAgents:
+		return m.agentList().Len(), m.agentCur.idx, true
+	}
+	return 0, 0, false
+}
+
+// shortHelpView is the one-line key hint for the current view, generated
+// from the key map.
+func (m *Model) shortHelpView(w int) string {
+	return clip(m.help.ShortHelpView(m.shortHelp()), w)
 }
 
 // spread puts left and right on one line of width w, cutting left first.
@@ -190,5 +135,25 @@ func spread(left, right string, w int) string {
 
 // clip cuts every line of a styled string to w cells.
 func clip(s string, w int) string {
-	return lipgloss.NewStyle().MaxWidth(w).Render(s)
+	return lipgloss.NewStyle().MaxWidth(max(0, w)).Render(s)
+}
+
+// padLines pads a block to exactly n lines.
+func padLines(lines []string, n int) []string {
+	for len(lines) < n {
+		lines = append(lines, "")
+	}
+	return lines[:n]
+}
+
+// overlay draws box centred over base, a screen of width×height.
+func overlay(base, box string, width, height int) string {
+	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+	x, y := max(0, (width-bw)/2), max(0, (height-bh)/2)
+	canvas := lipgloss.NewCanvas(width, height)
+	canvas.Compose(lipgloss.NewCompositor(
+		lipgloss.NewLayer(base),
+		lipgloss.NewLayer(box).X(x).Y(y).Z(1),
+	))
+	return canvas.Render()
 }

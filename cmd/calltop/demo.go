@@ -15,14 +15,20 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR]", stderr)
+	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR] [--readonly] [--keys FILE]", stderr)
 	calls := fs.Int("calls", 12, "simulated concurrent calls")
+	var wf watchFlags
+	wf.register(fs)
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *calls < 1 || *calls > 10000 {
 		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
+	}
+	opts, err := wf.options()
+	if err != nil {
+		return err
 	}
 	srv, err := startDemoNATS(*natsListen)
 	if err != nil {
@@ -64,7 +70,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			_ = a.TrackAsync(id, agent.Meta{User: user, Model: model})
 		},
 	})
-	return watch(ctx, cl)
+	return watchWith(ctx, cl, opts)
 }
 
 // The demo's users show the budgets at work: a trial user whose credit

@@ -1,0 +1,210 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// tone is how a cell is coloured. Every tone repeats something the text
+// already says (the state's words, a flag's "!", a change's ↑/↓), so
+// nothing depends on colour alone.
+type tone int
+
+const (
+	tonePlain tone = iota
+	toneLive
+	toneBusy   // a hang-up in flight
+	toneSilent // the owning agent stopped beating
+	toneFlag
+	toneWarn
+	toneFlash
+	toneDim
+	numTones
+)
+
+// rowCtx is what rendering a row needs beyond the call.
+type rowCtx struct {
+	now     time.Time
+	pending bool
+	silent  bool
+}
+
+// cellText is the text and tone of one cell of a call.
+func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
+	c := &x.call
+	u := c.Usage
+	switch id {
+	case colCall:
+		return truncate(c.ID, width), tonePlain
+	case colUser:
+		return truncate(sanitize(orDash(c.User)), width), tonePlain
+	case colModel:
+		return truncate(sanitize(orDash(c.Model)), width), tonePlain
+	case colAgent:
+		return truncate(sanitize(orDash(c.Agent)), width), tonePlain
+	case colState:
+		s := stateText(c, rc.pending, rc.silent)
+		return truncate(s, width), stateTone(c, rc)
+	case colAge:
+		return formatAge(c.Seconds(rc.now)), tonePlain
+	case colTokensIn:
+		return formatTokens(u.Tokens.Input), tonePlain
+	case colTokensOut:
+		return formatTokens(u.Tokens.Output), tonePlain
+	case colTokens:
+		return marked(formatTokens(u.Tokens.Total), x.flash.tokens, false, rc.now, width)
+	case colCost:
+		return marked(formatCost(u.CostUSD, u.CostUnknown), x.flash.cost, false, rc.now, width)
+	case colRate:
+		return marked(formatRate(c.PerMinute(rc.now), u.CostUnknown), x.flash.rate, x.flash.rateDown, rc.now, width)
+	case colNotes:
+		s, t := notes(c)
+		return truncate(s, width), t
+	}
+	return "", tonePlain
+}
+
+// marked right-aligns a number in width-1 cells and adds ↑ or ↓ while its
+// last change is recent.
+func marked(val string, changed time.Time, down bool, now time.Time, width int) (string, tone) {
+	if !flashOn(changed, now) {
+		return pad(val, width-1, true) + " ", tonePlain
+	}
+	arrow := "↑"
+	if down {
+		arrow = "↓"
+	}
+	return pad(val, width-1, true) + arrow, toneFlash
+}
+
+// stateText is the STATE cell: "live", "hanging up" once a terminate was
+// sent, "agent silent" when the owning agent missed its heartbeats (the
+// numbers may be stale), or "ended" and why ("ended operator").
+func stateText(c *feed.Call, pending, silent bool) string {
+	switch {
+	case !c.Live():
+		if c.End.Reason == "" {
+			return "ended"
+		}
+		return "ended " + sanitize(string(c.End.Reason))
+	case pending:
+		return "hanging up"
+	case silent:
+		return "agent silent"
+	}
+	return "live"
+}
+
+func stateTone(c *feed.Call, rc rowCtx) tone {
+	switch {
+	case !c.Live():
+		return toneDim
+	case rc.pending:
+		return toneBusy
+	case rc.silent:
+		return toneSilent
+	}
+	return toneLive
+}
+
+// flagCodes are the short upper-case names of abuse signals in the table;
+// the detail view shows the full kind, message and evidence.
+var flagCodes = map[feed.FlagKind]string{
+	feed.FlagKeyUnclaimed:  "KEY-UNCLAIMED",
+	feed.FlagKeyReused:     "KEY-REUSED",
+	feed.FlagKeyOtherUser:  "KEY-OTHER-USER",
+	feed.FlagConcurrency:   "CONCURRENCY",
+	feed.FlagBurnRate:      "BURN",
+	feed.FlagNearCap:       "NEAR-CAP",
+	feed.FlagSilence:       "SILENCE",
+	feed.FlagZombie:        "ZOMBIE",
+	feed.FlagAgentSilent:   "AGENT-SILENT",
+	feed.FlagWebhookReplay: "WEBHOOK-REPLAY",
+}
+
+func flagCode(k feed.FlagKind) string {
+	if s, ok := flagCodes[k]; ok {
+		return s
+	}
+	return strings.ToUpper(sanitize(string(k)))
+}
+
+// limitNames are the short names of limits in warnings.
+var limitNames = map[feed.Limit]string{
+	feed.LimitSeconds: "time",
+	feed.LimitTokens:  "tokens",
+	feed.LimitCost:    "cost",
+	feed.LimitCredits: "credit",
+}
+
+func limitName(l feed.Limit) string {
+	if s, ok := limitNames[l]; ok {
+		return s
+	}
+	return sanitize(string(l))
+}
+
+// notes is the NOTES cell: for a live call its flags ("!BURN") and
+// warnings ("cost 85%"); for an ended one why and who ("abusive caller
+// (maria@oncall-3)").
+func notes(c *feed.Call) (string, tone) {
+	if !c.Live() {
+		var s string
+		switch {
+		case c.End.Detail != "" && c.End.By != "":
+			s = c.End.Detail + " (" + c.End.By + ")"
+		case c.End.Detail != "":
+			s = c.End.Detail
+		case c.End.By != "":
+			s = "by " + c.End.By
+		}
+		return sanitize(s), toneDim
+	}
+	if len(c.Flags) == 0 && len(c.Warnings) == 0 {
+		return "", tonePlain
+	}
+	parts := make([]string, 0, len(c.Flags)+len(c.Warnings))
+	for _, f := range c.Flags {
+		parts = append(parts, "!"+flagCode(f.Kind))
+	}
+	for _, w := range c.Warnings {
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", limitName(w.Limit), pct(w.Used, w.Max)))
+	}
+	t := toneWarn
+	if len(c.Flags) > 0 {
+		t = toneFlag
+	}
+	return strings.Join(parts, " "), t
+}
+
+// measure returns the widest value of each flexible column among rows,
+// from the widths cached on each row.
+func measure(rs []*row) contentWidths {
+	var call, user, model, agent, state, notes int
+	for _, x := range rs {
+		call = max(call, len(x.call.ID))
+		user = max(user, x.wUser)
+		model = max(model, x.wModel)
+		agent = max(agent, x.wAgent)
+		notes = max(notes, x.wNotes)
+		if !x.live {
+			state = max(state, stateWidth(&x.call))
+		}
+	}
+	if len(rs) > 0 {
+		state = max(state, len("live"))
+	}
+	return contentWidths{colCall: call, colUser: user, colModel: model, colAgent: agent, colState: state, colNotes: notes}
+}
+
+// stateWidth is the widest STATE text a call may show before the next
+// measure: a live call may turn "hanging up" or "agent silent".
+func stateWidth(c *feed.Call) int {
+	if c.Live() {
+		return len("live")
+	}
+	return len(stateText(c, false, false))
+}
