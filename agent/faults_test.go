@@ -16,7 +16,11 @@ func TestErrorCloseEndsWithReason(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "u")
-	e.openai.CloseSideband(id, 4000, "invalid_request_error.beta_api_shape_disabled")
+	// Track returns once the handshake is done; the stand-in may register
+	// the sideband a moment later.
+	waitFor(t, "the sideband closed", func() bool {
+		return e.openai.CloseSideband(id, 4000, "invalid_request_error.beta_api_shape_disabled") > 0
+	})
 	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
 	if c.End.Reason != feed.ReasonError || !strings.Contains(c.End.Detail, "4000") || !strings.Contains(c.End.Detail, "beta_api_shape_disabled") {
 		t.Fatalf("end = %+v", c.End)
@@ -135,6 +139,7 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 	quiet := e.openai.NewCall(realtimetest.Script{Turns: 3, TurnGap: 20 * time.Millisecond})
 	e.track(loud, "loud")
 	e.track(quiet, "quiet")
+	waitFor(t, "the loud sideband", func() bool { return e.openai.Attached(loud) > 0 })
 	done := make(chan int)
 	go func() { done <- e.openai.Flood(loud, 50000) }()
 	e.waitCall(quiet, "3 responses during the flood", func(c feed.Call) bool { return c.Usage.Responses == 3 })
@@ -144,7 +149,9 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 	default:
 		t.Log("the quiet call finished while the flood was still going")
 	}
-	<-done
+	if sent := <-done; sent != 50000 {
+		t.Fatalf("flooded %d events, want 50000", sent)
+	}
 	if c := e.waitCall(loud, "usage", func(c feed.Call) bool { return c.UsageSeq > 0 || c.Seq > 1 }); c.Usage.Skipped != 0 || !c.Live() {
 		t.Fatalf("flooded call = %+v", c)
 	}
