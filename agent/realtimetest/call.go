@@ -149,13 +149,9 @@ func (s *Server) EndCall(callID string) {
 // emitted while nothing is attached are lost.
 func (s *Server) DropSideband(callID string) {
 	s.mu.Lock()
-	c := s.calls[callID]
 	var sbs []*sideband
-	if c != nil {
-		for sb := range c.sidebands {
-			sbs = append(sbs, sb)
-		}
-		clear(c.sidebands)
+	if c := s.calls[callID]; c != nil {
+		sbs = c.takeSidebands()
 	}
 	s.mu.Unlock()
 	for _, sb := range sbs {
@@ -206,12 +202,19 @@ func (s *Server) markEnded(c *call) ([]*sideband, bool) {
 		c.sip.state = SIPCancelled
 	}
 	close(c.done)
+	return c.takeSidebands(), true
+}
+
+// takeSidebands detaches every sideband from the call and returns them,
+// for the caller to close or drop outside the server's lock. Called with
+// s.mu held.
+func (c *call) takeSidebands() []*sideband {
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {
 		sbs = append(sbs, sb)
 	}
 	clear(c.sidebands)
-	return sbs, true
+	return sbs
 }
 
 // closeSidebands asks each sideband of an ended call to close the way the

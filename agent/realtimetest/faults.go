@@ -164,13 +164,9 @@ func (s *Server) Flood(callID string, n int) int {
 // still talking; use EndCall, a hangup or MaxDuration for a real end.
 func (s *Server) CloseSideband(callID string, code int, reason string) int {
 	s.mu.Lock()
-	c := s.calls[callID]
 	var sbs []*sideband
-	if c != nil {
-		for sb := range c.sidebands {
-			sbs = append(sbs, sb)
-		}
-		clear(c.sidebands)
+	if c := s.calls[callID]; c != nil {
+		sbs = c.takeSidebands()
 	}
 	s.mu.Unlock()
 	req := closeRequest{code: websocket.StatusCode(code), reason: reason}
