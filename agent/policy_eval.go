@@ -77,7 +77,8 @@ type Input struct {
 
 // Verdict is what a call's policy says now.
 type Verdict struct {
-	// Warn lists limits newly past the warn threshold (not the one cut).
+	// Warn lists limits newly past the warn threshold, the one cut
+	// included when it was crossed without a warning first.
 	Warn []feed.Warning
 	// Cut is the limit reached (100 %): hang up with reason policy and
 	// detail CutDetail(*Cut). When several are reached, the one furthest
@@ -130,13 +131,14 @@ func (p Policy) Evaluate(in Input) Verdict {
 		if m.max > 0 {
 			frac = m.used / m.max
 		}
-		switch {
-		case frac >= 1:
-			if v.Cut == nil || frac > worst {
-				l := m.limit
-				v.Cut, worst = &l, frac
-			}
-		case frac >= warnAt && !in.Marks.Warned[m.limit]:
+		if frac >= 1 && (v.Cut == nil || frac > worst) {
+			l := m.limit
+			v.Cut, worst = &l, frac
+		}
+		// A limit crossed in one step (one response past 80 % and 100 %)
+		// is still warned, with the cut: whoever listens for warnings
+		// always hears one before the ended event.
+		if frac >= warnAt && !in.Marks.Warned[m.limit] && m.max > 0 {
 			v.Warn = append(v.Warn, feed.Warning{Limit: m.limit, Used: m.used, Max: m.max,
 				Message: fmt.Sprintf("%d%% of %s (%s of %s)", int(frac*100), m.limit, m.fmt(m.used), m.fmt(m.max))})
 		}

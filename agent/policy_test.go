@@ -86,15 +86,16 @@ func TestEvaluateLimits(t *testing.T) {
 		{"nothing yet", func() Input { return at(time.Minute) }, nil, "", ""},
 		{"seconds at 79%", func() Input { return at(474 * time.Second) }, nil, "", ""},
 		{"seconds at 80%", func() Input { return at(480 * time.Second) }, []feed.Limit{feed.LimitSeconds}, "", "80% of max_seconds (480s of 600s)"},
-		{"seconds at 100%", func() Input { return at(10 * time.Minute) }, nil, feed.LimitSeconds, ""},
+		// A limit crossed without a warning first is warned with its cut.
+		{"seconds at 100%", func() Input { return at(10 * time.Minute) }, []feed.Limit{feed.LimitSeconds}, feed.LimitSeconds, ""},
 		{"seconds from usage", func() Input {
 			in := at(0)
 			in.Now, in.LastActivity = t0.Add(10*time.Minute), t0.Add(10*time.Minute)
 			in.Usage.Seconds = 600
 			return in
-		}, nil, feed.LimitSeconds, ""},
+		}, []feed.Limit{feed.LimitSeconds}, feed.LimitSeconds, ""},
 		{"tokens at 85%", func() Input { in := at(time.Minute); in.Usage.Tokens.Total = 850; return in }, []feed.Limit{feed.LimitTokens}, "", "85% of max_tokens (850 tokens of 1000 tokens)"},
-		{"tokens over", func() Input { in := at(time.Minute); in.Usage.Tokens.Total = 1001; return in }, nil, feed.LimitTokens, ""},
+		{"tokens over", func() Input { in := at(time.Minute); in.Usage.Tokens.Total = 1001; return in }, []feed.Limit{feed.LimitTokens}, feed.LimitTokens, ""},
 		{"cost at 90%", func() Input { in := at(time.Minute); in.Usage.CostUSD = 1.8; return in }, []feed.Limit{feed.LimitCost}, "", "90% of max_cost ($1.8000 of $2.0000)"},
 		{"cost unknown is not enforced", func() Input {
 			in := at(time.Minute)
@@ -102,7 +103,7 @@ func TestEvaluateLimits(t *testing.T) {
 			return in
 		}, nil, "", ""},
 		{"credits at 80%", func() Input { in := at(time.Minute); in.Credits = ptr(1.0); in.Usage.CostUSD = 0.8; return in }, []feed.Limit{feed.LimitCredits}, "", ""},
-		{"credits reached before max_cost", func() Input { in := at(time.Minute); in.Credits = ptr(0.5); in.Usage.CostUSD = 0.5; return in }, nil, feed.LimitCredits, ""},
+		{"credits reached before max_cost", func() Input { in := at(time.Minute); in.Credits = ptr(0.5); in.Usage.CostUSD = 0.5; return in }, []feed.Limit{feed.LimitCredits}, feed.LimitCredits, ""},
 		{"no credit at the start", func() Input { in := at(0); in.Credits = ptr(0.0); return in }, nil, feed.LimitCredits, ""},
 		{"negative credit", func() Input { in := at(0); in.Credits = ptr(-3.0); return in }, nil, feed.LimitCredits, ""},
 		{"the furthest limit is cut, others warn", func() Input {
@@ -110,7 +111,7 @@ func TestEvaluateLimits(t *testing.T) {
 			in.Usage.Tokens.Total = 1500 // tokens 150%
 			in.Usage.CostUSD = 1.7       // cost 85%
 			return in
-		}, []feed.Limit{feed.LimitCost}, feed.LimitTokens, ""},
+		}, []feed.Limit{feed.LimitCost, feed.LimitTokens, feed.LimitSeconds}, feed.LimitTokens, ""},
 	} {
 		v := p.Evaluate(tc.in())
 		var warned []feed.Limit
