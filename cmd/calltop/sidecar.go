@@ -25,8 +25,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", "", "agent name in events (default host-pid)")
 	prices := fs.String("prices", "", "JSON price table laid over the built-in one")
 	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read; larger ones are skipped and counted")
-	token := fs.String("token", os.Getenv("CALLTOP_AGENT_TOKEN"), "bearer token your backend sends (env CALLTOP_AGENT_TOKEN); required unless --listen is loopback")
-	webhookSecret := fs.String("webhook-secret", os.Getenv("OPENAI_WEBHOOK_SECRET"), "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
+	// Secrets default from the environment after parsing, so -h never
+	// prints them.
+	token := fs.String("token", "", "bearer token your backend sends (env CALLTOP_AGENT_TOKEN); required unless --listen is loopback")
+	webhookSecret := fs.String("webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
 	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
 	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
 	maxTokens := fs.Int64("max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
@@ -34,6 +36,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	policyPath := fs.String("policy", "", "JSON policy file: per-user limits, admission limits, abuse thresholds (docs/BUDGETS.md)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = os.Getenv("CALLTOP_AGENT_TOKEN")
+	}
+	if *webhookSecret == "" {
+		*webhookSecret = os.Getenv("OPENAI_WEBHOOK_SECRET")
 	}
 	key := os.Getenv("OPENAI_API_KEY")
 	if key == "" {

@@ -54,3 +54,12 @@ func TestSidecarBadPolicyIsOneLine(t *testing.T) {
 		t.Fatalf("negative limit: exit %d, %q", code, errs)
 	}
 }
+
+func TestSidecarHelpNeverPrintsSecrets(t *testing.T) {
+	t.Setenv("CALLTOP_AGENT_TOKEN", "tok-very-secret")
+	t.Setenv("OPENAI_WEBHOOK_SECRET", "whsec_very_secret")
+	code, out, errs := calltop(t, "agent", "-h")
+	if code != 0 || strings.Contains(out+errs, "very") || !strings.Contains(errs, "-token") {
+		t.Fatalf("agent -h: exit %d, printed a secret or no usage:\n%s%s", code, out, errs)
+	}
+}
