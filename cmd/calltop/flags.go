@@ -19,14 +19,22 @@ type natsFlags struct {
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&n.url, "nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env NATS_URL)")
+	// The URL may carry credentials: it defaults from the environment in
+	// connect, so -h never prints it.
+	fs.StringVar(&n.url, "nats", "", "NATS server URL (env NATS_URL; default "+defaultNATS+")")
 	fs.StringVar(&n.prefix, "prefix", envOr("CALLTOP_PREFIX", feed.DefaultPrefix), "subject prefix, to share one NATS between installs (env CALLTOP_PREFIX)")
 }
+
+// defaultNATS is where a local NATS listens.
+const defaultNATS = "nats://127.0.0.1:4222"
 
 // connect dials NATS and returns a feed client; the caller closes cl.NC.
 func (n *natsFlags) connect(name string) (*feed.Client, error) {
 	if _, err := feed.NewSubjects(n.prefix); err != nil {
 		return nil, err
+	}
+	if n.url == "" {
+		n.url = envOr("NATS_URL", defaultNATS)
 	}
 	nc, err := feed.Connect(n.url, name)
 	if err != nil {
@@ -92,3 +100,6 @@ func operator() string {
 	}
 	return name + "@" + host
 }
+
+// redacted is the NATS URL fit for messages and logs.
+func (n *natsFlags) redacted() string { return feed.RedactURL(n.url) }

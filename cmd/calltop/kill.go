@@ -46,7 +46,7 @@ func runKill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	_, err = cl.Terminate(ctx, feed.TerminateRequest{CallID: id, Reason: *reason, Operator: operator()})
 	if errors.Is(err, feed.ErrNoOwner) {
-		return fmt.Errorf("%s: no agent owns this call (it has ended, or its agent is not connected to %s)", id, nf.url)
+		return fmt.Errorf("%s: no agent owns this call (it has ended, or its agent is not connected to %s)", id, nf.redacted())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: the agent did not confirm within %s", id, *timeout)

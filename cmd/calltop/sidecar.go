@@ -100,7 +100,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := &http.Server{Handler: a.Handler(agent.SidecarConfig{Token: *token, WebhookSecret: *webhookSecret}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.url, "openai", *baseURL, "name", a.Name())
+	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.redacted(), "openai", *baseURL, "name", a.Name())
 
 	select {
 	case <-ctx.Done():
