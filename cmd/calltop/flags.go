@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 
 	"github.com/calltop/calltop/feed"
@@ -103,3 +104,41 @@ func operator() string {
 
 // redacted is the NATS URL fit for messages and logs.
 func (n *natsFlags) redacted() string { return feed.RedactURL(n.url) }
+
+// parseInterspersed parses flags wherever they are among the arguments
+// ("credits add bob -2 --nats URL") and returns the others in order. An
+// argument that reads as a number is an argument, not a flag, so negative
+// amounts need no "--".
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		for len(args) > 0 && !looksLikeFlag(args[0]) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		args = rest
+	}
+}
+
+func looksLikeFlag(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	if a == "--" {
+		return true
+	}
+	_, err := strconv.ParseFloat(strings.Replace(a, "$", "", 1), 64)
+	return err != nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/calltop/calltop/feed"
@@ -16,24 +17,21 @@ func runKill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	nf.register(fs)
 	reason := fs.String("reason", "", "why, recorded on the call's ended event")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent to confirm")
-	// Accept the call ID before or after the flags.
-	var id string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		id, args = args[0], args[1:]
-	}
-	if err := parse(fs, args, 1); err != nil {
+	// The call ID may come before or after the flags.
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "calltop kill: one call at a time (got %q and %q)\n", id, fs.Arg(0))
-		return errUsage
-	}
-	if id == "" {
+	switch len(pos) {
+	case 0:
 		fs.Usage()
 		return errUsage
+	case 1:
+	default:
+		fmt.Fprintf(stderr, "calltop kill: one call at a time (got %s)\n", strings.Join(pos, ", "))
+		return errUsage
 	}
+	id := pos[0]
 	if err := feed.ValidateCallID(id); err != nil {
 		return err
 	}

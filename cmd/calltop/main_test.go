@@ -125,7 +125,8 @@ func TestSidecarLsKill(t *testing.T) {
 		t.Fatalf("ls: %+v", s)
 	}
 
-	code, out, errs := calltop(t, "kill", id, "--reason", "test kill", "--nats", natsURL)
+	// Flags may come before the call ID too.
+	code, out, errs := calltop(t, "kill", "--reason", "test kill", id, "--nats", natsURL)
 	if code != 0 || !strings.Contains(out, id+" hung up") {
 		t.Fatalf("kill: exit %d, out %q, err %q", code, out, errs)
 	}
@@ -157,6 +158,7 @@ func TestBadInputOneLine(t *testing.T) {
 		{[]string{"kill", "rtc_x", "--nats", dead}, 1, "connect to NATS"},
 		{[]string{"kill", "rtc.x"}, 1, "invalid call id"},
 		{[]string{"kill"}, 2, "Usage: calltop kill"},
+		{[]string{"kill", "rtc_a", "--reason", "x", "rtc_b"}, 2, "one call at a time"},
 		{[]string{"ls", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"server", "--listen", "nonsense"}, 1, "--listen"},
