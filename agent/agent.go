@@ -94,8 +94,11 @@ type Meta struct {
 	// may echo a dated snapshot instead).
 	Model string
 
-	// admitted: the call passed the agent's admission, which counted it.
+	// admitted: the call passed the agent's admission, which counted it
+	// and read the user's credit into credits (nil: no credit limit), so
+	// the call's start need not read it again.
 	admitted bool
+	credits  *float64
 }
 
 // Agent tracks Realtime calls over their sidebands, accounts their usage,

@@ -157,8 +157,17 @@ func TestAdmissionRefusals(t *testing.T) {
 	if st, body := post("broke"); st != http.StatusPaymentRequired || !strings.Contains(body, "credits") {
 		t.Fatalf("no credit: %d %s", st, body)
 	}
+	if _, err := e.credits.Set(ctx, "dave", 1.25); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := post("dave"); st != http.StatusCreated {
 		t.Fatalf("first call: %d", st)
+	}
+	// The credit read at admission is the call's credit limit.
+	if ids := e.agent.Calls(); len(ids) != 1 {
+		t.Fatalf("tracking %v, want the one admitted call", ids)
+	} else if c := e.waitCall(ids[0], "its policy", func(c feed.Call) bool { return c.Policy != nil }); c.Policy.CreditsUSD == nil || *c.Policy.CreditsUSD != 1.25 {
+		t.Fatalf("admitted call's policy = %+v", c.Policy)
 	}
 	if st, body := post("dave"); st != http.StatusTooManyRequests || !strings.Contains(body, "concurrency") {
 		t.Fatalf("second concurrent call: %d %s", st, body)

@@ -39,7 +39,9 @@ func (c *call) setupBudget() *feed.Flag {
 	if a.cfg.PolicyFor != nil {
 		c.budget.policy = a.cfg.PolicyFor(c.meta.User)
 	}
-	if a.cfg.Credits != nil {
+	if c.meta.admitted {
+		c.budget.credits = c.meta.credits // read by admission a moment ago
+	} else if a.cfg.Credits != nil {
 		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, c.meta.User)
 		cancel()

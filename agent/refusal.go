@@ -36,14 +36,14 @@ const (
 // concurrency and hourly limits), then Config.Admit, then extra (an
 // integration's own). A refusal is published as a refused event. counted
 // reports that the admission counted the call as live: the caller must
-// track it with Meta.admitted, or release it when the call is not made.
+// track it with Meta.admitted (and the credits read here), or release it
+// when the call is not made.
 // With check set nothing is counted (minting a key starts no call).
 //
 // A hook's plain error refuses with 503: when the check itself fails, the
 // safe answer is no call. An unreadable credit store does not refuse: the
 // call runs without a credit limit and the agent logs it.
-func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, ref *Refusal) {
-	var credits *float64
+func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *float64, ref *Refusal) {
 	if a.cfg.Credits != nil {
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
 		switch {
@@ -72,7 +72,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		err = extra()
 	}
 	if err == nil {
-		return counted, nil
+		return counted, credits, nil
 	}
 	if counted {
 		a.adm.Release(user)
@@ -89,7 +89,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		a.log.Warn("publish refusal", "err", pubErr)
 	}
 	a.log.Info("call refused", "mode", mode, "user", user, "status", ref.Status, "reason", ref.Reason)
-	return false, ref
+	return false, nil, ref
 }
 
 func userOrAnon(u string) string {

@@ -90,7 +90,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 		writeError(w, http.StatusInternalServerError, "session_config", err.Error())
 		return
 	}
-	counted, ref := a.admit(r.Context(), ModeRelay, user, false, admit)
+	counted, credits, ref := a.admit(r.Context(), ModeRelay, user, false, admit)
 	if ref != nil {
 		writeError(w, ref.Status, ref.Reason, ref.Detail)
 		return
@@ -107,7 +107,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 	}
 	// Track before the browser has its answer: no event of the call can
 	// happen before we are listening, and a terminate works at once.
-	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted}); err != nil {
+	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted, credits: credits}); err != nil {
 		a.log.Error("relay: call created but not tracked", "call", callID, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/sdp")

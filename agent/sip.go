@@ -114,9 +114,10 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		d = cfg.Decide(ctx, call)
 	}
 	counted := false
+	var credits *float64
 	if d.Accept {
 		var ref *Refusal
-		if counted, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
+		if counted, credits, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
 			d = SIPDecision{Accept: false, User: d.User, RejectStatus: 486}
 		}
 	}
@@ -147,7 +148,7 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
-	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted})
+	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted, credits: credits})
 }
 
 // webhookIDs remembers handled webhook-ids for dedupe, bounded in time.
