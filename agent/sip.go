@@ -12,6 +12,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/realtime"
+
+	"github.com/calltop/calltop/feed"
 )
 
 // maxWebhookBody bounds a webhook delivery; real ones are about 1 KB.
@@ -106,8 +108,8 @@ func (a *Agent) SIPWebhook(cfg SIPConfig) http.Handler {
 }
 
 func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) error {
-	if err := validateID(call.CallID); err != nil {
-		return err
+	if err := feed.ValidateCallID(call.CallID); err != nil {
+		return fmt.Errorf("call id from OpenAI's webhook: %w", err)
 	}
 	d := SIPDecision{Accept: true, User: call.From}
 	if cfg.Decide != nil {

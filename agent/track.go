@@ -173,12 +173,3 @@ func (c *call) attachRetrying(first bool) (*websocket.Conn, error) {
 	}
 	return nil, err
 }
-
-// validateID wraps feed.ValidateCallID for paths that have no other
-// context to add.
-func validateID(id string) error {
-	if err := feed.ValidateCallID(id); err != nil {
-		return fmt.Errorf("call id from OpenAI: %w", err)
-	}
-	return nil
-}

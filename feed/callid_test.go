@@ -28,7 +28,7 @@ func TestNewSubjects(t *testing.T) {
 		t.Fatalf("default subjects: %+v %v", s, err)
 	}
 	s, err = NewSubjects("acme.prod-eu")
-	if err != nil || s.AllCalls() != "acme.prod-eu.v1.call.>" || s.Stream() != "ACME_PROD_EU" {
+	if err != nil || s.Stored()[0] != "acme.prod-eu.v1.call.>" || s.Stream() != "ACME_PROD_EU" {
 		t.Fatalf("custom prefix: %+v %v", s, err)
 	}
 	for _, p := range []string{"a..b", "a.*", ">", "a b"} {

@@ -48,9 +48,6 @@ func (s Subjects) Call(callID string, kind Kind) string {
 	return s.prefix() + ".v1.call." + callID + "." + string(kind)
 }
 
-// AllCalls matches every call event.
-func (s Subjects) AllCalls() string { return s.prefix() + ".v1.call.>" }
-
 // User is the subject of one kind of user event.
 func (s Subjects) User(user string, kind Kind) string {
 	return s.prefix() + ".v1.user." + UserKey(user) + "." + string(kind)

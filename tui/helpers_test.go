@@ -70,7 +70,7 @@ func newFeed(t *testing.T) *testFeed {
 	}
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:       client.Subjects.Stream(),
-		Subjects:   []string{client.Subjects.AllCalls()},
+		Subjects:   client.Subjects.Stored(),
 		Storage:    jetstream.MemoryStorage,
 		MaxBytes:   8 << 20,
 		Duplicates: 2 * time.Minute,
