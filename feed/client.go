@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -44,7 +43,7 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	}, opts...)
 	nc, err := nats.Connect(url, all...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), redactErr(url, err))
 	}
 	return nc, nil
 }
@@ -157,14 +156,4 @@ func (c *Client) coverSubjects(ctx context.Context, js jetstream.JetStream, s je
 		return nil, fmt.Errorf("add subjects to stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
-}
-
-// RedactURL hides the credentials (user, password or token) of a NATS URL
-// for messages and logs.
-func RedactURL(s string) string {
-	u, err := neturl.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Scheme + "://xxxxx@" + u.Host
 }
