@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/calltop/calltop/feed"
 )
 
 const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--nats URL] [--prefix P]
@@ -43,7 +45,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	if len(pos) != n {
-		fmt.Fprintf(stderr, "calltop credits %s: want %d arguments, got %d (%s)\n", op, n, len(pos), strings.Join(pos, " "))
+		fmt.Fprintf(stderr, "calltop credits %s: want %d arguments, got %d (%s)\n", op, n, len(pos), feed.Printable(strings.Join(pos, " ")))
 		fs.Usage()
 		return errUsage
 	}
@@ -83,7 +85,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", e.User, dollars(e.BalanceUSD))
+		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), dollars(e.BalanceUSD))
 		return nil
 	}
 	list, err := store.List(ctx)
@@ -102,7 +104,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.User, dollars(e.BalanceUSD), e.UpdatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", feed.Printable(e.User), dollars(e.BalanceUSD), e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

@@ -60,7 +60,7 @@ func envOr(key, def string) string {
 // returns errors instead of exiting.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("calltop "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(printableWriter{stderr})
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: calltop %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -141,4 +141,24 @@ func looksLikeFlag(a string) bool {
 	}
 	_, err := strconv.ParseFloat(strings.Replace(a, "$", "", 1), 64)
 	return err != nil
+}
+
+// printableWriter passes what the flag package writes through
+// feed.Printable, keeping its newlines and tabs: it quotes a mistyped flag
+// name raw ("flag provided but not defined: -…").
+type printableWriter struct{ w io.Writer }
+
+func (p printableWriter) Write(b []byte) (int, error) {
+	lines := strings.Split(string(b), "\n")
+	for i, line := range lines {
+		cells := strings.Split(line, "\t")
+		for j, c := range cells {
+			cells[j] = feed.Printable(c)
+		}
+		lines[i] = strings.Join(cells, "\t")
+	}
+	if _, err := io.WriteString(p.w, strings.Join(lines, "\n")); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

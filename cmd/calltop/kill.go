@@ -28,7 +28,7 @@ func runKill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	case 1:
 	default:
-		fmt.Fprintf(stderr, "calltop kill: one call at a time (got %s)\n", strings.Join(pos, ", "))
+		fmt.Fprintf(stderr, "calltop kill: one call at a time (got %s)\n", feed.Printable(strings.Join(pos, ", ")))
 		return errUsage
 	}
 	id := pos[0]

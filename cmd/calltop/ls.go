@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/calltop/calltop/feed"
 )
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +44,10 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	// Every string column comes from outside (a user as the app or a SIP
+	// From header gave it): feed.Printable keeps its control characters
+	// off the terminal. --json above keeps them, JSON-escaped.
+	p := feed.Printable
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
 	for i := range calls {
@@ -61,7 +67,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, w := range s.Warnings {
 			flags = append(flags, fmt.Sprintf("%s %.0f%%", w.Limit, 100*w.Used/w.Max))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", s.CallID, s.User, s.Model, s.State, s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, end, strings.Join(flags, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", p(s.CallID), p(s.User), p(s.Model), p(string(s.State)), s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, p(end), p(strings.Join(flags, ",")))
 	}
 	return tw.Flush()
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/calltop/calltop/feed"
 )
 
 // command is one subcommand: its name, a one-line summary and its body.
@@ -63,7 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 			return 130
 		}
-		fmt.Fprintf(stderr, "calltop %s: %v\n", name, err)
+		// An error may quote what came from outside (an agent's reply, a
+		// user, a file): one line, no control characters.
+		fmt.Fprintf(stderr, "calltop %s: %s\n", name, feed.Printable(err.Error()))
 		return 1
 	}
 	fmt.Fprintf(stderr, "calltop: unknown command %q (try: calltop help)\n", name)
