@@ -1,9 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"regexp"
 
 	"github.com/calltop/calltop/feed"
@@ -67,30 +64,6 @@ func DefaultPrices() *Prices {
 			"gpt-4o-mini-transcribe": {AudioIn: 3, TextIn: 1.25, TextOut: 5},
 		},
 	}
-}
-
-// LoadPrices reads a JSON price table from path and lays it over the
-// built-in one: models in the file replace or add to the defaults.
-func LoadPrices(path string) (*Prices, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("price table: %w", err)
-	}
-	var over Prices
-	if err := json.Unmarshal(data, &over); err != nil {
-		return nil, fmt.Errorf("price table %s: %w", path, err)
-	}
-	p := DefaultPrices()
-	for m, pr := range over.Models {
-		p.Models[m] = pr
-	}
-	if over.Source != "" {
-		p.Source = over.Source
-	}
-	for m, pr := range over.Transcription {
-		p.Transcription[m] = pr
-	}
-	return p, nil
 }
 
 // snapshotSuffix matches a dated model snapshot ("gpt-realtime-2025-08-28").
