@@ -130,6 +130,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("agent: no OpenAI API key (set OPENAI_API_KEY)")
 	}
+	if strings.HasPrefix(cfg.APIKey, "ek_") {
+		return nil, errors.New("agent: APIKey is an ephemeral key (ek_…): the sideband needs the project's standard key; OpenAI refuses sidebands opened with ephemeral keys")
+	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
