@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -34,21 +35,19 @@ type SidecarConfig struct {
 //	POST /v1/client_secrets         {"user":"…","session":{…},"ttl_seconds":60} → OpenAI's client-secret JSON
 //	POST /v1/calls                  {"call_id":"rtc_…","user":"…","model":"…","client_secret":"ek_…"} → 202
 //	POST /v1/webhooks/openai        OpenAI's signed realtime.call.incoming webhook (SIP)
-//	GET  /healthz                   200 while the agent runs
+//	GET  /healthz                   200 {"ok":true} while the agent runs; with the token, its name and calls too
 //
 // Errors are JSON {"error":{"code":"…","message":"…"}}. An invalid call ID
-// is refused 400 and nothing is dialled.
+// is refused 400 and nothing is dialled; a body over its limit 413
+// request_too_large. The token is checked before any body is read.
 func (a *Agent) Handler(cfg SidecarConfig) http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h http.HandlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cfg.Token != "" {
-				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-				if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) != 1 {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="calltop"`)
-					writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
-					return
-				}
+			if !authorized(r, cfg.Token) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="calltop"`)
+				refuse(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+				return
 			}
 			h(w, r)
 		})
@@ -59,11 +58,17 @@ func (a *Agent) Handler(cfg SidecarConfig) http.Handler {
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /v1/webhooks/openai", a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret}))
 	}
+	// A probe without the token learns only that the agent is up, not
+	// its name or how busy it is.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"agent": a.cfg.Name, "calls": len(a.Calls())})
+		if !authorized(r, cfg.Token) {
+			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "agent": a.cfg.Name, "calls": len(a.Calls())})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+		refuse(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -138,16 +143,58 @@ func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": req.CallID, "status": "attaching"})
 }
 
-// decodeJSON reads a strict JSON body into v, answering 400 with the
-// expected shape when it cannot.
+// decodeJSON reads a strict JSON body into v: one object, no unknown
+// field, nothing after it. It answers 413 when the body is over
+// maxRequestBody, 400 with the expected shape when it is not right.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_json", "body must be JSON "+shape+": "+err.Error())
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			return true
+		}
+		if !tooLarge(err) {
+			err = errors.New("more than one JSON value")
+		}
+	}
+	if tooLarge(err) {
+		writeTooLarge(w, "JSON body", maxRequestBody)
 		return false
 	}
-	return true
+	writeError(w, http.StatusBadRequest, "invalid_json", "body must be JSON "+shape+": "+err.Error())
+	return false
+}
+
+// tooLarge reports whether err is http.MaxBytesReader's limit.
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// writeTooLarge answers 413, the same way on every endpoint.
+func writeTooLarge(w http.ResponseWriter, what string, limit int) {
+	writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("%s over %d bytes", what, limit))
+}
+
+// authorized reports whether r carries the bearer token; any request is
+// when no token is set. The scheme is case-insensitive (RFC 7235).
+func authorized(r *http.Request, token string) bool {
+	if token == "" {
+		return true
+	}
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	got = strings.TrimLeft(got, " ")
+	return strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// refuse answers an error before the request's body is read, and closes
+// the connection: on a connection kept open, net/http would first read
+// what is left of the body (up to 256 KB), so a client trickling one would
+// wait as long as it trickles for its 401.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Connection", "close")
+	writeError(w, status, code, msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -55,7 +55,7 @@ func (a *Agent) Relay(cfg RelayConfig) http.Handler {
 		}
 		user, err := cfg.User(r)
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+			refuse(w, http.StatusUnauthorized, "unauthorized", err.Error())
 			return
 		}
 		var session json.RawMessage
@@ -77,8 +77,12 @@ func (a *Agent) Relay(cfg RelayConfig) http.Handler {
 // the sidecar's POST /v1/relay.
 func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, session json.RawMessage, admit func() error) {
 	offer, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSDP))
+	if tooLarge(err) {
+		writeTooLarge(w, "SDP offer", maxSDP)
+		return
+	}
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_sdp", fmt.Sprintf("SDP offer over %d bytes or unreadable: %v", maxSDP, err))
+		writeError(w, http.StatusBadRequest, "invalid_sdp", "SDP offer unreadable: "+err.Error())
 		return
 	}
 	if !bytes.HasPrefix(bytes.TrimLeft(offer, " \r\n\t"), []byte("v=0")) {

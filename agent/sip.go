@@ -71,6 +71,10 @@ func (a *Agent) SIPWebhook(cfg SIPConfig) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+		if tooLarge(err) {
+			writeTooLarge(w, "webhook body", maxWebhookBody)
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_body", err.Error())
 			return
