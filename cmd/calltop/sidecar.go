@@ -11,23 +11,28 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/feed"
 )
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("agent", "agent [--nats URL] [--openai-base-url URL] [--listen ADDR]", stderr)
 	var nf natsFlags
 	nf.register(fs)
-	baseURL := fs.String("openai-base-url", envOr("OPENAI_BASE_URL", agent.DefaultBaseURL), "OpenAI REST base; the sideband URL is derived from it (env OPENAI_BASE_URL)")
+	// The base URL may carry a proxy's credentials: like the secrets, it
+	// defaults from the environment after parsing.
+	baseURL := fs.String("openai-base-url", "", "OpenAI REST base; the sideband URL is derived from it (env OPENAI_BASE_URL; default "+agent.DefaultBaseURL+")")
 	listen := fs.String("listen", "127.0.0.1:8787", "address of the HTTP API for your backend")
 	name := fs.String("name", "", "agent name in events (default host-pid)")
 	prices := fs.String("prices", "", "JSON price table laid over the built-in one")
-	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read; larger ones are skipped and counted")
+	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read, > 0; larger ones are skipped and counted")
+	maxConns := fs.Int("max-conns-per-client", 64, "concurrent HTTP connections per client IP address, more are refused 503 (0: no limit; behind a reverse proxy all connections come from the proxy)")
 	// Secrets default from the environment after parsing, so -h never
 	// prints them.
-	token := fs.String("token", "", "bearer token your backend sends (env CALLTOP_AGENT_TOKEN); required unless --listen is loopback")
+	token := fs.String("token", "", "bearer token your backend sends (env CALLTOP_AGENT_TOKEN; spaces around it are trimmed); required unless --listen is loopback")
 	webhookSecret := fs.String("webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
 	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
 	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
@@ -43,9 +48,28 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *webhookSecret == "" {
 		*webhookSecret = os.Getenv("OPENAI_WEBHOOK_SECRET")
 	}
+	if *baseURL == "" {
+		*baseURL = envOr("OPENAI_BASE_URL", agent.DefaultBaseURL)
+	}
+	var err error
+	if *token, err = checkToken(*token); err != nil {
+		return err
+	}
+	if *maxFrame <= 0 {
+		return fmt.Errorf("--max-frame-bytes %d: want a number of bytes > 0 (default 4194304)", *maxFrame)
+	}
+	if *maxConns < 0 {
+		return fmt.Errorf("--max-conns-per-client %d: want ≥ 0 (0: no limit)", *maxConns)
+	}
+	if err := checkBaseURL(*baseURL); err != nil {
+		return err
+	}
 	key := os.Getenv("OPENAI_API_KEY")
 	if key == "" {
 		return errors.New("OPENAI_API_KEY is not set (the project's standard key; the agent never uses ephemeral keys)")
+	}
+	if strings.HasPrefix(strings.TrimSpace(key), "ek_") {
+		return errors.New("OPENAI_API_KEY is an ephemeral key (ek_…): the sideband needs the project's standard key (sk-…); OpenAI refuses sidebands opened with ephemeral keys")
 	}
 	cfg := agent.Config{
 		APIKey: key, BaseURL: *baseURL, Name: *name, Prefix: nf.prefix, MaxFrameBytes: *maxFrame,
@@ -97,10 +121,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler(agent.SidecarConfig{Token: *token, WebhookSecret: *webhookSecret}), ReadHeaderTimeout: 10 * time.Second}
+	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, WebhookSecret: *webhookSecret}), defaultServerLimits)
+	limited := limitConns(ln, *maxConns, func(ip string) {
+		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", *maxConns)
+	})
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.redacted(), "openai", *baseURL, "name", a.Name())
+	go func() { errc <- srv.Serve(limited) }()
+	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.redacted(), "openai", feed.RedactURL(*baseURL), "name", a.Name())
 
 	select {
 	case <-ctx.Done():

@@ -58,8 +58,55 @@ func TestSidecarBadPolicyIsOneLine(t *testing.T) {
 func TestSidecarHelpNeverPrintsSecrets(t *testing.T) {
 	t.Setenv("CALLTOP_AGENT_TOKEN", "tok-very-secret")
 	t.Setenv("OPENAI_WEBHOOK_SECRET", "whsec_very_secret")
+	t.Setenv("OPENAI_BASE_URL", "http://proxy:very-secret@127.0.0.1:1/v1")
 	code, out, errs := calltop(t, "agent", "-h")
 	if code != 0 || strings.Contains(out+errs, "very") || !strings.Contains(errs, "-token") {
 		t.Fatalf("agent -h: exit %d, printed a secret or no usage:\n%s%s", code, out, errs)
+	}
+}
+
+// TestSidecarRefusesBadSettings: each mistake is one line naming it, and
+// the agent does not start.
+func TestSidecarRefusesBadSettings(t *testing.T) {
+	dead := "nats://" + freeAddr(t) // the checks come before NATS is dialled
+	prices := filepath.Join(t.TempDir(), "prices.json")
+	if err := os.WriteFile(prices, []byte(`{"models":{"gpt-x":{"text_in":-1}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(t.TempDir(), "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"models":{"gpt-x":{"txt_in":1}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		key  string
+		want []string
+	}{
+		{[]string{"--max-frame-bytes", "0"}, "sk-test", []string{"--max-frame-bytes 0"}},
+		{[]string{"--max-frame-bytes", "-5"}, "sk-test", []string{"--max-frame-bytes -5"}},
+		{[]string{"--max-conns-per-client", "-1"}, "sk-test", []string{"--max-conns-per-client -1"}},
+		{[]string{"--token", " "}, "sk-test", []string{"--token", "blank"}},
+		{[]string{"--token", "\t\n"}, "sk-test", []string{"--token", "blank"}},
+		{nil, "ek_68af296e8e408191a1120ab6383263c2", []string{"OPENAI_API_KEY", "ephemeral", "standard key"}},
+		{[]string{"--prices", prices}, "sk-test", []string{prices, `"gpt-x"`, "text_in"}},
+		{[]string{"--prices", typo}, "sk-test", []string{typo, `"gpt-x"`, "txt_in"}},
+		{[]string{"--openai-base-url", "ftp://u:S3cretPW@example.com/v1"}, "sk-test", []string{"--openai-base-url", "xxxxx@example.com"}},
+		{[]string{"--openai-base-url", "http://u:S3cretPW@exa mple.com/v1"}, "sk-test", []string{"--openai-base-url"}},
+	} {
+		t.Setenv("OPENAI_API_KEY", tc.key)
+		code, out, errs := calltop(t, append([]string{"agent", "--nats", dead}, tc.args...)...)
+		ok := code == 1 && strings.Count(errs, "\n") == 1 && !strings.Contains(out+errs, "S3cretPW") && !strings.Contains(out+errs, "68af")
+		for _, w := range tc.want {
+			ok = ok && strings.Contains(errs, w)
+		}
+		if !ok {
+			t.Errorf("agent %q: exit %d, %q; want exit 1 and one line with %q, no secret", tc.args, code, errs, tc.want)
+		}
+	}
+	// The token from the environment is checked the same way.
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("CALLTOP_AGENT_TOKEN", "  ")
+	if code, _, errs := calltop(t, "agent", "--nats", dead); code != 1 || !strings.Contains(errs, "blank") {
+		t.Errorf("blank CALLTOP_AGENT_TOKEN: exit %d, %q", code, errs)
 	}
 }
