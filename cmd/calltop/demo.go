@@ -30,7 +30,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	srv, err := startDemoNATS(*natsListen)
+	srv, err := startDemoNATS(*natsListen, stderr)
 	if err != nil {
 		return err
 	}
@@ -94,8 +94,11 @@ func demoPolicy(user string) agent.Policy {
 }
 
 // startDemoNATS listens on addr, or on a free port when addr is taken (a
-// real NATS may already run there).
-func startDemoNATS(addr string) (*feed.Server, error) {
+// real NATS may already run there), and says on w where it listens: other
+// terminals' `calltop ls` and `calltop credits` must be pointed there, or
+// they act on whatever owns addr. The dashboard does not show it yet: its
+// header would need a field for it in tui.Options.
+func startDemoNATS(addr string, w io.Writer) (*feed.Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--nats-listen %q: %w", addr, err)
@@ -104,10 +107,22 @@ func startDemoNATS(addr string) (*feed.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--nats-listen %q: bad port", addr)
 	}
-	if ln, err := net.Listen("tcp", addr); err == nil {
+	moved := false
+	if port == 0 {
+		port = -1 // RunServer's 0 is NATS's 4222
+	} else if ln, err := net.Listen("tcp", addr); err == nil {
 		ln.Close()
 	} else {
-		port = -1
+		port, moved = -1, true
 	}
-	return feed.RunServer(feed.ServerOptions{Host: host, Port: port})
+	srv, err := feed.RunServer(feed.ServerOptions{Host: host, Port: port})
+	if err != nil {
+		return nil, err
+	}
+	if moved {
+		fmt.Fprintf(w, "calltop demo: NATS on %s (%s is taken by another process; use --nats %s in other terminals)\n", srv.ClientURL(), addr, srv.ClientURL())
+	} else {
+		fmt.Fprintf(w, "calltop demo: NATS on %s\n", srv.ClientURL())
+	}
+	return srv, nil
 }
