@@ -21,12 +21,13 @@ type Micros int64
 const (
 	// Microdollar is the smallest amount: $0.000001.
 	Microdollar Micros = 1
-	// Dollar is one US dollar: 0.08 * Dollar is 8 cents.
-	Dollar Micros = 1_000_000
+	// Dollar is one US dollar in micro-dollars. It is untyped, so that
+	// amounts read as dollars: 5*Dollar, and 0.08*Dollar for 8 cents.
+	Dollar = 1_000_000
 	// MaxMicros bounds every amount and balance in either direction:
 	// ±$9,000,000,000,000. That is far beyond any real balance and keeps
 	// the sum of two amounts in range of int64, so checks are simple.
-	MaxMicros = maxUSD * Dollar
+	MaxMicros Micros = maxUSD * Dollar
 
 	maxUSD = 9_000_000_000_000
 )
@@ -130,7 +131,7 @@ func parseMagnitude(t string, round bool) (Micros, error) {
 		return 0, ErrMicrosRange
 	}
 	m *= Dollar
-	scale := Dollar / 10
+	scale := Micros(Dollar / 10)
 	for i := 0; i < len(frac); i++ {
 		m += Micros(frac[i]-'0') * scale
 		scale /= 10

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/calltop/calltop/feed"
 )
 
 const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--nats URL] [--prefix P]
@@ -79,11 +81,15 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if op == "add" {
 			change = store.Add
 		}
-		e, err := change(ctx, pos[0], usd)
+		amount, err := feed.MicrosFromUSD(usd)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", e.User, dollars(e.BalanceUSD))
+		e, err := change(ctx, pos[0], amount)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", e.User, dollars(e.Balance.USD()))
 		return nil
 	}
 	list, err := store.List(ctx)
@@ -102,7 +108,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.User, dollars(e.BalanceUSD), e.UpdatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.User, dollars(e.Balance.USD()), e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

@@ -57,7 +57,7 @@ func TestCredits(t *testing.T) {
 		}
 		got[e.User] = e
 	}
-	if len(got) != 3 || got["alice@example.com"].BalanceUSD != 3.75 || got["bob.smith"].BalanceUSD != -1.5 || got["bob.smith"].UpdatedAt.IsZero() {
+	if len(got) != 3 || got["alice@example.com"].Balance != 3_750_000 || got["bob.smith"].Balance != -1_500_000 || got["bob.smith"].UpdatedAt.IsZero() {
 		t.Fatalf("ls --json: %+v", got)
 	}
 	// Another prefix is another store.
