@@ -13,8 +13,8 @@ import (
 // cost.
 type Credits interface {
 	// Remaining is what user has left; ok false means the user has no
-	// credit limit. An error refuses the call (503): when the check fails,
-	// the safe answer is no call.
+	// credit limit. On an error the agent logs it and the call runs
+	// without a credit limit: a billing outage does not take calls down.
 	Remaining(ctx context.Context, user string) (left feed.Micros, ok bool, err error)
 	// Charge says that callID, a call of user, has cost total so far: its
 	// running total, not an increment. The implementation debits total
