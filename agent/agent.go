@@ -98,7 +98,7 @@ type Meta struct {
 	// and read the user's credit into credits (nil: no credit limit), so
 	// the call's start need not read it again.
 	admitted bool
-	credits  *float64
+	credits  *feed.Micros
 }
 
 // Agent tracks Realtime calls over their sidebands, accounts their usage,

@@ -86,7 +86,7 @@ func TestPolicyLimits(t *testing.T) {
 func TestCreditsCutAndChargeOnce(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{}, withCredits())
 	ctx := context.Background()
-	if _, err := e.credits.Set(ctx, "carol", 0.03); err != nil {
+	if _, err := e.credits.Set(ctx, "carol", 0.03*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 10 * time.Millisecond})
@@ -95,23 +95,22 @@ func TestCreditsCutAndChargeOnce(t *testing.T) {
 	if c.End.Detail != "policy:credits" || c.Policy == nil || c.Policy.CreditsUSD == nil || *c.Policy.CreditsUSD != 0.03 {
 		t.Fatalf("end = %+v policy = %+v", c.End, c.Policy)
 	}
-	var charged float64
-	waitFor(t, "the charge", func() bool {
-		usd, ok, err := e.credits.Charged(ctx, id)
-		charged = usd
-		return err == nil && ok
-	})
-	if d := charged - c.Usage.CostUSD; d > 1e-9 || d < -1e-9 {
-		t.Fatalf("charged $%v, the call cost $%v", charged, c.Usage.CostUSD)
+	cost, err := feed.MicrosFromUSD(c.Usage.CostUSD)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The charge record comes first, the debit right after it.
-	waitFor(t, "the debit", func() bool {
-		bal, _, err := e.credits.Balance(ctx, "carol")
-		return err == nil && bal < 0.03
+	var charged feed.Micros
+	waitFor(t, "the charge", func() bool {
+		total, ok, err := e.credits.Charged(ctx, id)
+		charged = total
+		return err == nil && ok && total > 0
 	})
+	if charged != cost {
+		t.Fatalf("charged %s, the call cost %s ($%v)", charged, cost, c.Usage.CostUSD)
+	}
 	bal, _, err := e.credits.Balance(ctx, "carol")
-	if err != nil || bal > 0 || bal < 0.03-charged-1e-9 || bal > 0.03-charged+1e-9 {
-		t.Fatalf("balance $%v, want $0.03 - $%v", bal, charged)
+	if err != nil || bal > 0 || bal != 0.03*feed.Dollar-charged {
+		t.Fatalf("balance %s, want $0.03 - %s", bal, charged)
 	}
 	// No credit left: the next call is refused at admission.
 	if _, err := e.agent.MintClientSecret(ctx, "carol", nil, time.Minute); !isRefusal(err, http.StatusPaymentRequired, "credits") {
@@ -157,7 +156,7 @@ func TestAdmissionRefusals(t *testing.T) {
 	if st, body := post("broke"); st != http.StatusPaymentRequired || !strings.Contains(body, "credits") {
 		t.Fatalf("no credit: %d %s", st, body)
 	}
-	if _, err := e.credits.Set(ctx, "dave", 1.25); err != nil {
+	if _, err := e.credits.Set(ctx, "dave", 1.25*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := post("dave"); st != http.StatusCreated {
@@ -235,7 +234,7 @@ func TestLimitEnforcedWhileNATSDown(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxTokens: 6000})}, withCredits(), withStoreDir(dir))
 	ctx := context.Background()
-	if _, err := e.credits.Set(ctx, "frank", 5); err != nil {
+	if _, err := e.credits.Set(ctx, "frank", 5*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 40 * time.Millisecond})
@@ -266,18 +265,14 @@ func TestLimitEnforcedWhileNATSDown(t *testing.T) {
 	if c.End.Detail != "policy:max_tokens" || c.Usage.Tokens.Total < 6000 {
 		t.Fatalf("ended = %+v usage %d tokens", c.End, c.Usage.Tokens.Total)
 	}
-	var charged float64
+	var charged feed.Micros
 	waitFor(t, "the charge", func() bool {
-		usd, ok, err := e.credits.Charged(ctx, id)
-		charged = usd
-		return err == nil && ok
+		total, ok, err := e.credits.Charged(ctx, id)
+		charged = total
+		return err == nil && ok && total > 0
 	})
-	waitFor(t, "the debit", func() bool {
-		bal, _, err := e.credits.Balance(ctx, "frank")
-		return err == nil && bal < 5
-	})
-	bal, _, _ := e.credits.Balance(ctx, "frank")
-	if d := (5 - charged) - bal; d > 1e-9 || d < -1e-9 || charged <= 0 {
-		t.Fatalf("balance $%v after a charge of $%v from $5", bal, charged)
+	bal, _, err := e.credits.Balance(ctx, "frank")
+	if err != nil || bal != 5*feed.Dollar-charged {
+		t.Fatalf("balance %s after a charge of %s from $5 (%v)", bal, charged, err)
 	}
 }

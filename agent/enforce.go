@@ -17,7 +17,7 @@ const zombieAfter = time.Second
 // budget is a call's policy state, guarded by the call's mutex.
 type budget struct {
 	policy    Policy
-	credits   *float64     // the user's credit when the call started; nil: no credit limit
+	credits   *feed.Micros // the user's credit when the call started; nil: no credit limit
 	effective *feed.Policy // what events carry; nil when there is nothing to say
 	marks     Marks
 	// window and next are cost samples for the burn rate: window is 1–2
@@ -175,10 +175,15 @@ func (c *call) charge(usd float64) {
 	if a.cfg.Credits == nil || c.budget.credits == nil || usd <= 0 {
 		return
 	}
+	total, err := feed.MicrosFromUSD(usd)
+	if err != nil {
+		a.log.Error("charge: the call's cost is no amount; the call is not charged", "call", c.id, "user", c.meta.User, "err", err)
+		return
+	}
 	try := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, usd)
+		return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
 	}
 	run := func() {
 		backoff := 200 * time.Millisecond

@@ -128,7 +128,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // Effective is the policy as it travels on started and usage events, with
 // the user's credits at the call's start (nil: no credit limit).
-func (p Policy) Effective(credits *float64) feed.Policy {
+func (p Policy) Effective(credits *feed.Micros) feed.Policy {
 	fp := feed.Policy{
 		MaxSeconds: p.MaxSeconds.Seconds(),
 		MaxTokens:  p.MaxTokens,
@@ -136,7 +136,7 @@ func (p Policy) Effective(credits *float64) feed.Policy {
 		WarnAt:     p.warnAt(),
 	}
 	if credits != nil {
-		c := *credits
+		c := credits.USD()
 		fp.CreditsUSD = &c
 	}
 	return fp

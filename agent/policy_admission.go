@@ -71,16 +71,16 @@ func NewAdmission(policyFor func(user string) Policy) *Admission {
 // user's balance (nil: no credit limit), and if so counts the call as live
 // until Release. Credits are checked first (402), then concurrency and the
 // hourly window (429).
-func (a *Admission) Admit(user string, now time.Time, credits *float64) (ok bool, status int, reason string) {
+func (a *Admission) Admit(user string, now time.Time, credits *feed.Micros) (ok bool, status int, reason string) {
 	d := a.Decide(user, now, credits)
 	return d.OK, d.Status, d.Reason
 }
 
 // Decide is Admit with the refusal's detail.
-func (a *Admission) Decide(user string, now time.Time, credits *float64) Decision {
+func (a *Admission) Decide(user string, now time.Time, credits *feed.Micros) Decision {
 	if credits != nil && *credits <= 0 {
 		return Decision{Status: http.StatusPaymentRequired, Reason: RefuseCredits,
-			Detail: fmt.Sprintf("no credit left ($%.2f)", *credits)}
+			Detail: fmt.Sprintf("no credit left (%s)", *credits)}
 	}
 	p := a.policyFor(user)
 	a.mu.Lock()
@@ -102,7 +102,7 @@ func (a *Admission) Decide(user string, now time.Time, credits *float64) Decisio
 // Check is Decide without counting: for a decision that starts no call by
 // itself (minting a client secret; the call it leads to is counted by
 // Register when it is reported).
-func (a *Admission) Check(user string, now time.Time, credits *float64) Decision {
+func (a *Admission) Check(user string, now time.Time, credits *feed.Micros) Decision {
 	d := a.Decide(user, now, credits)
 	if d.OK {
 		a.mu.Lock()

@@ -14,17 +14,17 @@ import (
 func TestAdmitCredits(t *testing.T) {
 	a := NewAdmission(nil)
 	for _, tc := range []struct {
-		credits *float64
+		credits *feed.Micros
 		ok      bool
-	}{{nil, true}, {ptr(0.01), true}, {ptr(0.0), false}, {ptr(-2.5), false}} {
+	}{{nil, true}, {ptr(feed.Microdollar), true}, {ptr(feed.Micros(0)), false}, {ptr(-2_500_000 * feed.Microdollar), false}} {
 		ok, status, reason := a.Admit("u", t0, tc.credits)
 		if ok != tc.ok || (!ok && (status != http.StatusPaymentRequired || reason != RefuseCredits)) || (ok && status != http.StatusOK) {
 			t.Errorf("credits %v: %v %d %q", tc.credits, ok, status, reason)
 		}
 	}
-	d := a.Decide("u", t0, ptr(-2.5))
+	d := a.Decide("u", t0, ptr(-2_500_000*feed.Microdollar))
 	var ref *Refusal
-	if !errors.As(d.Err(), &ref) || ref.Status != 402 || ref.Reason != "credits" || ref.Detail != "no credit left ($-2.50)" {
+	if !errors.As(d.Err(), &ref) || ref.Status != 402 || ref.Reason != "credits" || ref.Detail != "no credit left (-$2.50)" {
 		t.Fatalf("refusal: %+v", d)
 	}
 	if (Decision{OK: true}).Err() != nil {

@@ -6,21 +6,26 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// Credits is a per-user prepaid balance in USD, the interface an app
-// implements over its own billing (or StoreCredits over calltop's built-in
-// store). The agent reads Remaining when a call is admitted and starts,
-// cuts the call when its cost reaches that, and Charges the call's final
-// cost when it ends.
+// Credits is a per-user prepaid balance in micro-dollars, the interface an
+// app implements over its own billing (or StoreCredits over calltop's
+// built-in store). The agent reads Remaining when a call is admitted and
+// starts, cuts the call when its cost reaches that, and Charges the call's
+// cost.
 type Credits interface {
 	// Remaining is what user has left; ok false means the user has no
-	// credit limit. An error refuses the call (503): when the check fails,
-	// the safe answer is no call.
-	Remaining(ctx context.Context, user string) (usd float64, ok bool, err error)
-	// Charge debits a finished call's cost. It must be idempotent per
-	// callID: the agent charges again after a restart, on retries, and a
-	// second agent may charge the same call; only the first may count. It
-	// may take a balance below zero (a call's final cost overshoots).
-	Charge(ctx context.Context, user, callID string, usd float64) error
+	// credit limit. On an error the agent logs it and the call runs
+	// without a credit limit: a billing outage does not take calls down.
+	Remaining(ctx context.Context, user string) (left feed.Micros, ok bool, err error)
+	// Charge says that callID, a call of user, has cost total so far: its
+	// running total, not an increment. The implementation debits total
+	// minus what it already debited for callID when that is positive, and
+	// nothing otherwise (a lower or equal total is no refund). It must be
+	// idempotent per callID: the agent charges again after a restart and
+	// on retries, and an agent that adopts a call whose owner died charges
+	// the call's whole running total, part of which the owner may have
+	// charged already. It may take a balance below zero (a call's cost
+	// overshoots what was left).
+	Charge(ctx context.Context, user, callID string, total feed.Micros) error
 }
 
 // StoreCredits adapts calltop's built-in credit store (feed.Client.Credits)
@@ -29,11 +34,11 @@ func StoreCredits(s *feed.CreditStore) Credits { return storeCredits{s} }
 
 type storeCredits struct{ s *feed.CreditStore }
 
-func (c storeCredits) Remaining(ctx context.Context, user string) (float64, bool, error) {
+func (c storeCredits) Remaining(ctx context.Context, user string) (feed.Micros, bool, error) {
 	return c.s.Balance(ctx, user)
 }
 
-func (c storeCredits) Charge(ctx context.Context, user, callID string, usd float64) error {
-	_, err := c.s.Charge(ctx, user, callID, usd)
+func (c storeCredits) Charge(ctx context.Context, user, callID string, total feed.Micros) error {
+	_, err := c.s.Charge(ctx, user, callID, total)
 	return err
 }

@@ -31,15 +31,16 @@ func TestStoreCredits(t *testing.T) {
 	if _, ok, err := c.Remaining(ctx, "alice@example.com"); ok || err != nil {
 		t.Fatalf("no entry: ok %v err %v", ok, err)
 	}
-	if _, err := store.Set(ctx, "alice@example.com", 2); err != nil {
+	if _, err := store.Set(ctx, "alice@example.com", 2*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // charged once however often
-		if err := c.Charge(ctx, "alice@example.com", "rtc_a1", 0.5); err != nil {
+	// Running totals: the same one twice, a lower one, a higher one.
+	for _, total := range []feed.Micros{250_000, 500_000, 500_000, 400_000, 750_000} {
+		if err := c.Charge(ctx, "alice@example.com", "rtc_a1", total); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if usd, ok, err := c.Remaining(ctx, "alice@example.com"); usd != 1.5 || !ok || err != nil {
-		t.Fatalf("remaining %v %v %v", usd, ok, err)
+	if left, ok, err := c.Remaining(ctx, "alice@example.com"); left != 1_250_000 || !ok || err != nil {
+		t.Fatalf("remaining %v %v %v", left, ok, err)
 	}
 }

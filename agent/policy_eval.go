@@ -51,7 +51,7 @@ func (m *Marks) Note(v Verdict) {
 type Input struct {
 	// Credits is the user's balance when the call started; nil: no credit
 	// limit. The call is cut when its cost reaches it.
-	Credits *float64
+	Credits *feed.Micros
 	// Usage is the call's cumulative usage, cost included.
 	Usage feed.Usage
 	// Elapsed is the wall time attached (0: Usage.Seconds).
@@ -163,7 +163,13 @@ func (p Policy) measures(in Input, elapsed time.Duration) []measure {
 	ms := make([]measure, 0, 4)
 	costKnown := !in.Usage.CostUnknown
 	if in.Credits != nil && costKnown {
-		ms = append(ms, measure{feed.LimitCredits, in.Usage.CostUSD, *in.Credits, "$"})
+		// The cost to the micro-dollar, as it is charged: the cut comes
+		// when the charge would reach the credit.
+		cost := in.Usage.CostUSD
+		if m, err := feed.MicrosFromUSD(cost); err == nil {
+			cost = m.USD()
+		}
+		ms = append(ms, measure{feed.LimitCredits, cost, in.Credits.USD(), "$"})
 	}
 	if p.MaxCostUSD > 0 && costKnown {
 		ms = append(ms, measure{feed.LimitCost, in.Usage.CostUSD, p.MaxCostUSD, "$"})

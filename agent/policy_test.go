@@ -15,6 +15,15 @@ var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
 func ptr[T any](v T) *T { return &v }
 
+// credit is a balance of usd, for Input.Credits.
+func credit(usd float64) *feed.Micros {
+	m, err := feed.MicrosFromUSD(usd)
+	if err != nil {
+		panic(err)
+	}
+	return &m
+}
+
 // at is an Input for a call started at t0 and evaluated elapsed later, with
 // activity just now, so only what a test sets raises anything.
 func at(elapsed time.Duration) Input {
@@ -24,7 +33,7 @@ func at(elapsed time.Duration) Input {
 
 func TestEffective(t *testing.T) {
 	p := Policy{MaxSeconds: 10 * time.Minute, MaxTokens: 200000, MaxCostUSD: 2.5}
-	credits := 1.75
+	credits := 1_750_000 * feed.Microdollar
 	got := p.Effective(&credits)
 	credits = 0 // the effective policy keeps its own copy
 	want := feed.Policy{MaxSeconds: 600, MaxTokens: 200000, MaxCostUSD: 2.5, CreditsUSD: ptr(1.75), WarnAt: 0.8}
@@ -99,13 +108,15 @@ func TestEvaluateLimits(t *testing.T) {
 		{"cost at 90%", func() Input { in := at(time.Minute); in.Usage.CostUSD = 1.8; return in }, []feed.Limit{feed.LimitCost}, "", "90% of max_cost ($1.8000 of $2.0000)"},
 		{"cost unknown is not enforced", func() Input {
 			in := at(time.Minute)
-			in.Usage.CostUSD, in.Usage.CostUnknown, in.Credits = 5, true, ptr(1.0)
+			in.Usage.CostUSD, in.Usage.CostUnknown, in.Credits = 5, true, credit(1.0)
 			return in
 		}, nil, "", ""},
-		{"credits at 80%", func() Input { in := at(time.Minute); in.Credits = ptr(1.0); in.Usage.CostUSD = 0.8; return in }, []feed.Limit{feed.LimitCredits}, "", ""},
-		{"credits reached before max_cost", func() Input { in := at(time.Minute); in.Credits = ptr(0.5); in.Usage.CostUSD = 0.5; return in }, []feed.Limit{feed.LimitCredits}, feed.LimitCredits, ""},
-		{"no credit at the start", func() Input { in := at(0); in.Credits = ptr(0.0); return in }, nil, feed.LimitCredits, ""},
-		{"negative credit", func() Input { in := at(0); in.Credits = ptr(-3.0); return in }, nil, feed.LimitCredits, ""},
+		{"credits at 80%", func() Input { in := at(time.Minute); in.Credits = credit(1.0); in.Usage.CostUSD = 0.8; return in }, []feed.Limit{feed.LimitCredits}, "", ""},
+		{"credits reached to the micro", func() Input { in := at(time.Minute); in.Credits = credit(0.5); in.Usage.CostUSD = 0.4999996; return in }, []feed.Limit{feed.LimitCredits}, feed.LimitCredits, ""},
+		{"credits a micro short", func() Input { in := at(time.Minute); in.Credits = credit(0.5); in.Usage.CostUSD = 0.4999994; return in }, []feed.Limit{feed.LimitCredits}, "", ""},
+		{"credits reached before max_cost", func() Input { in := at(time.Minute); in.Credits = credit(0.5); in.Usage.CostUSD = 0.5; return in }, []feed.Limit{feed.LimitCredits}, feed.LimitCredits, ""},
+		{"no credit at the start", func() Input { in := at(0); in.Credits = credit(0); return in }, nil, feed.LimitCredits, ""},
+		{"negative credit", func() Input { in := at(0); in.Credits = credit(-3); return in }, nil, feed.LimitCredits, ""},
 		{"the furthest limit is cut, others warn", func() Input {
 			in := at(10 * time.Minute)   // seconds 100%
 			in.Usage.Tokens.Total = 1500 // tokens 150%

@@ -43,7 +43,7 @@ const (
 // A hook's plain error refuses with 503: when the check itself fails, the
 // safe answer is no call. An unreadable credit store does not refuse: the
 // call runs without a credit limit and the agent logs it.
-func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *float64, ref *Refusal) {
+func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *feed.Micros, ref *Refusal) {
 	if a.cfg.Credits != nil {
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
 		switch {

@@ -120,7 +120,7 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		d = cfg.Decide(ctx, call)
 	}
 	counted := false
-	var credits *float64
+	var credits *feed.Micros
 	if d.Accept {
 		var ref *Refusal
 		if counted, credits, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {

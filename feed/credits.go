@@ -2,10 +2,8 @@ package feed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,10 +12,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ChargeRetention is how long the record of a charged call is kept. Within
-// it, charging the same call again (an agent restarted, a second agent, a
-// retry after a timeout) changes nothing; after it the record is gone and
-// the call would be charged anew. A month covers any sane restart or retry.
+// ChargeRetention is how long the record of a charged call is kept after
+// its last change. Within it, charging the call again (an agent restarted,
+// a second agent, a retry after a timeout) debits only what a higher
+// running total adds; after it the record is gone and the call would be
+// charged its whole total anew. A month covers any sane restart or retry.
 const ChargeRetention = 30 * 24 * time.Hour
 
 // Errors of the credit store, for errors.Is.
@@ -44,38 +43,16 @@ func (s Subjects) ChargesBucket() string { return s.Stream() + "_CHARGES" }
 
 // CreditEntry is one user's balance as the store holds it.
 type CreditEntry struct {
-	User       string    `json:"user"`
-	BalanceUSD float64   `json:"balance_usd"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
-// creditDoc is the JSON value of a balance key (feed.UserKey(user)).
-// Pending lists calls whose charge is in the balance but whose charge
-// record is not yet marked applied: it is what makes a resumed charge see
-// that the debit already happened. It holds only in-flight charges (and
-// those of a charger that crashed mid-way, until the next Charge of the
-// call completes them), so it stays small.
-type creditDoc struct {
-	User       string               `json:"user"`
-	BalanceUSD float64              `json:"balance_usd"`
-	UpdatedAt  time.Time            `json:"updated_at"`
-	Pending    map[string]time.Time `json:"pending,omitempty"`
-}
-
-// chargeDoc is the JSON value of a charge record (key: the call ID).
-// Creating it is the commit point of a charge: only one writer can.
-type chargeDoc struct {
-	CallID  string    `json:"call_id"`
-	User    string    `json:"user"`
-	USD     float64   `json:"usd"`
-	At      time.Time `json:"at"`
-	Applied bool      `json:"applied"`
+	User      string    `json:"user"`
+	Balance   Micros    `json:"balance_micros"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CreditStore is calltop's built-in per-user credit ledger on JetStream
 // KV, for the sidecar and for apps without a billing system of their own.
-// Balances are in USD and may go negative: a call is admitted while its
-// user has credit left, and its final cost can overshoot what was left.
+// Balances are integer micro-dollars (Micros) and may go negative: a call
+// is admitted while its user has credit left, and its cost can overshoot
+// what was left.
 // Every change is an optimistic-concurrency update, so any number of agents
 // and operators can share one store. Its methods are safe for concurrent
 // use.
@@ -83,6 +60,10 @@ type CreditStore struct {
 	balances jetstream.KeyValue
 	charges  jetstream.KeyValue
 	now      func() time.Time
+	// wrote, when set (by tests), is called after each write a Charge
+	// makes ("recorded", "debited", "applied", "settled"); an error stops
+	// the Charge there, as a crash would.
+	wrote func(step string) error
 }
 
 // Credits opens the credit store, creating its buckets if they do not
@@ -94,7 +75,7 @@ func (c *Client) Credits(ctx context.Context) (*CreditStore, error) {
 	}
 	balances, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      c.Subjects.CreditsBucket(),
-		Description: "calltop user credits in USD (key: feed.UserKey(user))",
+		Description: "calltop user credits in micro-dollars (key: feed.UserKey(user))",
 		History:     8, // `nats kv history` shows recent changes of a balance
 		Storage:     jetstream.FileStorage,
 	})
@@ -103,7 +84,7 @@ func (c *Client) Credits(ctx context.Context) (*CreditStore, error) {
 	}
 	charges, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      c.Subjects.ChargesBucket(),
-		Description: "calltop charged calls (key: call id), so each is charged once",
+		Description: "calltop charged calls (key: call id): what each call was charged so far",
 		History:     1,
 		TTL:         ChargeRetention,
 		Storage:     jetstream.FileStorage,
@@ -132,9 +113,9 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	return kv, nil
 }
 
-func checkUSD(usd float64) error {
-	if math.IsNaN(usd) || math.IsInf(usd, 0) {
-		return fmt.Errorf("amount %v is not a finite number of USD", usd)
+func checkAmount(m Micros) error {
+	if m > MaxMicros || m < -MaxMicros {
+		return fmt.Errorf("amount of %d micro-dollars: %w", int64(m), ErrMicrosRange)
 	}
 	return nil
 }
@@ -148,34 +129,53 @@ func checkUser(user string) error {
 
 // Balance returns what user has left; ok is false when the user has no
 // entry, which means no credit limit.
-func (s *CreditStore) Balance(ctx context.Context, user string) (usd float64, ok bool, err error) {
+func (s *CreditStore) Balance(ctx context.Context, user string) (balance Micros, ok bool, err error) {
 	doc, _, err := s.get(ctx, user)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, false, nil
 	}
-	if err != nil {
-		return 0, false, err
+	if err == nil {
+		err = doc.bad
 	}
-	return doc.BalanceUSD, true, nil
+	if err != nil {
+		return 0, false, fmt.Errorf("credits of %s: %w", user, err)
+	}
+	return doc.Balance, true, nil
 }
 
-// Set makes user's balance usd (negative allowed: a debt), creating the
-// entry if needed. Charges in flight are kept: a call being charged while
-// the balance is set is still charged once, after or before the set.
-func (s *CreditStore) Set(ctx context.Context, user string, usd float64) (CreditEntry, error) {
-	if err := checkUSD(usd); err != nil {
+// Set makes user's balance amount (negative allowed: a debt), creating
+// the entry if needed. Charges in flight are kept: a call being charged
+// while the balance is set is still charged once, after or before the set.
+// Set also replaces a stored balance that is unreadable (out of range).
+func (s *CreditStore) Set(ctx context.Context, user string, amount Micros) (CreditEntry, error) {
+	if err := checkAmount(amount); err != nil {
 		return CreditEntry{}, fmt.Errorf("credits set %s: %w", user, err)
 	}
-	return s.change(ctx, "set", user, func(d *creditDoc) { d.BalanceUSD = usd })
+	return s.change(ctx, "set", user, func(d *creditDoc) error {
+		d.Balance, d.bad = amount, nil
+		return nil
+	})
 }
 
-// Add adds usd to user's balance (negative to deduct), creating the entry
-// at usd if there is none, and returns the new entry.
-func (s *CreditStore) Add(ctx context.Context, user string, usd float64) (CreditEntry, error) {
-	if err := checkUSD(usd); err != nil {
+// Add adds amount to user's balance (negative to deduct), creating the
+// entry at amount if there is none, and returns the new entry. A balance
+// that would leave ±MaxMicros is an error (ErrMicrosRange) and nothing is
+// written.
+func (s *CreditStore) Add(ctx context.Context, user string, amount Micros) (CreditEntry, error) {
+	if err := checkAmount(amount); err != nil {
 		return CreditEntry{}, fmt.Errorf("credits add %s: %w", user, err)
 	}
-	return s.change(ctx, "add", user, func(d *creditDoc) { d.BalanceUSD += usd })
+	return s.change(ctx, "add", user, func(d *creditDoc) error {
+		if d.bad != nil {
+			return d.bad
+		}
+		b, err := AddMicros(d.Balance, amount)
+		if err != nil {
+			return err
+		}
+		d.Balance = b
+		return nil
+	})
 }
 
 // List returns every user's balance, sorted by user.
@@ -196,9 +196,12 @@ func (s *CreditStore) List(ctx context.Context) ([]CreditEntry, error) {
 				slices.SortFunc(out, func(a, b CreditEntry) int { return strings.Compare(a.User, b.User) })
 				return out, nil
 			}
-			var d creditDoc
-			if err := json.Unmarshal(e.Value(), &d); err != nil {
-				return nil, fmt.Errorf("credits list: key %s: %w", e.Key(), err)
+			d, err := decodeCreditDoc(e.Value())
+			if err == nil {
+				err = d.bad
+			}
+			if err != nil {
+				return nil, fmt.Errorf("credits list: key %s (user %q): %w", e.Key(), d.User, err)
 			}
 			out = append(out, d.entry())
 		case <-ctx.Done():
@@ -207,11 +210,8 @@ func (s *CreditStore) List(ctx context.Context) ([]CreditEntry, error) {
 	}
 }
 
-func (d *creditDoc) entry() CreditEntry {
-	return CreditEntry{User: d.User, BalanceUSD: d.BalanceUSD, UpdatedAt: d.UpdatedAt}
-}
-
-// get reads user's balance document and its revision.
+// get reads user's balance document and its revision. A stored balance
+// out of range is no error here but d.bad, so that Set can replace it.
 func (s *CreditStore) get(ctx context.Context, user string) (creditDoc, uint64, error) {
 	if err := checkUser(user); err != nil {
 		return creditDoc{}, 0, fmt.Errorf("credits: %w", err)
@@ -223,8 +223,8 @@ func (s *CreditStore) get(ctx context.Context, user string) (creditDoc, uint64, 
 	if err != nil {
 		return creditDoc{}, 0, fmt.Errorf("credits: read %s: %w", user, err)
 	}
-	var d creditDoc
-	if err := json.Unmarshal(e.Value(), &d); err != nil {
+	d, err := decodeCreditDoc(e.Value())
+	if err != nil {
 		return creditDoc{}, 0, fmt.Errorf("credits: entry of %s (key %s): %w", user, e.Key(), err)
 	}
 	if d.User != user {
@@ -236,8 +236,8 @@ func (s *CreditStore) get(ctx context.Context, user string) (creditDoc, uint64, 
 
 // change applies mutate to user's balance with optimistic concurrency:
 // read, mutate, write if nobody wrote since, else retry. A missing entry
-// is created from a zero balance.
-func (s *CreditStore) change(ctx context.Context, op, user string, mutate func(*creditDoc)) (CreditEntry, error) {
+// is created from a zero balance. When mutate fails nothing is written.
+func (s *CreditStore) change(ctx context.Context, op, user string, mutate func(*creditDoc) error) (CreditEntry, error) {
 	for try := 0; try < casTries; try++ {
 		d, rev, err := s.get(ctx, user)
 		missing := errors.Is(err, jetstream.ErrKeyNotFound)
@@ -247,7 +247,9 @@ func (s *CreditStore) change(ctx context.Context, op, user string, mutate func(*
 		if missing {
 			d = creditDoc{User: user}
 		}
-		mutate(&d)
+		if err := mutate(&d); err != nil {
+			return CreditEntry{}, fmt.Errorf("credits %s %s: %w", op, user, err)
+		}
 		d.UpdatedAt = s.now().UTC()
 		conflict, err := s.put(ctx, &d, rev, missing)
 		if err != nil {
@@ -266,7 +268,7 @@ func (s *CreditStore) change(ctx context.Context, op, user string, mutate func(*
 // put writes d at rev (create when missing); conflict reports that another
 // writer got there first.
 func (s *CreditStore) put(ctx context.Context, d *creditDoc, rev uint64, missing bool) (conflict bool, err error) {
-	data, err := json.Marshal(d)
+	data, err := d.encode()
 	if err != nil {
 		return false, err
 	}

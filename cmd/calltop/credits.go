@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,11 +16,14 @@ const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--
 
   set USER USD   make USER's balance USD (a user without an entry has no credit limit)
   add USER USD   add USD to USER's balance; a negative USD deducts (add bob -2.50)
-  ls             every user's balance; --json: one object per line`
+  ls             every user's balance; --json: one object per line
+
+  USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
+  At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`
 
 // runCredits manages the built-in per-user credit store on NATS JetStream
-// KV, which the sidecar agent reads when it admits a call and charges when
-// the call ends.
+// KV, which the sidecar agent reads when it admits a call and charges with
+// each call's cost.
 func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("credits", creditsSynopsis, stderr)
 	var nf natsFlags
@@ -53,13 +54,13 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "calltop credits %s: --json is for ls\n", op)
 		return errUsage
 	}
-	var usd float64
+	var amount feed.Micros
 	if op != "ls" {
 		if strings.TrimSpace(pos[0]) == "" {
 			fmt.Fprintln(stderr, "calltop credits: empty user")
 			return errUsage
 		}
-		if usd, err = parseUSD(pos[1]); err != nil {
+		if amount, err = feed.ParseMicros(pos[1]); err != nil {
 			fmt.Fprintf(stderr, "calltop credits %s: %v\n", op, err)
 			return errUsage
 		}
@@ -81,11 +82,11 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if op == "add" {
 			change = store.Add
 		}
-		e, err := change(ctx, pos[0], usd)
+		e, err := change(ctx, pos[0], amount)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), dollars(e.BalanceUSD))
+		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
 		return nil
 	}
 	list, err := store.List(ctx)
@@ -104,29 +105,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", feed.Printable(e.User), dollars(e.BalanceUSD), e.UpdatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
-}
-
-// parseUSD reads an amount of USD: "5", "0.25", "-2.5", "$5".
-func parseUSD(s string) (float64, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(s), "$")
-	if strings.HasPrefix(t, "-$") {
-		t = "-" + t[2:]
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || strings.ContainsAny(t, "xXpP_") {
-		return 0, fmt.Errorf("bad amount %q: want a number of USD such as 5, 0.25 or -2.50", s)
-	}
-	return v, nil
-}
-
-// dollars shows a balance to a hundredth of a cent: call costs are
-// fractions of a cent.
-func dollars(v float64) string {
-	if v < 0 {
-		return fmt.Sprintf("-$%.4f", -v)
-	}
-	return fmt.Sprintf("$%.4f", v)
 }

@@ -45,8 +45,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("demo credit store: %w", err)
 	}
-	for user, usd := range demoCredits {
-		if _, err := credits.Set(ctx, user, usd); err != nil {
+	for user, amount := range demoCredits {
+		if _, err := credits.Set(ctx, user, amount); err != nil {
 			return fmt.Errorf("demo credits: %w", err)
 		}
 	}
@@ -82,7 +82,7 @@ var (
 		"grace.kim@example.org", "hugo.dubois@example.fr", "isla.murphy@example.ie", "jonas.becker@example.de",
 		"trial.pat@example.com", "kiosk-7@lobby.example.com", "kiosk-9@lobby.example.com", "liam.walsh@example.com",
 	}
-	demoCredits = map[string]float64{"trial.pat@example.com": 0.08, "alice@acme.io": 25}
+	demoCredits = map[string]feed.Micros{"trial.pat@example.com": 0.08 * feed.Dollar, "alice@acme.io": 25 * feed.Dollar}
 )
 
 func demoPolicy(user string) agent.Policy {
