@@ -2,6 +2,7 @@ package realtimetest
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 
@@ -187,4 +188,81 @@ func (s *Server) CloseSideband(callID string, code int, reason string) int {
 		sb.requestClose(req)
 	}
 	return len(sbs)
+}
+
+// SetReachable(false) makes the server unreachable, as a network outage
+// or an OpenAI incident would: every sideband loses its TCP connection at
+// once, and every new connection (sideband or REST) is reset as soon as
+// it is accepted. Calls go on meanwhile: scripts keep running and what
+// they emit with nothing attached is lost, as with OpenAI. SetReachable(
+// true) ends the outage; the same calls can be attached again.
+func (s *Server) SetReachable(ok bool) {
+	s.mu.Lock()
+	s.unreachable = !ok
+	var sbs []*sideband
+	var conns []net.Conn
+	if !ok {
+		for _, c := range s.calls {
+			sbs = append(sbs, c.takeSidebands()...)
+		}
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, sb := range sbs {
+		sb.drop()
+	}
+	for _, c := range conns {
+		_ = c.Close() // idle keep-alive connections of REST clients
+	}
+}
+
+// trackConn follows the HTTP connections that are not sidebands, so an
+// outage cuts the idle keep-alive ones too.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		s.conns[c] = struct{}{}
+	case http.StateHijacked, http.StateClosed:
+		delete(s.conns, c)
+	}
+}
+
+// Refused counts the connections reset while the server was unreachable.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// outageListener resets the connections it accepts while its server is
+// unreachable.
+type outageListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l outageListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		down := l.s.unreachable
+		if down {
+			l.s.refused++
+		}
+		l.s.mu.Unlock()
+		if !down {
+			return c, nil
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // a reset, not an orderly close
+		}
+		_ = c.Close()
+	}
 }

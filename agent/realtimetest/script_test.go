@@ -329,3 +329,33 @@ func TestDropSidebandThenReattachContinues(t *testing.T) {
 		t.Errorf("Emitted.Responses = %d", n)
 	}
 }
+
+func TestOutageCutsEverythingAndCallsGoOn(t *testing.T) {
+	s := newTestServer(t, Options{})
+	id := s.NewCall(Script{TurnGap: 5 * time.Millisecond})
+	c := attach(t, s, id)
+	configure(t, c)
+	readUntil(t, c, "response.done")
+	if resp, _ := postJSON(t, s, "/realtime/calls/rtc_nope/hangup", s.APIKey(), ""); resp.StatusCode != 404 {
+		t.Fatalf("hangup of an unknown call: %d", resp.StatusCode)
+	}
+	s.SetReachable(false)
+	if _, err := readAll(t, c); err == nil || websocket.CloseStatus(err) != -1 {
+		t.Fatalf("sideband during an outage: %v, want a dropped connection", err)
+	}
+	if _, _, err := dial(s, id, authHeader(s.APIKey())); err == nil {
+		t.Fatal("attached during an outage")
+	}
+	if _, _, err := tryDo(s, "POST", "/realtime/calls/"+id+"/hangup", s.APIKey(), "", nil); err == nil {
+		t.Fatal("REST answered during an outage")
+	}
+	if s.Refused() < 2 || s.Hangups(id) != 0 {
+		t.Fatalf("refused %d connections, %d hangups reached the call", s.Refused(), s.Hangups(id))
+	}
+	s.SetReachable(true)
+	c2 := attach(t, s, id)
+	readUntil(t, c2, "response.done")
+	if live := s.Live(); len(live) != 1 || live[0] != id {
+		t.Fatalf("live after the outage: %v", live)
+	}
+}

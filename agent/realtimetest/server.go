@@ -116,6 +116,9 @@ type Server struct {
 	attaches     map[string]int            // sideband handshakes per call id
 	failAttaches map[string]*attachFailure // pending FailAttaches per call id
 	webhook      WebhookTarget             // where SIP webhooks go; Secret always set
+	unreachable  bool                      // SetReachable(false): connections are reset
+	refused      int
+	conns        map[net.Conn]struct{} // HTTP connections not hijacked (see trackConn)
 	deliveries   []WebhookDelivery
 	hookClient   *http.Client
 }
@@ -178,6 +181,7 @@ func NewServer(opts Options) *Server {
 		failAttaches: map[string]*attachFailure{},
 		webhook:      hook,
 		hookClient:   newHookClient(),
+		conns:        map[net.Conn]struct{}{},
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.routes()
@@ -189,10 +193,11 @@ func NewServer(opts Options) *Server {
 			return context.WithValue(ctx, rawConnKey{}, c)
 		},
 	}
+	s.hs.ConnState = s.trackConn
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		_ = s.hs.Serve(ln)
+		_ = s.hs.Serve(outageListener{Listener: ln, s: s})
 	}()
 	return s
 }
