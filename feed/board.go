@@ -9,10 +9,12 @@ import (
 // State is where a call is in its life.
 type State string
 
-// Call states.
+// Call states. A detached call is live: it goes on at OpenAI, its owner
+// meters it by the clock and keeps trying to re-attach its sideband.
 const (
-	StateLive  State = "live"
-	StateEnded State = "ended"
+	StateLive     State = "live"
+	StateDetached State = "detached"
+	StateEnded    State = "ended"
 )
 
 // DefaultRetain is how long the Board keeps an ended call.
@@ -37,20 +39,32 @@ type Call struct {
 	// raised on the call, oldest first, at most one per kind.
 	Warnings []Warning
 	Flags    []Flag
-	// Seq is the newest event sequence seen; UsageSeq the one Usage came from.
-	Seq      uint64
-	UsageSeq uint64
+	// DetachedSince is when the sideband dropped, while the call is
+	// detached (State is StateDetached); DetachDetail says why.
+	DetachedSince time.Time
+	DetachDetail  string
+	// Term and Seq are the newest event's (see Event.Term); UsageTerm and
+	// UsageSeq those Usage came from, SidebandTerm and SidebandSeq those
+	// of the sideband state.
+	Term, Seq                 uint64
+	UsageTerm, UsageSeq       uint64
+	SidebandTerm, SidebandSeq uint64
 }
 
 // Live reports whether the call has not ended.
 func (c *Call) Live() bool { return c.State != StateEnded }
 
 // Seconds is the call's wall time: up to now while live, up to its end
-// afterwards. It never goes below what the agent last reported.
+// afterwards, never past OpenAI's cap (expires_at: a call cannot outlive
+// it, even if its agent died without saying so). It never goes below what
+// the agent last reported.
 func (c *Call) Seconds(now time.Time) float64 {
 	end := now
 	if !c.Live() && !c.EndedAt.IsZero() {
 		end = c.EndedAt
+	}
+	if !c.ExpiresAt.IsZero() && end.After(c.ExpiresAt) {
+		end = c.ExpiresAt
 	}
 	s := 0.0
 	if !c.StartedAt.IsZero() && end.After(c.StartedAt) {
@@ -95,14 +109,15 @@ func NewBoard(retain time.Duration) *Board {
 
 // Apply folds one event into the Board and reports whether anything
 // changed. It is idempotent and order-tolerant: a duplicate changes nothing,
-// older usage never replaces newer usage, and nothing revives an ended call.
+// older usage never replaces newer usage (by term, then sequence), and
+// nothing revives an ended call.
 func (b *Board) Apply(e Event) bool {
 	if e.V != Version {
 		return false
 	}
 	switch e.Scope() {
 	case ScopeAgent:
-		return b.applyHeartbeat(e)
+		return b.applyAgent(e)
 	case ScopeUser:
 		return b.applySignal(e)
 	}
@@ -118,35 +133,24 @@ func (b *Board) Apply(e Event) bool {
 		b.calls[e.CallID] = c
 	}
 	changed := !ok
-	if e.Seq > c.Seq {
-		c.Seq = e.Seq
+	if Newer(e.Term, e.Seq, c.Term, c.Seq) {
+		// The newest owner is the call's agent: a takeover moves it.
+		if e.Agent != "" && e.Agent != c.Agent && e.Term >= c.Term {
+			c.Agent = e.Agent
+		}
+		c.Term, c.Seq = e.Term, e.Seq
 		changed = true
 	}
 	if e.Agent != "" && c.Agent == "" {
 		c.Agent = e.Agent
 	}
+	if s := e.Start; s != nil {
+		changed = c.applyStart(s) || changed
+	}
+	if s := e.Session; s != nil {
+		changed = c.applySession(s) || changed
+	}
 	switch e.Kind {
-	case KindStarted:
-		if s := e.Start; s != nil {
-			changed = setIfEmpty(&c.User, s.User) || changed
-			changed = setIfEmpty(&c.Model, s.Model) || changed
-			if c.StartedAt.IsZero() || (!s.StartedAt.IsZero() && s.StartedAt.Before(c.StartedAt)) {
-				c.StartedAt = s.StartedAt
-				changed = true
-			}
-		}
-	case KindSession:
-		if s := e.Session; s != nil {
-			if s.Model != "" && s.Model != c.Model {
-				c.Model = s.Model
-				changed = true
-			}
-			changed = setIfEmpty(&c.SessionID, s.SessionID) || changed
-			if !s.ExpiresAt.IsZero() && !s.ExpiresAt.Equal(c.ExpiresAt) {
-				c.ExpiresAt = s.ExpiresAt
-				changed = true
-			}
-		}
 	case KindWarning:
 		if w := e.Warning; w != nil {
 			changed = c.setWarning(*w) || changed
@@ -155,17 +159,29 @@ func (b *Board) Apply(e Event) bool {
 		if f := e.Flag; f != nil {
 			changed = c.addFlag(*f) || changed
 		}
+	case KindSideband:
+		if sb := e.Sideband; sb != nil && Newer(e.Term, e.Seq, c.SidebandTerm, c.SidebandSeq) {
+			c.SidebandTerm, c.SidebandSeq = e.Term, e.Seq
+			changed = c.applySideband(sb) || changed
+		}
 	case KindEnded:
+		for _, f := range e.Flags {
+			changed = c.addFlag(f) || changed
+		}
+		for _, w := range e.Warnings {
+			changed = c.setWarning(w) || changed
+		}
 		if c.State != StateEnded && e.End != nil {
 			c.State = StateEnded
 			c.End = *e.End
 			c.EndedAt = e.End.EndedAt
+			c.DetachedSince, c.DetachDetail = time.Time{}, ""
 			changed = true
 		}
 	}
-	if e.Usage != nil && e.Seq > c.UsageSeq {
+	if e.Usage != nil && Newer(e.Term, e.Seq, c.UsageTerm, c.UsageSeq) {
 		c.Usage = *e.Usage
-		c.UsageSeq = e.Seq
+		c.UsageTerm, c.UsageSeq = e.Term, e.Seq
 		changed = true
 		if e.Policy != nil {
 			p := *e.Policy
@@ -181,6 +197,51 @@ func (b *Board) Apply(e Event) bool {
 		c.StartedAt = e.At
 	}
 	return changed
+}
+
+// applyStart takes who the call is for and the earliest start: an agent
+// that takes a call over announces its original start.
+func (c *Call) applyStart(s *Start) bool {
+	changed := setIfEmpty(&c.User, s.User)
+	changed = setIfEmpty(&c.Model, s.Model) || changed
+	if !s.StartedAt.IsZero() && (c.StartedAt.IsZero() || s.StartedAt.Before(c.StartedAt)) {
+		c.StartedAt = s.StartedAt
+		changed = true
+	}
+	return changed
+}
+
+func (c *Call) applySession(s *Session) bool {
+	changed := false
+	if s.Model != "" && s.Model != c.Model {
+		c.Model = s.Model
+		changed = true
+	}
+	changed = setIfEmpty(&c.SessionID, s.SessionID) || changed
+	if !s.ExpiresAt.IsZero() && !s.ExpiresAt.Equal(c.ExpiresAt) {
+		c.ExpiresAt = s.ExpiresAt
+		changed = true
+	}
+	return changed
+}
+
+// applySideband moves a live call between live and detached.
+func (c *Call) applySideband(sb *Sideband) bool {
+	if c.State == StateEnded {
+		return false
+	}
+	if sb.State == SidebandDetached {
+		if c.State == StateDetached && c.DetachedSince.Equal(sb.Since) && c.DetachDetail == sb.Detail {
+			return false
+		}
+		c.State, c.DetachedSince, c.DetachDetail = StateDetached, sb.Since, sb.Detail
+		return true
+	}
+	if c.State != StateDetached {
+		return false
+	}
+	c.State, c.DetachedSince, c.DetachDetail = StateLive, time.Time{}, ""
+	return true
 }
 
 func setIfEmpty(dst *string, v string) bool {
@@ -223,13 +284,22 @@ func (b *Board) Calls() []Call {
 	return out
 }
 
-// Prune forgets calls that ended more than the retention ago and returns
-// how many it removed. Their IDs are remembered for a while longer, so
+// Prune forgets calls that ended more than the retention ago, live calls
+// whose agent is gone and whose OpenAI cap has passed (they cannot be
+// running, and nobody is left to say they ended), and agents that left or
+// went silent a while ago and own no call on the Board. It returns how
+// many calls it removed. Their IDs are remembered for a while longer, so
 // stragglers for them are ignored.
 func (b *Board) Prune(now time.Time) int {
 	n := 0
+	owning := make(map[string]bool)
 	for id, c := range b.calls {
-		if !c.Live() && now.Sub(c.EndedAt) > b.retain {
+		drop := !c.Live() && now.Sub(c.EndedAt) > b.retain
+		if c.Live() {
+			drop = b.orphaned(c, now) && now.Sub(c.capAt()) > b.retain
+			owning[c.Agent] = owning[c.Agent] || !drop
+		}
+		if drop {
 			delete(b.calls, id)
 			b.pruned[id] = now.Add(prunedMemory)
 			n++
@@ -240,7 +310,33 @@ func (b *Board) Prune(now time.Time) int {
 			delete(b.pruned, id)
 		}
 	}
+	for name, a := range b.agents {
+		if owning[name] {
+			continue
+		}
+		if (a.Left() && now.Sub(a.LeftAt) > AgentLeftMemory) || (!a.Left() && now.Sub(a.LastSeen) > AgentSilentMemory) {
+			delete(b.agents, name)
+		}
+	}
 	return n
+}
+
+// MaxCallLife is the longest any OpenAI voice session runs: GPT-Live's two
+// hours (Realtime's cap is one).
+const MaxCallLife = 2 * time.Hour
+
+// capAt is when OpenAI ends the call at the latest.
+func (c *Call) capAt() time.Time {
+	if !c.ExpiresAt.IsZero() {
+		return c.ExpiresAt
+	}
+	return c.StartedAt.Add(MaxCallLife)
+}
+
+// orphaned reports whether a live call's owning agent left or went silent.
+func (b *Board) orphaned(c *Call, now time.Time) bool {
+	a, ok := b.agents[c.Agent]
+	return !ok || a.State(now) != AgentOnline
 }
 
 // prunedMemory is how long a pruned call's ID is remembered: longer than

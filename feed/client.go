@@ -1,11 +1,8 @@
 package feed
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -18,6 +15,13 @@ import (
 type Client struct {
 	NC       *nats.Conn
 	Subjects Subjects
+	// Replicas is how many copies a NATS cluster keeps of every stream and
+	// bucket this client creates (1 if zero); 3 survives the loss of a
+	// node. Existing streams keep their own setting.
+	Replicas int
+	// Instance, if set, names this run of the publishing agent in the
+	// Nats-Msg-Id of its events (see Message).
+	Instance string
 }
 
 // NewClient wraps an open connection; prefix "" means DefaultPrefix.
@@ -70,65 +74,14 @@ func (c *Client) State() ConnState {
 	}
 }
 
-// Stream settings: long enough for "recently ended" and a day of audit,
-// bounded so a busy install cannot fill a disk. JetStream reserves
-// MaxBytes up front, so it stays modest; create the stream yourself for
-// other limits (EnsureStream keeps an existing one).
-const (
-	streamMaxAge     = 24 * time.Hour
-	streamMaxBytes   = 256 << 20
-	streamDuplicates = 2 * time.Minute
-)
-
-// EnsureStream creates the events stream if it does not exist. An existing
-// stream is left as it is, so an operator's own limits are kept.
-func (c *Client) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
-	js, err := jetstream.New(c.NC)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	name := c.Subjects.Stream()
-	s, err := js.Stream(ctx, name)
-	if err == nil {
-		return c.coverSubjects(ctx, js, s)
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("look up stream %s (is JetStream enabled on the server?): %w", name, err)
-	}
-	s, err = js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:        name,
-		Description: "calltop call events",
-		Subjects:    c.Subjects.Stored(),
-		Storage:     jetstream.FileStorage,
-		MaxAge:      streamMaxAge,
-		MaxBytes:    streamMaxBytes,
-		Discard:     jetstream.DiscardOld,
-		Duplicates:  streamDuplicates,
-	})
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return js.Stream(ctx, name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", name, err)
-	}
-	return s, nil
-}
-
-// Publish checks e and sends it on its subject. The Nats-Msg-Id header (agent, call, seq)
-// lets JetStream drop a duplicate if a publish is retried.
+// Publish checks e and sends it on its subject with a core NATS publish:
+// it never blocks on NATS (the client buffers while reconnecting), and
+// what a NATS restart loses is re-announced by its agent. Final records,
+// which must not be lost, go through an Outbox instead.
 func (c *Client) Publish(e Event) error {
-	e.V = Version
-	if err := e.check(); err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	data, err := json.Marshal(e)
+	msg, err := c.Message(e)
 	if err != nil {
-		return fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
-	}
-	msg := nats.NewMsg(c.Subjects.Of(&e))
-	msg.Data = data
-	if e.Seq > 0 {
-		msg.Header.Set(jetstream.MsgIDHeader, e.Agent+"."+e.CallID+"."+strconv.FormatUint(e.Seq, 10))
+		return err
 	}
 	if err := c.NC.PublishMsg(msg); err != nil {
 		return fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
@@ -136,24 +89,27 @@ func (c *Client) Publish(e Event) error {
 	return nil
 }
 
-// coverSubjects adds the subjects this version stores to an existing
-// stream that lacks them (one made by an older calltop), changing nothing
-// else of the operator's settings.
-func (c *Client) coverSubjects(ctx context.Context, js jetstream.JetStream, s jetstream.Stream) (jetstream.Stream, error) {
-	cfg := s.CachedInfo().Config
-	missing := false
-	for _, want := range c.Subjects.Stored() {
-		if !slices.Contains(cfg.Subjects, want) {
-			cfg.Subjects = append(cfg.Subjects, want)
-			missing = true
-		}
+// Message checks e and encodes it as the NATS message Publish sends. A
+// call event's Nats-Msg-Id header (agent instance or name, call, term,
+// seq) lets JetStream drop a duplicate of a retried publish, and never
+// drops the events of a restarted agent: its instance differs.
+func (c *Client) Message(e Event) (*nats.Msg, error) {
+	e.V = Version
+	if err := e.check(); err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
 	}
-	if !missing {
-		return s, nil
-	}
-	s, err := js.UpdateStream(ctx, cfg)
+	data, err := json.Marshal(e)
 	if err != nil {
-		return nil, fmt.Errorf("add subjects to stream %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
 	}
-	return s, nil
+	msg := nats.NewMsg(c.Subjects.Of(&e))
+	msg.Data = data
+	if e.Seq > 0 {
+		who := c.Instance
+		if who == "" {
+			who = e.Agent
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, who+"."+e.CallID+"."+strconv.FormatUint(e.Term, 10)+"."+strconv.FormatUint(e.Seq, 10))
+	}
+	return msg, nil
 }

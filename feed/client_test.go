@@ -129,8 +129,11 @@ func TestWatcherSkipsGarbage(t *testing.T) {
 	}
 	defer w.Stop()
 	<-w.Ready() // empty stream: ready at once
-	for _, junk := range []string{"not json", `{"v":9}`, `{"v":1,"kind":"usage","call_id":"x"}`} {
-		if err := c.NC.Publish(c.Subjects.Call("rtc_junk", KindUsage), []byte(junk)); err != nil {
+	// Each on a subject of its own: the live-state stream keeps only the
+	// newest message per subject, so a slow reader may never see an older
+	// one (cumulative events make that harmless).
+	for i, junk := range []string{"not json", `{"v":9}`, `{"v":1,"kind":"usage","call_id":"x"}`} {
+		if err := c.NC.Publish(c.Subjects.Call(fmt.Sprintf("rtc_junk%d", i), KindUsage), []byte(junk)); err != nil {
 			t.Fatal(err)
 		}
 	}

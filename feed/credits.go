@@ -57,6 +57,7 @@ type CreditEntry struct {
 // and operators can share one store. Its methods are safe for concurrent
 // use.
 type CreditStore struct {
+	c        *Client
 	balances jetstream.KeyValue
 	charges  jetstream.KeyValue
 	now      func() time.Time
@@ -69,48 +70,44 @@ type CreditStore struct {
 // Credits opens the credit store, creating its buckets if they do not
 // exist (existing buckets are used as they are).
 func (c *Client) Credits(ctx context.Context) (*CreditStore, error) {
-	js, err := jetstream.New(c.NC)
+	s := &CreditStore{c: c, now: time.Now}
+	if err := s.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ensure creates the store's buckets if they are missing: after a NATS
+// that came back without its data (balances are then lost: restore them
+// with `calltop credits set`, or run NATS as a cluster).
+func (s *CreditStore) Ensure(ctx context.Context) error {
+	js, err := jetstream.New(s.c.NC)
 	if err != nil {
-		return nil, fmt.Errorf("credits: jetstream: %w", err)
+		return fmt.Errorf("credits: jetstream: %w", err)
 	}
 	balances, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
-		Bucket:      c.Subjects.CreditsBucket(),
+		Bucket:      s.c.Subjects.CreditsBucket(),
 		Description: "calltop user credits in micro-dollars (key: feed.UserKey(user))",
 		History:     8, // `nats kv history` shows recent changes of a balance
 		Storage:     jetstream.FileStorage,
+		Replicas:    s.c.replicas(),
 	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("credits: %w", err)
 	}
 	charges, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
-		Bucket:      c.Subjects.ChargesBucket(),
+		Bucket:      s.c.Subjects.ChargesBucket(),
 		Description: "calltop charged calls (key: call id): what each call was charged so far",
 		History:     1,
 		TTL:         ChargeRetention,
 		Storage:     jetstream.FileStorage,
+		Replicas:    s.c.replicas(),
 	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("credits: %w", err)
 	}
-	return &CreditStore{balances: balances, charges: charges, now: time.Now}, nil
-}
-
-func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("credits: look up bucket %s (is JetStream enabled on the server?): %w", cfg.Bucket, err)
-	}
-	kv, err = js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		return js.KeyValue(ctx, cfg.Bucket) // another process created it first
-	}
-	if err != nil {
-		return nil, fmt.Errorf("credits: create bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
+	s.balances, s.charges = balances, charges
+	return nil
 }
 
 func checkAmount(m Micros) error {

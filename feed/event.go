@@ -34,10 +34,17 @@ const (
 	KindRefused Kind = "refused"
 	// KindHeartbeat: an agent is alive (agent events only).
 	KindHeartbeat Kind = "heartbeat"
+	// KindSideband: the call's sideband dropped (detached) or is back
+	// (attached). A detached call goes on at OpenAI: it is still live,
+	// metered by the clock and under its budget.
+	KindSideband Kind = "sideband"
+	// KindGoodbye: an agent stopped cleanly (agent events only); its calls
+	// were handed to another agent, or left detached for the next one.
+	KindGoodbye Kind = "goodbye"
 )
 
 // Kinds lists every kind this version publishes.
-var Kinds = []Kind{KindStarted, KindSession, KindUsage, KindEnded, KindWarning, KindFlag, KindRefused, KindHeartbeat}
+var Kinds = []Kind{KindStarted, KindSession, KindUsage, KindEnded, KindWarning, KindFlag, KindRefused, KindHeartbeat, KindSideband, KindGoodbye}
 
 // Scope says which subject family an event belongs to.
 type Scope int
@@ -54,7 +61,7 @@ const (
 // agent's.
 func (e *Event) Scope() Scope {
 	switch {
-	case e.Kind == KindHeartbeat:
+	case e.Kind == KindHeartbeat, e.Kind == KindGoodbye:
 		return ScopeAgent
 	case e.CallID == "" && (e.Kind == KindFlag || e.Kind == KindRefused):
 		return ScopeUser
@@ -63,15 +70,22 @@ func (e *Event) Scope() Scope {
 }
 
 // Event is one message on a call subject. Exactly the payload matching Kind
-// is set; Usage is also set on ended events (the final totals).
+// is set, except on ended events, which are the call's final record: they
+// carry End and the final Usage, and also Start, Session, Policy, Flags and
+// Warnings, so an ended event alone says everything about the call.
 type Event struct {
 	V      int    `json:"v"`
 	Kind   Kind   `json:"kind"`
-	CallID string `json:"call_id"`
-	// Seq increases by one with every event the owning agent publishes for
-	// this call, whatever its kind. The Board keeps the newest totals by Seq,
-	// so duplicates, losses and reordering cannot corrupt them.
-	Seq   uint64    `json:"seq"`
+	CallID string `json:"call_id,omitempty"`
+	// Term is the call's ownership term: 1 for the agent that first
+	// tracked it, one more for every agent that took it over (handoff or
+	// adoption after its owner died). Seq increases by one with every event
+	// the owner publishes for the call in its term, whatever its kind. The
+	// Board keeps the newest totals by (Term, Seq), so duplicates, losses,
+	// reordering and a former owner that still publishes cannot corrupt
+	// them. Events without a term (older agents) count as term 0.
+	Term  uint64    `json:"term,omitempty"`
+	Seq   uint64    `json:"seq,omitempty"`
 	At    time.Time `json:"at"`
 	Agent string    `json:"agent"`
 
@@ -87,6 +101,24 @@ type Event struct {
 	Flag      *Flag      `json:"flag,omitempty"`
 	Refusal   *Refusal   `json:"refusal,omitempty"`
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+	Sideband  *Sideband  `json:"sideband,omitempty"`
+	Goodbye   *Goodbye   `json:"goodbye,omitempty"`
+
+	// Flags and Warnings are set on ended events only: every flag raised
+	// on the call (the first of each kind) and the newest warning per
+	// limit, for the final record.
+	Flags    []Flag    `json:"flags,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// Newer reports whether an event at (term, seq) is newer than one at
+// (haveTerm, haveSeq): a later owner's events win over an earlier
+// owner's, whatever their sequence numbers.
+func Newer(term, seq, haveTerm, haveSeq uint64) bool {
+	if term != haveTerm {
+		return term > haveTerm
+	}
+	return seq > haveSeq
 }
 
 // Start describes a call when tracking begins.
@@ -166,6 +198,13 @@ type Usage struct {
 	// Unknown counts frames of event types this agent does not know (a
 	// newer API); they are skipped, and a rising count says to upgrade.
 	Unknown int `json:"unknown,omitempty"`
+	// Gaps counts the stretches during which no agent read the call's
+	// sideband: a detach, or an owner that died before another adopted
+	// the call. OpenAI does not replay a sideband's events, so what it
+	// billed in a gap is missing from these totals; GapSeconds is how long
+	// the gaps lasted, so a reader knows how much is unaccounted.
+	Gaps       int     `json:"gaps,omitempty"`
+	GapSeconds float64 `json:"gap_seconds,omitempty"`
 }
 
 // Reason says why a call ended.
@@ -177,8 +216,11 @@ const (
 	ReasonPolicy   Reason = "policy"   // a budget or limit of the agent
 	ReasonExpired  Reason = "expired"  // OpenAI's 60-minute cap (session_expired)
 	ReasonHangup   Reason = "hangup"   // the sideband closed cleanly: the caller or the app hung up
-	ReasonGone     Reason = "gone"     // OpenAI does not know the call (404 on attach)
-	ReasonError    Reason = "error"    // an error close or an attach failure
+	ReasonGone     Reason = "gone"     // OpenAI does not know the call (404/410 on attach or hangup)
+	// ReasonError is kept for events of older agents, which ended a call
+	// on an error close or failed attaches. Agents now end a call only
+	// when OpenAI says it ended, and show it detached meanwhile.
+	ReasonError Reason = "error"
 )
 
 // End says how and why a call ended.
@@ -240,6 +282,10 @@ func (e *Event) check() error {
 		missing = e.Refusal == nil
 	case KindHeartbeat:
 		missing = e.Heartbeat == nil
+	case KindSideband:
+		missing = e.Sideband == nil
+	case KindGoodbye:
+		missing = e.Goodbye == nil
 	default:
 		return fmt.Errorf("%s: unknown kind %q", e.CallID, e.Kind)
 	}

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -13,6 +14,20 @@ type ServerOptions struct {
 	Host     string // default 127.0.0.1: traffic stays on loopback unless asked
 	Port     int    // 0 = 4222; -1 = a free port
 	StoreDir string // JetStream store; "" = a temporary directory removed on Shutdown
+
+	// Name is the server's name, "calltop" if empty; members of one
+	// cluster need names of their own.
+	Name string
+	// Cluster, if set, makes the server a member of a JetStream cluster:
+	// it listens for routes on Cluster.Port and joins Cluster.Routes.
+	Cluster *ClusterOptions
+}
+
+// ClusterOptions joins an embedded server to a cluster.
+type ClusterOptions struct {
+	Name   string   // the cluster's name, the same on every member
+	Port   int      // where this member listens for routes
+	Routes []string // every member's route URL, nats-route://host:port
 }
 
 // Server is an embedded nats-server with JetStream, for the demo,
@@ -39,15 +54,30 @@ func RunServer(o ServerOptions) (*Server, error) {
 		}
 		o.StoreDir, s.tmp = dir, dir
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "calltop",
+	if o.Name == "" {
+		o.Name = "calltop"
+	}
+	opts := &server.Options{
+		ServerName: o.Name,
 		Host:       o.Host,
 		Port:       o.Port,
 		JetStream:  true,
 		StoreDir:   o.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}
+	if cl := o.Cluster; cl != nil {
+		opts.Cluster = server.ClusterOpts{Name: cl.Name, Host: o.Host, Port: cl.Port}
+		for _, r := range cl.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				s.cleanup()
+				return nil, fmt.Errorf("nats server: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("nats server: %w", err)
@@ -74,3 +104,6 @@ func (s *Server) cleanup() {
 		os.RemoveAll(s.tmp)
 	}
 }
+
+// StoreDir is where the server keeps JetStream's data.
+func (s *Server) StoreDir() string { return s.JetStreamConfig().StoreDir }

@@ -13,10 +13,19 @@ const DefaultPrefix = "calltop"
 // Subjects builds calltop's NATS subjects under a prefix, so several
 // installations (or tests) can share one NATS without seeing each other.
 //
-//	<prefix>.v1.call.<call_id>.<kind>      call events (started, session, usage, warning, flag, ended)
-//	<prefix>.v1.user.<user key>.<kind>     user events without a call (flag, refused)
-//	<prefix>.v1.agent.<agent>.heartbeat    agent liveness
-//	<prefix>.v1.ctl.<call_id>.terminate    terminate request/reply to the owning agent
+//	<prefix>.v1.call.<call_id>.<kind>                call events (started, session, usage, sideband, ended)
+//	<prefix>.v1.call.<call_id>.flag.<flag kind>      a flag on a call, one subject per kind
+//	<prefix>.v1.call.<call_id>.warning.<limit>       a warning on a call, one subject per limit
+//	<prefix>.v1.user.<user key>.flag.<flag kind>     a flag on a user without a call
+//	<prefix>.v1.user.<user key>.refused.<reason>     a refusal, one subject per reason
+//	<prefix>.v1.agent.<agent>.heartbeat|goodbye      agent liveness
+//	<prefix>.v1.final.<call_id>                      a call's final record (its own stream)
+//	<prefix>.v1.ctl.<call_id>.terminate              terminate request/reply to the owning agent
+//	<prefix>.v1.ctl.agent.<instance>.yield           "I own this call now", from an adopter to its former owner
+//
+// The live-state stream keeps one message per subject, so every kind a
+// call or user has raised must have a subject of its own: a flag or a
+// warning on a shared subject would hide the ones before it.
 type Subjects struct {
 	Prefix string
 }
@@ -60,21 +69,62 @@ func (s Subjects) Agent(agent string, kind Kind) string {
 
 // Of is the subject e is published on.
 func (s Subjects) Of(e *Event) string {
+	var base string
 	switch e.Scope() {
 	case ScopeUser:
-		return s.User(e.User, e.Kind)
+		base = s.User(e.User, e.Kind)
 	case ScopeAgent:
 		return s.Agent(e.Agent, e.Kind)
+	default:
+		base = s.Call(e.CallID, e.Kind)
 	}
-	return s.Call(e.CallID, e.Kind)
+	return base + qualifier(e)
 }
 
-// Stored is every subject the events stream keeps. Terminate requests are
-// deliberately not among them: a stream answers publishes that carry a
-// reply subject, and would answer a terminate before the agent could.
+// qualifier is the subject token after the kind that keeps one message
+// per flag kind, warning limit and refusal reason in the live-state
+// stream.
+func qualifier(e *Event) string {
+	switch {
+	case e.Kind == KindFlag && e.Flag != nil:
+		return "." + Token(string(e.Flag.Kind))
+	case e.Kind == KindWarning && e.Warning != nil:
+		return "." + Token(string(e.Warning.Limit))
+	case e.Kind == KindRefused && e.Refusal != nil:
+		return "." + Token(e.Refusal.Reason)
+	}
+	return ""
+}
+
+// Stored is every subject the live-state stream keeps. Terminate requests
+// are deliberately not among them: a stream answers publishes that carry
+// a reply subject, and would answer a terminate before the agent could.
 func (s Subjects) Stored() []string {
 	p := s.prefix() + ".v1."
 	return []string{p + "call.>", p + "user.>", p + "agent.>"}
+}
+
+// CallEvents is every subject of one call's events, for purging a call
+// that ended down to its ended event.
+func (s Subjects) CallEvents(callID string) string {
+	return s.prefix() + ".v1.call." + callID + ".>"
+}
+
+// Agents is every agent liveness subject (heartbeats and goodbyes).
+func (s Subjects) Agents() string { return s.prefix() + ".v1.agent.>" }
+
+// Final is the subject of a call's final record.
+func (s Subjects) Final(callID string) string {
+	return s.prefix() + ".v1.final." + callID
+}
+
+// Finals is every final record's subject.
+func (s Subjects) Finals() string { return s.prefix() + ".v1.final.>" }
+
+// Yield is the subject an agent instance listens on for "another agent
+// owns this call now".
+func (s Subjects) Yield(instance string) string {
+	return s.prefix() + ".v1.ctl.agent." + Token(instance) + ".yield"
 }
 
 // UserKey turns a user (an email, an id: any string) into a subject token:
@@ -109,8 +159,17 @@ func (s Subjects) Terminate(callID string) string {
 	return s.prefix() + ".v1.ctl." + callID + ".terminate"
 }
 
-// Stream is the JetStream stream that keeps call events for late
-// dashboards, history and audit: "CALLTOP" for the default prefix.
+// Stream is the JetStream stream that keeps the live state (the newest
+// event of every subject) for dashboards started late: "CALLTOP" for the
+// default prefix.
 func (s Subjects) Stream() string {
 	return strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToUpper(s.prefix()))
 }
+
+// FinalStream is the JetStream stream of final call records, one per
+// call, kept long for billing, history and reports: "CALLTOP_FINAL".
+func (s Subjects) FinalStream() string { return s.Stream() + "_FINAL" }
+
+// CallsBucket is the KV bucket of call ownership: which agent instance
+// owns each live call, in which term: "CALLTOP_CALLS".
+func (s Subjects) CallsBucket() string { return s.Stream() + "_CALLS" }

@@ -25,9 +25,16 @@ type Summary struct {
 	StartedAt   time.Time  `json:"started_at"`
 	EndedAt     *time.Time `json:"ended_at"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-	Policy      *Policy    `json:"policy,omitempty"`
-	Warnings    []Warning  `json:"warnings,omitempty"`
-	Flags       []Flag     `json:"flags,omitempty"`
+	// DetachedSince is when a detached call's sideband dropped; Detail
+	// why it is not back yet.
+	DetachedSince *time.Time `json:"detached_since,omitempty"`
+	DetachDetail  string     `json:"detach_detail,omitempty"`
+	// GapSeconds is how long no agent read the call's sideband (see
+	// Usage.Gaps): usage OpenAI billed then is not in these totals.
+	GapSeconds float64   `json:"gap_seconds,omitempty"`
+	Policy     *Policy   `json:"policy,omitempty"`
+	Warnings   []Warning `json:"warnings,omitempty"`
+	Flags      []Flag    `json:"flags,omitempty"`
 }
 
 // Summarize returns c as of now.
@@ -39,6 +46,11 @@ func (c *Call) Summarize(now time.Time) Summary {
 		CostUSD: c.Usage.CostUSD, CostUnknown: c.Usage.CostUnknown,
 		StartedAt: c.StartedAt.UTC(),
 		Policy:    c.Policy, Warnings: c.Warnings, Flags: c.Flags,
+		GapSeconds: float64(int64(c.Usage.GapSeconds*10)) / 10,
+	}
+	if c.State == StateDetached {
+		t := c.DetachedSince.UTC()
+		s.DetachedSince, s.DetachDetail = &t, c.DetachDetail
 	}
 	if !c.Live() {
 		s.EndReason, s.EndDetail, s.EndedBy = c.End.Reason, c.End.Detail, c.End.By

@@ -113,16 +113,17 @@ func stateTone(c *feed.Call, rc rowCtx) tone {
 // flagCodes are the short upper-case names of abuse signals in the table;
 // the detail view shows the full kind, message and evidence.
 var flagCodes = map[feed.FlagKind]string{
-	feed.FlagKeyUnclaimed:  "KEY-UNCLAIMED",
-	feed.FlagKeyReused:     "KEY-REUSED",
-	feed.FlagKeyOtherUser:  "KEY-OTHER-USER",
-	feed.FlagConcurrency:   "CONCURRENCY",
-	feed.FlagBurnRate:      "BURN",
-	feed.FlagNearCap:       "NEAR-CAP",
-	feed.FlagSilence:       "SILENCE",
-	feed.FlagZombie:        "ZOMBIE",
-	feed.FlagAgentSilent:   "AGENT-SILENT",
-	feed.FlagWebhookReplay: "WEBHOOK-REPLAY",
+	feed.FlagKeyUnclaimed:       "KEY-UNCLAIMED",
+	feed.FlagKeyReused:          "KEY-REUSED",
+	feed.FlagKeyOtherUser:       "KEY-OTHER-USER",
+	feed.FlagConcurrency:        "CONCURRENCY",
+	feed.FlagBurnRate:           "BURN",
+	feed.FlagNearCap:            "NEAR-CAP",
+	feed.FlagSilence:            "SILENCE",
+	feed.FlagZombie:             "ZOMBIE",
+	feed.FlagAgentSilent:        "AGENT-SILENT",
+	feed.FlagCreditsUnavailable: "NO-CREDITS-READ",
+	feed.FlagGap:                "GAP",
 }
 
 func flagCode(k feed.FlagKind) string {

@@ -1,0 +1,77 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// FinalMessage encodes a call's final record, its ended event, for the
+// final-records stream: one per call, deduplicated by its Nats-Msg-Id and
+// stored only if the call has none yet (see PublishStep's once).
+func (c *Client) FinalMessage(e Event) (*nats.Msg, error) {
+	if e.Kind != KindEnded {
+		return nil, fmt.Errorf("final record of %s: kind %q, want ended", e.CallID, e.Kind)
+	}
+	msg, err := c.Message(e)
+	if err != nil {
+		return nil, err
+	}
+	msg.Subject = c.Subjects.Final(e.CallID)
+	msg.Header.Set(jetstream.MsgIDHeader, "final."+e.CallID)
+	return msg, nil
+}
+
+// Final reads a call's final record; ok is false when it has none.
+func (c *Client) Final(ctx context.Context, callID string) (e Event, ok bool, err error) {
+	if err := ValidateCallID(callID); err != nil {
+		return Event{}, false, fmt.Errorf("final record: %w", err)
+	}
+	js, err := jetstream.New(c.NC)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("final record of %s: %w", callID, err)
+	}
+	s, err := js.Stream(ctx, c.Subjects.FinalStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return Event{}, false, nil
+	}
+	if err != nil {
+		return Event{}, false, fmt.Errorf("final record of %s: %w", callID, err)
+	}
+	return lastEvent(ctx, s, c.Subjects.Final(callID))
+}
+
+// LastEvent reads the newest stored event on one subject of the
+// live-state stream; ok is false when there is none.
+func (c *Client) LastEvent(ctx context.Context, subject string) (e Event, ok bool, err error) {
+	js, err := jetstream.New(c.NC)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
+	}
+	s, err := js.Stream(ctx, c.Subjects.Stream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return Event{}, false, nil
+	}
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
+	}
+	return lastEvent(ctx, s, subject)
+}
+
+func lastEvent(ctx context.Context, s jetstream.Stream, subject string) (Event, bool, error) {
+	m, err := s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Event{}, false, nil
+	}
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
+	}
+	e, err := Decode(m.Data)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
+	}
+	return e, true, nil
+}
