@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/calltop/calltop/feed"
@@ -23,7 +24,9 @@ const (
 type account struct {
 	usage   feed.Usage
 	session feed.Session
-	// seen dedupes response.done by response id, also across re-attaches.
+	// seen dedupes response.done by response id and input transcriptions
+	// by item id (and content index), also across re-attaches: a sideband
+	// attached again may be sent one it already counted.
 	seen map[string]struct{}
 	// speechStartMs is the audio_start_ms of the open user turn (-1: none).
 	speechStartMs int64
@@ -79,6 +82,13 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		}
 		if t.Usage == nil {
 			return 0, nil
+		}
+		if t.ItemID != "" {
+			key := "transcription:" + t.ItemID + ":" + strconv.Itoa(t.ContentIndex)
+			if _, dup := a.seen[key]; dup {
+				return 0, nil
+			}
+			a.seen[key] = struct{}{}
 		}
 		u := t.Usage
 		switch u.Type {

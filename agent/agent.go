@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,10 +58,31 @@ type Config struct {
 	// PublishInterval coalesces usage events: at most one per call per
 	// interval. Default 250ms.
 	PublishInterval time.Duration
-	// AttachTries bounds consecutive failed attaches after a transport
-	// drop before the call is given up as ended with reason "error".
-	// Default 5.
-	AttachTries int
+	// ReattachMax caps the backoff between attempts to re-attach a
+	// sideband that dropped. The agent never gives up on a call OpenAI has
+	// not ended: it shows it detached and keeps trying (with jitter) for
+	// the call's whole life. Default 5s.
+	ReattachMax time.Duration
+	// CloseGrace is how long after a successful hangup the agent keeps
+	// reading the sideband for OpenAI's own close, so a final
+	// response.done still counts. Default 2s.
+	CloseGrace time.Duration
+	// HeartbeatInterval is how often the agent says it is alive; default
+	// feed.HeartbeatInterval (dashboards call an agent silent after three
+	// missed beats of that).
+	HeartbeatInterval time.Duration
+	// AdoptAfter is how long another agent's heartbeats must have stopped
+	// before this agent takes over (adopts) its calls. Default 15s.
+	AdoptAfter time.Duration
+	// HandoffWait bounds how long Close waits for other agents to take
+	// over this agent's calls. Default 5s.
+	HandoffWait time.Duration
+	// Replicas is how many copies a NATS cluster keeps of the streams and
+	// buckets the agent creates (1 if zero; 3 survives losing a node).
+	Replicas int
+	// OutboxLimit bounds the final records kept while NATS is down
+	// (feed.DefaultOutboxLimit if zero).
+	OutboxLimit int
 	// HTTPClient is used for the sideband handshake and REST calls.
 	HTTPClient *http.Client
 	// Logger receives operational logs; discarded if nil.
@@ -99,17 +122,27 @@ type Meta struct {
 	// the call's start need not read it again.
 	admitted bool
 	credits  *feed.Micros
+	// creditsUnknown: admission could not read the credit and the policy
+	// let the call in anyway (credits_unavailable: allow).
+	creditsUnknown bool
 }
 
 // Agent tracks Realtime calls over their sidebands, accounts their usage,
 // publishes it to NATS and hangs calls up on request. Its methods are safe
 // for concurrent use.
+//
+// Agents sharing a NATS (and a subject prefix) form a fleet: each live call
+// is owned by exactly one agent instance, recorded in NATS; an agent that
+// stops cleanly hands its calls to another, and the calls of an agent
+// whose heartbeats stop are adopted by another, which carries on their
+// totals (see docs/OPERATIONS.md).
 type Agent struct {
-	cfg    Config
-	feed   *feed.Client
-	oai    openai.Client
-	wsBase string
-	log    *slog.Logger
+	cfg      Config
+	feed     *feed.Client
+	oai      openai.Client
+	wsBase   string
+	log      *slog.Logger
+	instance string // this run of the agent: names it in ownership records
 
 	ctx     context.Context // the agent's lifetime: cancelled by Close
 	cancel  context.CancelFunc
@@ -118,14 +151,24 @@ type Agent struct {
 
 	secrets secretBook
 	adm     *Admission
+	outbox  *feed.Outbox
+	peers   *peerBook
+	fleet   fleet
 
 	mu      sync.Mutex
 	calls   map[string]*call
 	closed  bool
 	started time.Time
+	// handoff is set by Close when another agent can take the calls over.
+	handoff bool
+	// creditsDown is when reading credits began to fail (zero: they read).
+	creditsDown time.Time
 }
 
 // New returns an agent publishing on nc. It dials nothing until Track.
+// It prepares what it needs in NATS (the streams, the ownership bucket);
+// when NATS is unreachable it starts anyway and prepares them once NATS is
+// back.
 func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("agent: no OpenAI API key (set OPENAI_API_KEY)")
@@ -151,15 +194,13 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 4 << 20
 	}
-	if cfg.PublishInterval <= 0 {
-		cfg.PublishInterval = 250 * time.Millisecond
-	}
-	if cfg.ClaimGrace <= 0 {
-		cfg.ClaimGrace = 10 * time.Second
-	}
-	if cfg.AttachTries <= 0 {
-		cfg.AttachTries = 5
-	}
+	cfg.PublishInterval = orDefault(cfg.PublishInterval, 250*time.Millisecond)
+	cfg.ClaimGrace = orDefault(cfg.ClaimGrace, 10*time.Second)
+	cfg.ReattachMax = orDefault(cfg.ReattachMax, 5*time.Second)
+	cfg.CloseGrace = orDefault(cfg.CloseGrace, 2*time.Second)
+	cfg.HeartbeatInterval = orDefault(cfg.HeartbeatInterval, feed.HeartbeatInterval)
+	cfg.AdoptAfter = orDefault(cfg.AdoptAfter, 15*time.Second)
+	cfg.HandoffWait = orDefault(cfg.HandoffWait, 5*time.Second)
 	ownHTTP := cfg.HTTPClient == nil
 	if ownHTTP {
 		cfg.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -172,6 +213,8 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	instance := newInstance()
+	fc.Replicas, fc.Instance = cfg.Replicas, instance
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
 		cfg:  cfg,
@@ -183,21 +226,34 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 			option.WithMaxRetries(3),
 			option.WithRequestTimeout(5*time.Second),
 		),
-		wsBase:  wsBase,
-		log:     log.With("agent", cfg.Name),
-		ctx:     ctx,
-		cancel:  cancel,
-		calls:   make(map[string]*call),
-		ownHTTP: ownHTTP,
-		adm:     NewAdmission(cfg.PolicyFor),
-	}
-	if _, err := fc.EnsureStream(ctx); err != nil {
-		a.log.Warn("events stream unavailable; live events only", "err", err)
+		wsBase:   wsBase,
+		log:      log.With("agent", cfg.Name),
+		instance: instance,
+		ctx:      ctx,
+		cancel:   cancel,
+		calls:    make(map[string]*call),
+		ownHTTP:  ownHTTP,
+		adm:      NewAdmission(cfg.PolicyFor),
+		outbox:   fc.NewOutbox(cfg.OutboxLimit),
+		peers:    newPeerBook(instance, time.Now()),
 	}
 	a.started = time.Now().UTC()
+	if err := a.fleet.start(a); err != nil {
+		cancel()
+		a.outbox.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	a.wg.Add(1)
 	go a.publishLoop()
 	return a, nil
+}
+
+// newInstance names one run of an agent: random, so a restarted agent
+// with the same name is told apart from its former self.
+func newInstance() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // sidebandBase turns the REST base into the sideband's WebSocket base.
@@ -220,6 +276,10 @@ func sidebandBase(base string) (string, error) {
 // Name is the agent's name as it appears in events.
 func (a *Agent) Name() string { return a.cfg.Name }
 
+// Instance identifies this run of the agent in call ownership records and
+// heartbeats.
+func (a *Agent) Instance() string { return a.instance }
+
 func (a *Agent) forget(c *call) {
 	a.mu.Lock()
 	if a.calls[c.id] == c {
@@ -232,6 +292,17 @@ func (a *Agent) lookup(callID string) *call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.calls[callID]
+}
+
+// snapshot returns the calls tracked now.
+func (a *Agent) snapshot() []*call {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	calls := make([]*call, 0, len(a.calls))
+	for _, c := range a.calls {
+		calls = append(calls, c)
+	}
+	return calls
 }
 
 // Calls returns the IDs of the calls this agent tracks now.
@@ -256,8 +327,14 @@ func (a *Agent) Usage(callID string) (feed.Usage, error) {
 	return c.usageLocked(time.Now()), nil
 }
 
-// Close detaches from every call without hanging any up, publishes each
-// call's last totals, and waits for every goroutine of the agent to end.
+// Close stops the agent without hanging any call up: the calls go on at
+// OpenAI. When another agent of the fleet is alive, each call is handed to
+// it (its totals so far recorded with it) and Close waits up to
+// HandoffWait for them to be taken; otherwise the calls are left detached
+// and the next agent to start adopts them. Either way each call's cost so
+// far is charged (a later charge of its total adds only the rest), a
+// goodbye event says what happened, and the final records of calls that
+// ended are stored if NATS lets them within a few seconds.
 func (a *Agent) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -266,13 +343,30 @@ func (a *Agent) Close() error {
 	}
 	a.closed = true
 	n := len(a.calls)
+	a.handoff = n > 0 && a.fleet.canHandOff(time.Now())
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	handed := a.fleet.goodbye(n, a.handoff)
 	if a.ownHTTP {
 		a.cfg.HTTPClient.CloseIdleConnections()
 	}
-	a.log.Info("agent closed; detached without hanging up", "calls", n)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ferr := a.outbox.Flush(ctx)
+	a.outbox.Close()
+	a.fleet.stop()
+	switch {
+	case n == 0:
+		a.log.Info("agent closed")
+	case a.handoff:
+		a.log.Info("agent closed; calls handed over", "calls", n, "taken", handed)
+	default:
+		a.log.Warn("agent closed; calls left detached for the next agent to adopt", "calls", n)
+	}
+	if ferr != nil {
+		a.log.Error("final records not stored; the agents that adopt their calls will write them", "err", ferr)
+	}
 	if err := a.feed.NC.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		return fmt.Errorf("agent close: flush: %w", err)
 	}
@@ -281,12 +375,14 @@ func (a *Agent) Close() error {
 
 // publishLoop publishes the usage of every call that changed, at most once
 // per PublishInterval, so a chatty call costs a few messages a second; and
-// the agent's heartbeat every feed.HeartbeatInterval.
+// the agent's heartbeat every HeartbeatInterval, with the fleet's
+// upkeep: healing NATS after a restart, adopting the calls of dead
+// agents.
 func (a *Agent) publishLoop() {
 	defer a.wg.Done()
 	t := time.NewTicker(a.cfg.PublishInterval)
 	defer t.Stop()
-	beat := time.NewTicker(feed.HeartbeatInterval)
+	beat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer beat.Stop()
 	lastPrune := time.Now()
 	a.heartbeat()
@@ -295,20 +391,19 @@ func (a *Agent) publishLoop() {
 		case <-a.ctx.Done():
 			return
 		case <-beat.C:
+			a.fleet.upkeep(time.Now())
 			a.heartbeat()
+			continue
+		case <-a.fleet.wake:
+			a.fleet.upkeep(time.Now())
 			continue
 		case <-t.C:
 		}
-		a.mu.Lock()
-		calls := make([]*call, 0, len(a.calls))
-		for _, c := range a.calls {
-			calls = append(calls, c)
-		}
-		a.mu.Unlock()
+		now := time.Now()
+		a.fleet.watchConn(now)
 		// Seconds run between events: a call can cross max_seconds or go
 		// silent without a frame, so every call is evaluated on the tick.
-		now := time.Now()
-		for _, c := range calls {
+		for _, c := range a.snapshot() {
 			c.enforce(now)
 			c.flushUsage(now)
 		}
@@ -320,15 +415,41 @@ func (a *Agent) publishLoop() {
 	}
 }
 
-// heartbeat tells dashboards this agent is alive and how many calls it
-// owns, so calls of an agent that died can be marked.
+// heartbeat tells dashboards and other agents this agent is alive, how
+// many calls it owns and what is wrong, so calls of an agent that died
+// can be marked and adopted.
 func (a *Agent) heartbeat() {
+	calls := a.snapshot()
+	detached := 0
+	for _, c := range calls {
+		if c.isDetached() {
+			detached++
+		}
+	}
+	h := &feed.Heartbeat{Calls: len(calls), StartedAt: a.started, Version: "v1", Instance: a.instance,
+		Detached: detached, Outbox: a.outbox.Len()}
 	a.mu.Lock()
-	n := len(a.calls)
+	if !a.creditsDown.IsZero() {
+		t := a.creditsDown.UTC()
+		h.CreditsUnavailableSince = &t
+	}
 	a.mu.Unlock()
-	err := a.feed.Publish(feed.Event{Kind: feed.KindHeartbeat, Agent: a.cfg.Name, At: time.Now().UTC(),
-		Heartbeat: &feed.Heartbeat{Calls: n, StartedAt: a.started, Version: "v1"}})
+	err := a.feed.Publish(feed.Event{Kind: feed.KindHeartbeat, Agent: a.cfg.Name, At: time.Now().UTC(), Heartbeat: h})
 	if err != nil {
 		a.log.Warn("heartbeat", "err", err)
+	}
+}
+
+// creditsRead records whether reading credits worked, for the heartbeat:
+// a credit store that cannot be read is a visible state, never only a log
+// line.
+func (a *Agent) creditsRead(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case err == nil:
+		a.creditsDown = time.Time{}
+	case a.creditsDown.IsZero():
+		a.creditsDown = time.Now()
 	}
 }

@@ -189,7 +189,9 @@ type responseUsage struct {
 }
 
 type transcriptionCompleted struct {
-	Usage *struct {
+	ItemID       string `json:"item_id"`
+	ContentIndex int    `json:"content_index"`
+	Usage        *struct {
 		Type              string  `json:"type"`
 		TotalTokens       int64   `json:"total_tokens"`
 		OutputTokens      int64   `json:"output_tokens"`

@@ -62,6 +62,12 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 		cfg.Name = "test-agent"
 	}
 	cfg.PublishInterval = 20 * time.Millisecond
+	if cfg.CloseGrace == 0 {
+		cfg.CloseGrace = 200 * time.Millisecond
+	}
+	if cfg.ReattachMax == 0 {
+		cfg.ReattachMax = 500 * time.Millisecond
+	}
 	var store *feed.CreditStore
 	if o.credits {
 		if store, err = fc.Credits(context.Background()); err != nil {
@@ -284,7 +290,9 @@ func TestEndings(t *testing.T) {
 		// OpenAI; everything sent is counted, once.
 		c := e.waitCall(id, "the end", func(c feed.Call) bool { return !c.Live() })
 		sameTokens(t, c.Usage, e.openai.Emitted(id))
-		if c.End.Reason != feed.ReasonHangup || e.openai.Attaches(id) != 2 {
+		// Attaches: the first, the one after the drop, and the one whose
+		// 404 confirmed that the clean close at the end was a hang-up.
+		if c.End.Reason != feed.ReasonHangup || e.openai.Attaches(id) != 3 {
 			t.Fatalf("end = %+v after %d attaches; a dropped transport must re-attach, not end", c.End, e.openai.Attaches(id))
 		}
 	})

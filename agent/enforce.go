@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/coder/websocket"
@@ -14,12 +15,23 @@ import (
 // means the call is still billing.
 const zombieAfter = time.Second
 
+// creditsRetry is how often a call whose user's credit could not be read
+// reads it again.
+const creditsRetry = 5 * time.Second
+
 // budget is a call's policy state, guarded by the call's mutex.
 type budget struct {
 	policy    Policy
 	credits   *feed.Micros // the user's credit when the call started; nil: no credit limit
 	effective *feed.Policy // what events carry; nil when there is nothing to say
-	marks     Marks
+	// creditsUnknown is set while the user's credit could not be read:
+	// the call runs as Policy.CreditsUnavailable says and reads it again
+	// every creditsRetry (creditsTried: the last try). creditsFlag is the
+	// flag to raise once the call is published.
+	creditsUnknown bool
+	creditsTried   time.Time
+	creditsFlag    *feed.Flag
+	marks          Marks
 	// window and next are cost samples for the burn rate: window is 1–2
 	// burn windows old, next becomes window when it is old enough.
 	window, next *Sample
@@ -39,23 +51,24 @@ func (c *call) setupBudget() *feed.Flag {
 	if a.cfg.PolicyFor != nil {
 		c.budget.policy = a.cfg.PolicyFor(c.meta.User)
 	}
-	if c.meta.admitted {
+	switch {
+	case c.meta.admitted && c.meta.creditsUnknown:
+		c.creditsUnreadable(errors.New("unreadable at admission"))
+	case c.meta.admitted:
 		c.budget.credits = c.meta.credits // read by admission a moment ago
-	} else if a.cfg.Credits != nil {
+	case a.cfg.Credits != nil:
 		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, c.meta.User)
 		cancel()
+		a.creditsRead(err)
 		switch {
 		case err != nil:
-			a.log.Warn("credits unreadable; the call runs without a credit limit", "call", c.id, "user", c.meta.User, "err", err)
+			c.creditsUnreadable(err)
 		case ok:
 			c.budget.credits = &usd
 		}
 	}
-	if p := c.budget.policy; p != (Policy{}) || c.budget.credits != nil {
-		eff := p.Effective(c.budget.credits)
-		c.budget.effective = &eff
-	}
+	c.budget.setEffective()
 	var over *feed.Flag
 	if !c.meta.admitted {
 		over = a.adm.Register(c.meta.User, c.start)
@@ -68,6 +81,55 @@ func (c *call) setupBudget() *feed.Flag {
 		c.budget.secTimer = time.AfterFunc(d, func() { c.enforce(time.Now()) })
 	}
 	return over
+}
+
+// setEffective recomputes the policy events carry.
+func (b *budget) setEffective() {
+	if p := b.policy; p != (Policy{}) || b.credits != nil {
+		eff := p.Effective(b.credits)
+		b.effective = &eff
+	}
+}
+
+// creditsUnreadable notes that the user's credit could not be read when
+// the call started. The call goes on (OpenAI has it already; only new
+// calls can be refused), flagged, and reads the credit again every
+// creditsRetry; with credits_unavailable "hangup" it is cut instead.
+func (c *call) creditsUnreadable(err error) {
+	mode := c.budget.policy.creditsUnavailable()
+	c.budget.creditsUnknown, c.budget.creditsTried = true, time.Now()
+	c.budget.creditsFlag = &feed.Flag{Kind: feed.FlagCreditsUnavailable,
+		Message:  "the user's credit could not be read: no credit limit until it can",
+		Evidence: map[string]string{"error": err.Error(), "credits_unavailable": mode}}
+	if mode == CreditsHangup {
+		c.budget.creditsFlag.Message = "the user's credit could not be read: the call is cut (credits_unavailable: hangup)"
+	}
+	c.a.log.Warn("credits unreadable", "call", c.id, "user", c.meta.User, "credits_unavailable", mode, "err", err)
+}
+
+// retryCredits reads the credit of a call that started without it, off
+// the caller's goroutine; once read, the limit applies from the next
+// evaluation.
+func (c *call) retryCredits() {
+	c.a.goTracked(func() {
+		a := c.a
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+		usd, ok, err := a.cfg.Credits.Remaining(ctx, c.meta.User)
+		cancel()
+		a.creditsRead(err)
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.budget.creditsUnknown = false
+		if ok {
+			c.budget.credits = &usd
+		}
+		c.budget.setEffective()
+		c.dirty = true
+		a.log.Info("credits readable again; the call's credit limit applies", "call", c.id, "user", c.meta.User)
+	})
 }
 
 // releaseBudget undoes setupBudget's counting when the agent stops
@@ -93,6 +155,10 @@ func (c *call) enforce(now time.Time) {
 		return
 	}
 	b := &c.budget
+	if b.creditsUnknown && c.a.cfg.Credits != nil && now.Sub(b.creditsTried) >= creditsRetry {
+		b.creditsTried = now
+		c.retryCredits()
+	}
 	u := c.usageLocked(now)
 	elapsed := now.Sub(c.start)
 	if b.next == nil || elapsed-b.next.Elapsed >= b.policy.burnWindow() {
@@ -103,15 +169,19 @@ func (c *call) enforce(now time.Time) {
 		ExpiresAt: c.acct.session.ExpiresAt, LastActivity: c.acct.lastActivity,
 		Prices: c.a.cfg.Prices, Model: c.model(), Window: b.window, Marks: b.marks,
 	})
+	if v.Cut == nil && b.creditsUnknown && b.policy.creditsUnavailable() == CreditsHangup {
+		l := feed.LimitCreditsUnavailable
+		v.Cut = &l
+	}
 	if v.Empty() {
 		c.mu.Unlock()
 		return
 	}
 	for i := range v.Warn {
-		c.publishLocked(feed.Event{Kind: feed.KindWarning, Warning: &v.Warn[i]})
+		c.warnLocked(v.Warn[i])
 	}
 	for i := range v.Flags {
-		c.publishLocked(feed.Event{Kind: feed.KindFlag, Flag: &v.Flags[i]})
+		c.flagLocked(v.Flags[i])
 	}
 	b.marks.Note(v)
 	var cut feed.Limit
@@ -167,12 +237,15 @@ func (c *call) wrapUp(conn *websocket.Conn, w feed.Warning) {
 	c.a.log.Info("asked the model to wrap up", "call", c.id, "limit", w.Limit)
 }
 
-// charge debits the user's credit with the call's final cost, once (the
-// store dedupes by call ID), retrying while the store is unreachable until
-// the agent closes, then once more.
-func (c *call) charge(usd float64) {
+// charge records the call's cost so far, usd, against the user's credit:
+// a charge says "this call's total is now usd" (Credits.Charge), so it can
+// be repeated by a retry, a restart or the agent that takes the call over
+// without ever counting twice. limited says the user has (or may have) a
+// credit limit; without one nothing is charged. It retries while the
+// store is unreachable until the agent closes, then once more.
+func (c *call) charge(usd float64, limited bool) {
 	a := c.a
-	if a.cfg.Credits == nil || c.budget.credits == nil || usd <= 0 {
+	if a.cfg.Credits == nil || !limited || usd <= 0 {
 		return
 	}
 	total, err := feed.MicrosFromUSD(usd)
@@ -189,6 +262,7 @@ func (c *call) charge(usd float64) {
 		backoff := 200 * time.Millisecond
 		for a.ctx.Err() == nil {
 			err := try(a.ctx)
+			a.creditsRead(err)
 			if err == nil {
 				a.log.Info("charged", "call", c.id, "user", c.meta.User, "usd", usd)
 				return
@@ -216,10 +290,8 @@ func (c *call) noteZombieLocked(now time.Time, responsesBefore int) {
 	if b.hungUpAt.IsZero() || now.Sub(b.hungUpAt) < zombieAfter || c.acct.usage.Responses == responsesBefore || b.marks.Flagged[feed.FlagZombie] {
 		return
 	}
-	f := feed.Flag{Kind: feed.FlagZombie, Message: "responses after our hangup succeeded: the call may still be billing",
-		Evidence: map[string]string{"hung_up_at": b.hungUpAt.UTC().Format(time.RFC3339Nano), "seen_at": now.UTC().Format(time.RFC3339Nano)}}
-	c.publishLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
-	b.marks.Note(Verdict{Flags: []feed.Flag{f}})
+	c.flagLocked(feed.Flag{Kind: feed.FlagZombie, Message: "responses after our hangup succeeded: the call may still be billing",
+		Evidence: map[string]string{"hung_up_at": b.hungUpAt.UTC().Format(time.RFC3339Nano), "seen_at": now.UTC().Format(time.RFC3339Nano)}})
 }
 
 // goTracked runs fn in a goroutine that Close waits for, unless the agent

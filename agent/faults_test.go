@@ -12,7 +12,11 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-func TestErrorCloseEndsWithReason(t *testing.T) {
+// An error close is OpenAI closing our sideband, not the call: the agent
+// re-attaches and the call goes on, with the moment unread counted as a
+// gap. Only a 404 on that re-attach ends it (gone), the close kept in the
+// detail.
+func TestErrorCloseReattaches(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "u")
@@ -21,8 +25,16 @@ func TestErrorCloseEndsWithReason(t *testing.T) {
 	waitFor(t, "the sideband closed", func() bool {
 		return e.openai.CloseSideband(id, 4000, "invalid_request_error.beta_api_shape_disabled") > 0
 	})
-	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
-	if c.End.Reason != feed.ReasonError || !strings.Contains(c.End.Detail, "4000") || !strings.Contains(c.End.Detail, "beta_api_shape_disabled") {
+	c := e.waitCall(id, "a gap after the re-attach", func(c feed.Call) bool { return c.Usage.Gaps == 1 })
+	if !c.Live() || e.openai.Attaches(id) != 2 {
+		t.Fatalf("after an error close: call %s, %d attaches; want live, 2", c.State, e.openai.Attaches(id))
+	}
+	e.openai.FailAttaches(id, 404, 1)
+	waitFor(t, "the sideband closed again", func() bool {
+		return e.openai.CloseSideband(id, 4000, "invalid_request_error.beta_api_shape_disabled") > 0
+	})
+	c = e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	if c.End.Reason != feed.ReasonGone || !strings.Contains(c.End.Detail, "4000") || !strings.Contains(c.End.Detail, "beta_api_shape_disabled") {
 		t.Fatalf("end = %+v", c.End)
 	}
 }
@@ -71,8 +83,8 @@ func TestReattachThroughFailures(t *testing.T) {
 	// Events sent while no sideband was attached are lost (as with
 	// OpenAI); what was sent is counted exactly once.
 	c := e.waitCall(id, "the end of the call", func(c feed.Call) bool { return !c.Live() })
-	if n := e.openai.Attaches(id); n != 4 {
-		t.Fatalf("%d attaches, want 1 + 2 failed + 1", n)
+	if n := e.openai.Attaches(id); n != 5 {
+		t.Fatalf("%d attaches, want 1 + 2 failed + 1 + the 404 that confirms the end", n)
 	}
 	if c.End.Reason != feed.ReasonHangup {
 		t.Fatalf("end = %+v", c.End)
@@ -111,7 +123,9 @@ func TestHangupRetriedAndIdempotent(t *testing.T) {
 		if _, err := e.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Operator: "op"}); err != nil {
 			t.Fatalf("terminate answered 404: %v, want success", err)
 		}
-		if c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() }); c.End.Reason != feed.ReasonOperator || c.End.By != "op" {
+		// OpenAI ended the call before we asked: it ends "gone", and
+		// says who asked.
+		if c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() }); c.End.Reason != feed.ReasonGone || c.End.By != "op" {
 			t.Fatalf("end = %+v", c.End)
 		}
 	})
@@ -140,16 +154,18 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 	e.track(loud, "loud")
 	e.track(quiet, "quiet")
 	waitFor(t, "the loud sideband", func() bool { return e.openai.Attached(loud) > 0 })
-	done := make(chan int)
+	done := make(chan int, 1)
 	go func() { done <- e.openai.Flood(loud, 50000) }()
 	e.waitCall(quiet, "3 responses during the flood", func(c feed.Call) bool { return c.Usage.Responses == 3 })
+	sent, during := 0, false
 	select {
-	case sent := <-done:
-		t.Logf("the quiet call finished after the flood of %d events", sent)
+	case sent = <-done:
 	default:
-		t.Log("the quiet call finished while the flood was still going")
+		during = true
+		sent = <-done
 	}
-	if sent := <-done; sent != 50000 {
+	t.Logf("the quiet call finished %s the flood", map[bool]string{true: "during", false: "after"}[during])
+	if sent != 50000 {
 		t.Fatalf("flooded %d events, want 50000", sent)
 	}
 	if c := e.waitCall(loud, "usage", func(c feed.Call) bool { return c.UsageSeq > 0 || c.Seq > 1 }); c.Usage.Skipped != 0 || !c.Live() {
@@ -160,7 +176,9 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 // TestZombieAfterHangup: OpenAI answers our hangup as if the call were
 // gone, yet responses keep coming: the call may still be billing.
 func TestZombieAfterHangup(t *testing.T) {
-	e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int { return 404 }}, agent.Config{})
+	// The agent reads on for CloseGrace after its hangup: long enough to
+	// see responses past zombieAfter (1 s).
+	e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int { return 404 }}, agent.Config{CloseGrace: 2 * time.Second})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 5 * time.Millisecond})
 	e.track(id, "u")
 	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })

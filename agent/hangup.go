@@ -12,15 +12,15 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// closeGrace is how long after a successful hangup we keep reading the
-// sideband for OpenAI's own close, so a final response.done still counts.
-const closeGrace = 2 * time.Second
-
-// Hangup ends a tracked call through OpenAI's hangup endpoint and returns
-// once the call's ended event (with end's reason, detail and author) is
-// published. A 404 call_id_not_found answers a hangup of a call that is
-// already gone, which is what was asked, so it counts as success.
-// openai-go retries 429 and 5xx with backoff; ctx bounds the whole.
+// Hangup ends a tracked call through OpenAI's hangup endpoint, which needs
+// no sideband (a detached call is hung up the same way), and returns once
+// the call's end is recorded (with end's reason, detail and author). After
+// a successful hangup it keeps reading an attached sideband for
+// CloseGrace, so a final response.done still counts. A 404
+// call_id_not_found means the call was already gone, which is what was
+// asked, so it counts as success, and the call ends "gone": OpenAI ended
+// it before we asked. openai-go retries 429 and 5xx with backoff; ctx
+// bounds the whole.
 func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	if err := feed.ValidateCallID(callID); err != nil {
 		return fmt.Errorf("hangup: %w", err)
@@ -41,8 +41,16 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 
 	err := a.oai.Realtime.Calls.Hangup(ctx, callID)
 	var apiErr *openai.Error
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone) {
 		err = nil
+		c.mu.Lock()
+		if c.endReq == &end {
+			gone := end
+			gone.Reason = feed.ReasonGone
+			gone.Detail = fmt.Sprintf("OpenAI answered %d to the hangup (%s asked: %s)", apiErr.StatusCode, orDash(end.By), orDash(end.Detail))
+			c.endReq = &gone
+		}
+		c.mu.Unlock()
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -52,11 +60,15 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	}
 	c.mu.Lock()
 	c.budget.hungUpAt = time.Now()
+	grace := a.cfg.CloseGrace
+	if c.conn == nil {
+		grace = 0 // detached: no sideband to hear OpenAI's close on
+	}
 	c.mu.Unlock()
 	select {
 	case <-c.done:
 		return nil
-	case <-time.After(closeGrace):
+	case <-time.After(grace):
 	case <-ctx.Done():
 	}
 	c.cancel()
@@ -66,6 +78,13 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	case <-ctx.Done():
 		return fmt.Errorf("hangup %s: hung up, but the call did not wind down: %w", callID, ctx.Err())
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // serveTerminate answers terminate requests from dashboards and `calltop

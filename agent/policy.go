@@ -79,6 +79,27 @@ type Policy struct {
 	// Silence flags a call without activity (speech or response) for this
 	// long; 0 means DefaultSilence, negative off.
 	Silence time.Duration
+	// CreditsUnavailable says what to do when the user's credit cannot be
+	// read (the credit store is down): CreditsRefuse (the default) refuses
+	// new calls with 503 and lets calls OpenAI already has run, flagged,
+	// until the credit can be read; CreditsAllow admits new calls too;
+	// CreditsHangup refuses new calls and cuts the others. Either way the
+	// state is a flag on the call and on the agent, never only a log line.
+	CreditsUnavailable string
+}
+
+// What to do when credits cannot be read (Policy.CreditsUnavailable).
+const (
+	CreditsAllow  = "allow"
+	CreditsRefuse = "refuse"
+	CreditsHangup = "hangup"
+)
+
+func (p Policy) creditsUnavailable() string {
+	if p.CreditsUnavailable == "" {
+		return CreditsRefuse
+	}
+	return p.CreditsUnavailable
 }
 
 // Validate says what is wrong with p, naming the field, so a bad policy is
@@ -106,6 +127,11 @@ func (p Policy) Validate() error {
 	}
 	if math.IsNaN(p.BurnRateUSDPerMin) || math.IsInf(p.BurnRateUSDPerMin, 0) {
 		bad("burn_rate_usd_per_min", "must be a finite amount", p.BurnRateUSDPerMin)
+	}
+	switch p.CreditsUnavailable {
+	case "", CreditsAllow, CreditsRefuse, CreditsHangup:
+	default:
+		bad("credits_unavailable", `must be "allow", "refuse" or "hangup"`, p.CreditsUnavailable)
 	}
 	return errors.Join(errs...)
 }

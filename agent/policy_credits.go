@@ -13,8 +13,9 @@ import (
 // cost.
 type Credits interface {
 	// Remaining is what user has left; ok false means the user has no
-	// credit limit. On an error the agent logs it and the call runs
-	// without a credit limit: a billing outage does not take calls down.
+	// credit limit. On an error the user's policy decides
+	// (Policy.CreditsUnavailable): by default new calls are refused with
+	// 503, and calls OpenAI already has run flagged until it answers.
 	Remaining(ctx context.Context, user string) (left feed.Micros, ok bool, err error)
 	// Charge says that callID, a call of user, has cost total so far: its
 	// running total, not an increment. The implementation debits total
@@ -42,3 +43,7 @@ func (c storeCredits) Charge(ctx context.Context, user, callID string, total fee
 	_, err := c.s.Charge(ctx, user, callID, total)
 	return err
 }
+
+// Ensure recreates the store's buckets after NATS lost its data; the
+// agent calls it when it heals NATS.
+func (c storeCredits) Ensure(ctx context.Context) error { return c.s.Ensure(ctx) }

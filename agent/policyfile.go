@@ -148,6 +148,9 @@ var policyFields = map[string]func(p *Policy, raw json.RawMessage) error{
 	"burn_rate_usd_per_min": func(p *Policy, r json.RawMessage) error { return burnRate(r, &p.BurnRateUSDPerMin) },
 	"near_cap":              func(p *Policy, r json.RawMessage) error { return signalDuration(r, &p.NearCap) },
 	"silence":               func(p *Policy, r json.RawMessage) error { return signalDuration(r, &p.Silence) },
+	"credits_unavailable": func(p *Policy, r json.RawMessage) error {
+		return strict(r, &p.CreditsUnavailable, `"allow", "refuse" or "hangup"`)
+	},
 }
 
 // PolicyFields lists the fields a policy file entry may set, sorted.

@@ -41,19 +41,29 @@ const (
 // With check set nothing is counted (minting a key starts no call).
 //
 // A hook's plain error refuses with 503: when the check itself fails, the
-// safe answer is no call. An unreadable credit store does not refuse: the
-// call runs without a credit limit and the agent logs it.
-func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *feed.Micros, ref *Refusal) {
+// safe answer is no call. An unreadable credit store refuses with 503 too
+// (reason credits_unavailable), unless the user's policy says
+// credits_unavailable "allow": then the call is admitted with unknown
+// credit (unknown set), flagged, and reads its credit again as it runs.
+func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *feed.Micros, unknown bool, ref *Refusal) {
+	now := time.Now()
 	if a.cfg.Credits != nil {
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
+		a.creditsRead(err)
 		switch {
+		case err != nil && a.policyOf(user).creditsUnavailable() == CreditsAllow:
+			a.log.Warn("credits unreadable at admission; admitting (credits_unavailable: allow)", "user", user, "err", err)
+			unknown = true
 		case err != nil:
-			a.log.Warn("credits unreadable at admission; admitting without a credit check", "user", user, "err", err)
+			ref = &Refusal{Status: http.StatusServiceUnavailable, Reason: "credits_unavailable",
+				Detail: "the credit store cannot be read now; try again shortly"}
+			a.refused(mode, user, ref, now)
+			a.log.Warn("credits unreadable at admission; refusing", "user", user, "err", err)
+			return false, nil, false, ref
 		case ok:
 			credits = &usd
 		}
 	}
-	now := time.Now()
 	var d Decision
 	if check {
 		d = a.adm.Check(user, now, credits)
@@ -72,7 +82,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		err = extra()
 	}
 	if err == nil {
-		return counted, credits, nil
+		return counted, credits, unknown, nil
 	}
 	if counted {
 		a.adm.Release(user)
@@ -83,13 +93,30 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 	if ref.Status == 0 {
 		ref.Status = http.StatusForbidden
 	}
+	a.refused(mode, user, ref, now)
+	return false, nil, false, ref
+}
+
+// refused publishes a refusal and logs it.
+func (a *Agent) refused(mode, user string, ref *Refusal, now time.Time) {
+	status := ref.Status
+	if mode == ModeSIP {
+		status = sipRefusalStatus // what the caller was answered
+	}
 	pubErr := a.feed.Publish(feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: now.UTC(),
-		Refusal: &feed.Refusal{Mode: mode, Status: ref.Status, Reason: ref.Reason, Detail: ref.Detail}})
+		Refusal: &feed.Refusal{Mode: mode, Status: status, Reason: ref.Reason, Detail: ref.Detail}})
 	if pubErr != nil {
 		a.log.Warn("publish refusal", "err", pubErr)
 	}
-	a.log.Info("call refused", "mode", mode, "user", user, "status", ref.Status, "reason", ref.Reason)
-	return false, nil, ref
+	a.log.Info("call refused", "mode", mode, "user", user, "status", status, "reason", ref.Reason)
+}
+
+// policyOf is user's policy (the zero Policy without PolicyFor).
+func (a *Agent) policyOf(user string) Policy {
+	if a.cfg.PolicyFor == nil {
+		return Policy{}
+	}
+	return a.cfg.PolicyFor(user)
 }
 
 func userOrAnon(u string) string {

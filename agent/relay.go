@@ -94,7 +94,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 		writeError(w, http.StatusInternalServerError, "session_config", err.Error())
 		return
 	}
-	counted, credits, ref := a.admit(r.Context(), ModeRelay, user, false, admit)
+	counted, credits, unknown, ref := a.admit(r.Context(), ModeRelay, user, false, admit)
 	if ref != nil {
 		writeError(w, ref.Status, ref.Reason, ref.Detail)
 		return
@@ -111,7 +111,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 	}
 	// Track before the browser has its answer: no event of the call can
 	// happen before we are listening, and a terminate works at once.
-	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted, credits: credits}); err != nil {
+	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted, credits: credits, creditsUnknown: unknown}); err != nil {
 		a.log.Error("relay: call created but not tracked", "call", callID, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/sdp")

@@ -69,7 +69,7 @@ func (a *Agent) MintClientSecret(ctx context.Context, user string, session json.
 	if err != nil {
 		return nil, fmt.Errorf("mint client secret: %w", err)
 	}
-	if _, _, ref := a.admit(ctx, ModeClientSecret, user, true, nil); ref != nil {
+	if _, _, _, ref := a.admit(ctx, ModeClientSecret, user, true, nil); ref != nil {
 		return nil, ref
 	}
 	res, err := a.oai.Realtime.ClientSecrets.New(ctx, realtime.ClientSecretNewParams{

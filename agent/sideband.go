@@ -65,9 +65,10 @@ var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledFrame = 256 << 10
 
 // read consumes frames until the sideband ends. It returns how the call
-// ended (nil: the agent is closing, detach) and whether to re-attach
-// (a transport drop, not an end).
-func (c *call) read(conn *websocket.Conn) (end *feed.End, again bool) {
+// ended (both nil: the agent stopped reading, detach) or, when the socket
+// dropped or closed without OpenAI saying the call is over, how it
+// dropped: the caller re-attaches, and a 404 then confirms an end.
+func (c *call) read(conn *websocket.Conn) (end *feed.End, drop *dropInfo) {
 	defer conn.CloseNow()
 	expired := false
 	for {
@@ -131,28 +132,38 @@ func (c *call) apply(frame []byte) (expired bool) {
 	return ch&sawExpired != 0
 }
 
-// classify maps the error that ended a read to the call's fate.
-func (c *call) classify(conn *websocket.Conn, err error, expired bool) (*feed.End, bool) {
+// classify maps the error that ended a read to the call's fate. Only
+// OpenAI ends a call: a session_expired error, or our own hangup. Every
+// close or drop otherwise is re-attached, and the re-attach tells: a 404
+// after a clean close is a hang-up, after anything else the call is gone;
+// a working attach means it was a blip (a proxy restart closes cleanly
+// too).
+func (c *call) classify(conn *websocket.Conn, err error, expired bool) (*feed.End, *dropInfo) {
 	own := c.ownEnd()
 	if c.ctx.Err() != nil {
-		// We stopped reading: our hangup succeeded, or the agent is closing.
+		// We stopped reading: our hangup succeeded, or the agent is
+		// closing or handing the call over.
 		if own == nil {
 			conn.Close(websocket.StatusGoingAway, "calltop agent detaching")
 		}
-		return own, false
+		return own, nil
 	}
+	d := &dropInfo{at: time.Now(), expired: expired}
 	var ce websocket.CloseError
 	switch {
 	case expired:
-		return &feed.End{Reason: feed.ReasonExpired, Detail: "session_expired: hit OpenAI's maximum session duration"}, false
+		return &feed.End{Reason: feed.ReasonExpired, Detail: "session_expired: hit OpenAI's maximum session duration"}, nil
 	case errors.As(err, &ce) && (ce.Code == websocket.StatusNormalClosure || ce.Code == websocket.StatusGoingAway):
 		if own != nil {
-			return own, false
+			return own, nil
 		}
-		return &feed.End{Reason: feed.ReasonHangup, Detail: fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)}, false
+		d.clean = true
+		d.detail = fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)
 	case errors.As(err, &ce):
-		return &feed.End{Reason: feed.ReasonError, Detail: fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)}, false
+		d.detail = fmt.Sprintf("sideband closed %d %s", ce.Code, ce.Reason)
+	default:
+		d.detail = "sideband dropped: " + err.Error()
 	}
-	c.a.log.Warn("sideband dropped; re-attaching", "call", c.id, "err", err)
-	return nil, true
+	c.a.log.Info("sideband ended without a word from OpenAI on the call; re-attaching to find out", "call", c.id, "why", d.detail)
+	return nil, d
 }

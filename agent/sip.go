@@ -119,12 +119,12 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 	if cfg.Decide != nil {
 		d = cfg.Decide(ctx, call)
 	}
-	counted := false
+	counted, unknown := false, false
 	var credits *feed.Micros
 	if d.Accept {
 		var ref *Refusal
-		if counted, credits, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
-			d = SIPDecision{Accept: false, User: d.User, RejectStatus: 486}
+		if counted, credits, unknown, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
+			d = SIPDecision{Accept: false, User: d.User, RejectStatus: sipRefusalStatus}
 		}
 	}
 	release := func() {
@@ -154,8 +154,12 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
-	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted, credits: credits})
+	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted, credits: credits, creditsUnknown: unknown})
 }
+
+// sipRefusalStatus is the SIP status a caller refused at admission hears
+// (486 Busy Here), and the status its refused event carries.
+const sipRefusalStatus = 486
 
 // webhookIDs remembers handled webhook-ids for dedupe, bounded in time.
 type webhookIDs struct {

@@ -12,20 +12,30 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// goneTries bounds attaches answered 404/410: OpenAI has been seen to
-// answer 404 for a call created a moment ago, so a few tries are worth it,
-// but a call that is really gone must not cause a retry storm.
+// goneTries bounds attaches answered 404/410 before a call that was never
+// attached is given up as gone: OpenAI has been seen to answer 404 for a
+// call created a moment ago, so a few tries are worth it, but a call that
+// is really gone must not cause a retry storm. Once a call was attached, one
+// 404 is OpenAI saying it ended.
 const goneTries = 3
 
-// Track follows a call: it publishes started at once, answers terminate
-// requests for it, attaches its sideband and accounts for it until the
-// call ends or the agent closes. It waits for the first attach and returns
-// its outcome: nil once attached, ErrCallNotFound when OpenAI does not know
-// the call (after goneTries tries; the call is then published as ended
-// "gone"). If ctx ends first, Track returns ctx's error and the tracking
-// goes on. Tracking a call already tracked returns nil at once.
+// ErrTrackedElsewhere: another live agent of the fleet owns the call.
+// errors.As with *feed.OwnedError says which.
+var ErrTrackedElsewhere = errors.New("call tracked by another agent")
+
+// Track follows a call: it records this agent as the call's owner in NATS,
+// publishes started at once, answers terminate requests for it, attaches
+// its sideband and accounts for it until OpenAI says the call ended or the
+// agent closes. It waits for the first attach and returns its outcome: nil
+// once attached, ErrCallNotFound when OpenAI does not know the call (after
+// goneTries tries; the call is then published as ended "gone"), or the
+// error of a refused key (the agent keeps trying in the background and
+// shows the call detached). If ctx ends first, Track returns ctx's error
+// and the tracking goes on. Tracking a call already tracked here returns
+// nil at once; a call another live agent owns returns ErrTrackedElsewhere;
+// a call whose owner died is taken over with its totals so far.
 func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
-	c, err := a.register(callID, meta)
+	c, err := a.register(callID, meta, nil)
 	if err != nil || c == nil {
 		return err
 	}
@@ -42,36 +52,62 @@ func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
 
 // TrackAsync is Track without the wait, for paths that must answer
 // quickly (the SDP relay answers the browser while the sideband attaches).
-// It returns only validation errors and ErrClosed.
+// It returns only validation errors, ErrTrackedElsewhere and ErrClosed.
 func (a *Agent) TrackAsync(callID string, meta Meta) error {
-	_, err := a.register(callID, meta)
+	_, err := a.register(callID, meta, nil)
 	return err
 }
 
 // register adds a call and starts its goroutine; nil, nil if it was
-// already tracked.
-func (a *Agent) register(callID string, meta Meta) (*call, error) {
+// already tracked here. ad is set when the call is taken over from
+// another agent. The call's ownership and budget are set up before it
+// becomes visible to the agent's other goroutines.
+func (a *Agent) register(callID string, meta Meta, ad *adoption) (*call, error) {
 	if err := feed.ValidateCallID(callID); err != nil {
 		return nil, fmt.Errorf("track: %w", err)
 	}
 	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
+	_, tracked := a.calls[callID]
+	closed := a.closed
+	a.mu.Unlock()
+	switch {
+	case closed:
 		return nil, fmt.Errorf("track %s: %w", callID, ErrClosed)
-	}
-	if _, ok := a.calls[callID]; ok {
-		a.mu.Unlock()
+	case tracked:
 		return nil, nil
 	}
 	c := newCall(a, callID, meta)
+	if ad != nil {
+		ad.apply(c)
+	} else {
+		taken, err := c.claim()
+		if err != nil || taken {
+			return nil, err // taken: adopted from a dead owner, registered already
+		}
+	}
+	over := c.setupBudget()
+	a.mu.Lock()
+	_, tracked = a.calls[callID]
+	if a.closed || tracked {
+		a.mu.Unlock()
+		c.mu.Lock()
+		c.releaseBudgetLocked()
+		c.mu.Unlock()
+		if tracked {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("track %s: %w", callID, ErrClosed)
+	}
 	a.calls[callID] = c
 	a.wg.Add(1)
 	a.mu.Unlock()
 
-	over := c.setupBudget()
 	c.publishStarted()
 	if over != nil {
 		c.flag(*over)
+	}
+	if f := c.budget.creditsFlag; f != nil {
+		c.flag(*f)
 	}
 	if err := c.serveTerminate(); err != nil {
 		a.log.Warn("terminate requests will not reach this call", "call", callID, "err", err)
@@ -83,93 +119,188 @@ func (a *Agent) register(callID string, meta Meta) (*call, error) {
 	return c, nil
 }
 
-// life is the call's one goroutine: attach, read (re-attaching after
-// transport drops), and publish how it ended.
+// life is the call's one goroutine: attach, read, re-attach after every
+// drop for as long as OpenAI has not ended the call, and publish how it
+// ended.
 func (c *call) life() {
 	defer close(c.done)
 	defer c.a.forget(c)
-	conn, err := c.attachRetrying(true)
-	c.attached <- err
-	if err != nil {
-		c.giveUp(err)
-		return
-	}
+	var drop *dropInfo
 	for {
-		c.mu.Lock()
-		c.conn = conn
-		c.mu.Unlock()
-		end, again := c.read(conn)
-		c.mu.Lock()
-		c.conn = nil
-		c.mu.Unlock()
-		if !again {
+		conn, err := c.attachLoop(drop)
+		if err != nil {
+			c.giveUp(err, drop)
+			return
+		}
+		c.setAttached(conn, time.Now())
+		end, d := c.read(conn)
+		c.dropped(time.Now())
+		if d == nil {
 			if end == nil {
-				c.detach()
+				c.leave()
 			} else {
 				c.finish(*end)
 			}
 			return
 		}
-		if conn, err = c.attachRetrying(false); err != nil {
-			c.giveUp(err)
-			return
-		}
+		drop = d
 	}
 }
 
-// giveUp ends a call whose sideband could not be attached: as our own
-// hangup asked, as detached when the agent is closing, else gone or error.
-func (c *call) giveUp(err error) {
-	if end := c.ownEnd(); end != nil {
-		c.finish(*end)
-		return
-	}
-	if c.ctx.Err() != nil {
-		c.detach()
-		return
-	}
-	reason := feed.ReasonError
-	if errors.Is(err, ErrCallNotFound) {
-		reason = feed.ReasonGone
-	}
-	c.finish(feed.End{Reason: reason, Detail: err.Error()})
+// dropInfo is how a sideband that was attached stopped: the next attach
+// says whether OpenAI ended the call.
+type dropInfo struct {
+	at     time.Time
+	detail string
+	// clean: a 1000/1001 close, which OpenAI sends when a call ends and a
+	// proxy sends when it restarts; a 404 on re-attach tells them apart.
+	clean bool
+	// expired: OpenAI said session_expired before the close.
+	expired bool
 }
 
-// attachRetrying dials until it succeeds, with capped exponential backoff
-// and full jitter: at most goneTries answers of 404/410, at most
-// AttachTries failures in all, none after a 401/403. The first attach of a
-// call starts at once; a re-attach waits first.
-func (c *call) attachRetrying(first bool) (*websocket.Conn, error) {
+// attachLoop dials until the sideband is attached or the call is over. A
+// call that was attached re-attaches at once once, to tell a call that
+// ended (404) from a blip, then shows as detached and retries with capped,
+// jittered backoff for as long as it takes: only OpenAI ends a call. It
+// returns ErrCallNotFound when OpenAI says the call is gone, or ctx's
+// error when the agent stops reading (hangup, close, takeover). The first
+// attach's outcome goes to Track's waiter: success, gone, or a refused
+// key.
+func (c *call) attachLoop(drop *dropInfo) (*websocket.Conn, error) {
+	first := drop == nil && !c.attachedOnce()
 	backoff := 200 * time.Millisecond
 	gone := 0
-	var err error
-	for try := 1; try <= c.a.cfg.AttachTries; try++ {
-		if !first || try > 1 {
+	for try := 1; ; try++ {
+		if try > 1 {
 			wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
 			select {
 			case <-c.ctx.Done():
 				return nil, c.ctx.Err()
 			case <-time.After(wait):
 			}
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(backoff*2, c.a.cfg.ReattachMax)
 		}
-		var conn *websocket.Conn
-		conn, err = c.attach(c.ctx)
+		conn, err := c.attach(c.ctx)
 		if err == nil {
-			if try > 1 || !first {
+			if first {
+				c.reportAttach(nil)
+			} else if try > 1 {
 				c.a.log.Info("attached after retries", "call", c.id, "try", try)
 			}
 			return conn, nil
 		}
-		if c.ctx.Err() != nil || errors.Is(err, errUnauthorized) {
-			return nil, err
+		if c.ctx.Err() != nil {
+			return nil, c.ctx.Err()
 		}
 		if errors.Is(err, ErrCallNotFound) {
-			if gone++; gone >= goneTries {
+			gone++
+			if c.attachedOnce() || gone >= goneTries {
+				c.reportAttach(err)
 				return nil, err
 			}
+			continue
 		}
-		c.a.log.Warn("attach failed", "call", c.id, "try", try, "err", err)
+		if errors.Is(err, errUnauthorized) {
+			c.reportAttach(err) // tell the caller; keep trying meanwhile
+		}
+		since := time.Now()
+		if drop != nil {
+			since = drop.at
+		}
+		c.setDetached(since, err.Error())
 	}
-	return nil, err
+}
+
+// reportAttach tells Track's waiter how the first attach went, once.
+func (c *call) reportAttach(err error) {
+	select {
+	case c.attached <- err:
+	default:
+	}
+}
+
+func (c *call) attachedOnce() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.everAttached
+}
+
+// giveUp ends the tracking of a call the loop could not (re-)attach: as
+// our own hangup asked; quietly when the agent stops reading it (closing,
+// handed over, taken over); else as OpenAI said: gone, or, after a clean
+// close or the session cap, hangup or expired.
+func (c *call) giveUp(err error, drop *dropInfo) {
+	if end := c.ownEnd(); end != nil {
+		c.finish(*end)
+		return
+	}
+	if c.ctx.Err() != nil {
+		c.leave()
+		return
+	}
+	c.finish(c.goneEnd(err, drop))
+}
+
+// goneEnd is how a call OpenAI answered 404/410 for ended.
+func (c *call) goneEnd(err error, drop *dropInfo) feed.End {
+	c.mu.Lock()
+	expires := c.acct.session.ExpiresAt
+	c.mu.Unlock()
+	switch {
+	case drop != nil && drop.expired, !expires.IsZero() && !time.Now().Before(expires):
+		return feed.End{Reason: feed.ReasonExpired, Detail: "session_expired: hit OpenAI's maximum session duration"}
+	case drop != nil && drop.clean:
+		return feed.End{Reason: feed.ReasonHangup, Detail: drop.detail + "; OpenAI confirmed the call ended (404 on re-attach)", EndedAt: drop.at.UTC()}
+	case drop != nil:
+		return feed.End{Reason: feed.ReasonGone, Detail: drop.detail + "; then " + err.Error()}
+	}
+	return feed.End{Reason: feed.ReasonGone, Detail: err.Error()}
+}
+
+// claim records this agent as the call's owner. A call owned by a live
+// agent is refused (ErrTrackedElsewhere); one whose owner died or let it
+// go is taken over, with its totals and start, and registered by the
+// takeover (taken). When NATS cannot be asked now, the call is tracked
+// anyway and claimed once NATS is back.
+func (c *call) claim() (taken bool, err error) {
+	a := c.a
+	o := a.fleet.ownersNow()
+	if o == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	defer cancel()
+	rec := feed.Owner{CallID: c.id, Agent: a.cfg.Name, Instance: a.instance, Term: 1,
+		User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC(), Since: time.Now().UTC()}
+	rev, err := o.Claim(ctx, rec)
+	var owned *feed.OwnedError
+	switch {
+	case err == nil:
+		c.rev = rev
+		return false, nil
+	case errors.As(err, &owned):
+	default:
+		a.log.Warn("call ownership not recorded; will record it when NATS answers", "call", c.id, "err", err)
+		a.fleet.needRecovery()
+		return false, nil
+	}
+	have := owned.Owner
+	switch {
+	case have.Instance == a.instance:
+		return true, nil // tracked here already (a concurrent Track)
+	case c.meta.User != "" && have.User != "" && have.User != c.meta.User:
+		return false, fmt.Errorf("track %s for %q: %w: %w (for %q)", c.id, c.meta.User, ErrTrackedElsewhere, owned, have.User)
+	case !have.Released && !a.fleet.ownerDead(have, time.Now()):
+		return false, fmt.Errorf("track %s: %w: %w", c.id, ErrTrackedElsewhere, owned)
+	}
+	a.log.Info("taking over a call whose owner is gone", "call", c.id, "from", have.Agent)
+	err = a.adopt(feed.OwnerEntry{Owner: have, Rev: owned.Rev})
+	if errors.Is(err, feed.ErrOwnerChanged) {
+		return false, fmt.Errorf("track %s: %w (another agent took it over first)", c.id, ErrTrackedElsewhere)
+	}
+	if err != nil {
+		return false, fmt.Errorf("track %s: %w", c.id, err)
+	}
+	return true, nil
 }
