@@ -219,7 +219,7 @@ func TestSnapshot(t *testing.T) {
 // waitStored waits until the events stream holds n messages.
 func waitStored(t *testing.T, c *Client, n uint64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := c.EnsureStream(ctx)
 	if err != nil {

@@ -106,7 +106,11 @@ func (s *CreditStore) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
-	s.balances, s.charges = balances, charges
+	if s.balances == nil {
+		// Set once, by Credits: a handle names its bucket, so it works
+		// on a bucket recreated later, and other goroutines read it.
+		s.balances, s.charges = balances, charges
+	}
 	return nil
 }
 

@@ -88,7 +88,11 @@ func (o *Owners) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("owners: %w", err)
 	}
-	o.kv = kv
+	if o.kv == nil {
+		// Set once, by Owners: a handle names its bucket, so it works on
+		// a bucket recreated later, and other goroutines read it.
+		o.kv = kv
+	}
 	return nil
 }
 

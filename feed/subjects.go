@@ -104,6 +104,12 @@ func (s Subjects) Stored() []string {
 	return []string{p + "call.>", p + "user.>", p + "agent.>"}
 }
 
+// Live is the one filter that reads the whole live-state stream, which
+// holds nothing but Stored's subjects. One filter, not Stored's three:
+// JetStream walks a stream full of superseded messages a hundred times
+// faster with a single filter (6,000 messages: 25 ms instead of 3.8 s).
+func (s Subjects) Live() string { return s.prefix() + ".v1.>" }
+
 // CallEvents is every subject of one call's events, for purging a call
 // that ended down to its ended event.
 func (s Subjects) CallEvents(callID string) string {

@@ -98,11 +98,26 @@ func (w *Watcher) subscribe(ctx context.Context, first bool) error {
 		return err
 	}
 	cons, err := js.OrderedConsumer(ctx, info.Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: w.c.Subjects.Stored(),
+		FilterSubjects: []string{w.c.Subjects.Live()},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("ordered consumer: %w", err)
+	}
+	var readyAt uint64
+	if first {
+		// "Caught up" is having delivered the newest message the stream
+		// holds now (or a newer one of its subject, if it is superseded
+		// meanwhile): a count of pending messages keeps moving while
+		// agents write, and JetStream's is not exact on a stream that
+		// keeps one message per subject.
+		last, err := s.GetLastMsgForSubject(ctx, w.c.Subjects.Live())
+		switch {
+		case err == nil:
+			readyAt = last.Sequence
+		case !errors.Is(err, jetstream.ErrMsgNotFound):
+			return fmt.Errorf("newest message: %w", err)
+		}
 	}
 	w.mu.Lock()
 	old := w.cc
@@ -110,11 +125,8 @@ func (w *Watcher) subscribe(ctx context.Context, first bool) error {
 	serial := w.serial
 	w.cons, w.created, w.seen = cons, info.Created, 0
 	if first {
-		// "Caught up" is having delivered the stream's last message as of
-		// now: a count of pending messages keeps moving while agents
-		// write, and would never reach zero during a burst.
-		w.readyAt = info.State.LastSeq
-		if w.readyAt == 0 {
+		w.readyAt = readyAt
+		if readyAt == 0 {
 			w.markReady()
 		}
 	}
@@ -143,7 +155,7 @@ func (w *Watcher) handle(serial int, m jetstream.Msg) {
 	}
 	if merr == nil {
 		w.seen = max(w.seen, meta.Sequence.Stream)
-		if meta.Sequence.Stream >= w.readyAt || meta.NumPending == 0 {
+		if meta.Sequence.Stream >= w.readyAt {
 			defer w.markReady()
 		}
 	}
