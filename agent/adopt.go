@@ -65,6 +65,7 @@ func (a *Agent) sweep() {
 		if e.Instance == a.instance || a.lookup(e.CallID) != nil {
 			continue
 		}
+		a.peers.owns(e.Instance, e.Agent, e.Since)
 		if !e.Released && !a.fleet.ownerDead(e.Owner, now) {
 			continue
 		}

@@ -384,23 +384,28 @@ func (a *Agent) publishLoop() {
 	defer t.Stop()
 	beat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer beat.Stop()
-	lastPrune := time.Now()
+	lastPrune, lastUpkeep := time.Now(), time.Now()
 	a.heartbeat()
 	for {
 		select {
 		case <-a.ctx.Done():
 			return
 		case <-beat.C:
-			a.fleet.upkeep(time.Now())
+			a.fleet.upkeep(time.Now(), true)
 			a.heartbeat()
 			continue
 		case <-a.fleet.wake:
-			a.fleet.upkeep(time.Now())
+			a.fleet.upkeep(time.Now(), false)
 			continue
 		case <-t.C:
 		}
 		now := time.Now()
-		a.fleet.watchConn(now)
+		if now.Sub(lastUpkeep) >= time.Second {
+			a.fleet.upkeep(now, false)
+			lastUpkeep = now
+		} else {
+			a.fleet.watchConn(now)
+		}
 		// Seconds run between events: a call can cross max_seconds or go
 		// silent without a frame, so every call is evaluated on the tick.
 		for _, c := range a.snapshot() {

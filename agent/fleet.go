@@ -178,7 +178,11 @@ func (f *fleet) canHandOff(now time.Time) bool {
 // for calls to adopt when an agent died or said goodbye, or every
 // sweepEvery. The work runs off the publish loop, one job at a time, so
 // budgets are enforced meanwhile.
-func (f *fleet) upkeep(now time.Time) {
+//
+// beat says whether this is the heartbeat (then the stream is checked too);
+// between heartbeats it runs every second, so a dead agent's calls are
+// adopted within a second of AdoptAfter, not a heartbeat.
+func (f *fleet) upkeep(now time.Time, beat bool) {
 	f.watchConn(now)
 	f.mu.Lock()
 	connected, recover := f.connected, f.recover
@@ -188,12 +192,16 @@ func (f *fleet) upkeep(now time.Time) {
 	}
 	dead := f.a.peers.newlyDead(now, connected, f.a.cfg.AdoptAfter)
 	sweep := len(dead) > 0 || !now.Before(f.sweepAt)
+	if !sweep && !recover && !beat {
+		f.busy.Store(false)
+		return
+	}
 	if len(dead) > 0 {
 		f.a.log.Info("agents gone; adopting their calls", "instances", dead)
 	}
 	ok := f.a.goTracked(func() {
 		defer f.busy.Store(false)
-		if recover || f.streamGone() {
+		if recover || (beat && f.streamGone()) {
 			f.heal()
 		}
 		if sweep {

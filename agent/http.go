@@ -136,11 +136,22 @@ func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_call_id", err.Error())
 		return
 	}
-	if err := a.TrackWithSecret(req.CallID, Meta{User: req.User, Model: req.Model}, req.ClientSecret); err != nil {
+	err := a.TrackWithSecret(req.CallID, Meta{User: req.User, Model: req.Model}, req.ClientSecret)
+	var owned *feed.OwnedError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusAccepted, map[string]string{"call_id": req.CallID, "status": "attaching", "agent": a.cfg.Name})
+	case errors.Is(err, ErrOtherUser):
+		writeError(w, http.StatusConflict, "call_other_user", err.Error())
+	case errors.Is(err, ErrTrackedElsewhere) && errors.As(err, &owned):
+		// Registered twice (a retry through another backend): it is
+		// tracked, by another agent of the fleet.
+		writeJSON(w, http.StatusOK, map[string]string{"call_id": req.CallID, "status": "tracked", "agent": owned.Owner.Agent})
+	case errors.Is(err, ErrTrackedElsewhere):
+		writeError(w, http.StatusConflict, "call_owned", err.Error())
+	default:
 		writeError(w, http.StatusServiceUnavailable, "agent_closed", err.Error())
-		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"call_id": req.CallID, "status": "attaching"})
 }
 
 // decodeJSON reads a strict JSON body into v: one object, no unknown

@@ -49,6 +49,21 @@ func (b *peerBook) beat(instance, name string, now time.Time) {
 	p.name, p.last = name, now
 }
 
+// owns notes an instance named as a call's owner, claimed at since: one
+// never heard beating (it may have died before this agent started
+// listening) is known from then on, alive at since, so its death is
+// noticed like any other.
+func (b *peerBook) owns(instance, name string, since time.Time) {
+	if instance == "" || instance == b.self {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.m[instance]; !ok {
+		b.m[instance] = &peer{name: name, last: since}
+	}
+}
+
 // goodbye notes that instance stopped cleanly.
 func (b *peerBook) goodbye(instance, name string, handoff bool, now time.Time) {
 	if instance == "" || instance == b.self {
@@ -74,7 +89,11 @@ func (b *peerBook) dead(instance string, claimed, now, connected time.Time, afte
 		return false
 	}
 	b.mu.Lock()
-	p, ok := b.m[instance]
+	var p peer
+	pp, ok := b.m[instance]
+	if ok {
+		p = *pp
+	}
 	b.mu.Unlock()
 	if ok && p.left {
 		return true

@@ -19,9 +19,16 @@ import (
 // 404 is OpenAI saying it ended.
 const goneTries = 3
 
-// ErrTrackedElsewhere: another live agent of the fleet owns the call.
-// errors.As with *feed.OwnedError says which.
-var ErrTrackedElsewhere = errors.New("call tracked by another agent")
+// Errors of Track, for errors.Is.
+var (
+	// ErrTrackedElsewhere: another live agent of the fleet owns the call
+	// (for the same user: it is tracked, by that agent). errors.As with
+	// *feed.OwnedError says which.
+	ErrTrackedElsewhere = errors.New("call tracked by another agent")
+	// ErrOtherUser: the call is tracked already, for another user; a
+	// call belongs to one user, so the second registration is refused.
+	ErrOtherUser = errors.New("call tracked for another user")
+)
 
 // Track follows a call: it records this agent as the call's owner in NATS,
 // publishes started at once, answers terminate requests for it, attaches
@@ -67,12 +74,14 @@ func (a *Agent) register(callID string, meta Meta, ad *adoption) (*call, error) 
 		return nil, fmt.Errorf("track: %w", err)
 	}
 	a.mu.Lock()
-	_, tracked := a.calls[callID]
+	have, tracked := a.calls[callID]
 	closed := a.closed
 	a.mu.Unlock()
 	switch {
 	case closed:
 		return nil, fmt.Errorf("track %s: %w", callID, ErrClosed)
+	case tracked && meta.User != "" && have.meta.User != "" && have.meta.User != meta.User:
+		return nil, fmt.Errorf("track %s for %q: %w (%q)", callID, meta.User, ErrOtherUser, have.meta.User)
 	case tracked:
 		return nil, nil
 	}
@@ -290,7 +299,7 @@ func (c *call) claim() (taken bool, err error) {
 	case have.Instance == a.instance:
 		return true, nil // tracked here already (a concurrent Track)
 	case c.meta.User != "" && have.User != "" && have.User != c.meta.User:
-		return false, fmt.Errorf("track %s for %q: %w: %w (for %q)", c.id, c.meta.User, ErrTrackedElsewhere, owned, have.User)
+		return false, fmt.Errorf("track %s for %q: %w: %w (for %q)", c.id, c.meta.User, ErrOtherUser, owned, have.User)
 	case !have.Released && !a.fleet.ownerDead(have, time.Now()):
 		return false, fmt.Errorf("track %s: %w: %w", c.id, ErrTrackedElsewhere, owned)
 	}

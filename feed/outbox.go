@@ -56,7 +56,7 @@ func (c *Client) NewOutbox(limit int) *Outbox {
 	if limit <= 0 {
 		limit = DefaultOutboxLimit
 	}
-	o := &Outbox{c: c, limit: limit, attempt: 5 * time.Second,
+	o := &Outbox{c: c, limit: limit, attempt: 2 * time.Second,
 		wake: make(chan struct{}, 1), idle: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{})}
 	go o.loop()
 	return o

@@ -15,8 +15,9 @@ import (
 // natsFlags are the connection settings every NATS client command shares:
 // flag, environment variable and default in one place.
 type natsFlags struct {
-	url    string
-	prefix string
+	url      string
+	prefix   string
+	replicas int
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet) {
@@ -24,6 +25,8 @@ func (n *natsFlags) register(fs *flag.FlagSet) {
 	// connect, so -h never prints it.
 	fs.StringVar(&n.url, "nats", "", "NATS server URL (env NATS_URL; default "+defaultNATS+")")
 	fs.StringVar(&n.prefix, "prefix", envOr("CALLTOP_PREFIX", feed.DefaultPrefix), "subject prefix, to share one NATS between installs (env CALLTOP_PREFIX)")
+	reps, _ := strconv.Atoi(os.Getenv("CALLTOP_REPLICAS"))
+	fs.IntVar(&n.replicas, "replicas", max(reps, 1), "copies a NATS cluster keeps of the streams and buckets calltop creates: 1, or 3 to survive losing a node (env CALLTOP_REPLICAS)")
 }
 
 // defaultNATS is where a local NATS listens.
@@ -33,6 +36,9 @@ const defaultNATS = "nats://127.0.0.1:4222"
 func (n *natsFlags) connect(name string) (*feed.Client, error) {
 	if _, err := feed.NewSubjects(n.prefix); err != nil {
 		return nil, err
+	}
+	if n.replicas < 1 || n.replicas > 5 {
+		return nil, fmt.Errorf("--replicas %d: want 1 to 5 (3 in a three-node cluster)", n.replicas)
 	}
 	if n.url == "" {
 		n.url = envOr("NATS_URL", defaultNATS)
@@ -46,6 +52,7 @@ func (n *natsFlags) connect(name string) (*feed.Client, error) {
 		nc.Close()
 		return nil, err
 	}
+	cl.Replicas = n.replicas
 	return cl, nil
 }
 

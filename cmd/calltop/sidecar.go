@@ -39,6 +39,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxTokens := fs.Int64("max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
 	maxCost := fs.Float64("max-call-cost", 0, "hang up a call when its estimated cost reaches this many USD (0: no limit)")
 	policyPath := fs.String("policy", "", "JSON policy file: per-user limits, admission limits, abuse thresholds (docs/BUDGETS.md)")
+	creditsDown := fs.String("credits-unavailable", "", `when the credit store cannot be read: "refuse" new calls (the default), "allow" them, or "hangup" the calls whose credit is unknown; overrides the policy file`)
+	adoptAfter := fs.Duration("adopt-after", 15*time.Second, "take over the calls of an agent whose heartbeats stopped this long ago (docs/OPERATIONS.md)")
+	heartbeat := fs.Duration("heartbeat", feed.HeartbeatInterval, "how often the agent says it is alive; keep it well under --adopt-after")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -64,6 +67,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkBaseURL(*baseURL); err != nil {
 		return err
 	}
+	if *heartbeat <= 0 || *adoptAfter < 2**heartbeat {
+		return fmt.Errorf("--adopt-after %s, --heartbeat %s: want a heartbeat > 0 and adopt-after at least two heartbeats", *adoptAfter, *heartbeat)
+	}
 	key := os.Getenv("OPENAI_API_KEY")
 	if key == "" {
 		return errors.New("OPENAI_API_KEY is not set (the project's standard key; the agent never uses ephemeral keys)")
@@ -73,7 +79,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg := agent.Config{
 		APIKey: key, BaseURL: *baseURL, Name: *name, Prefix: nf.prefix, MaxFrameBytes: *maxFrame,
-		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+		Logger:     slog.New(slog.NewTextHandler(stderr, nil)),
+		AdoptAfter: *adoptAfter, HeartbeatInterval: *heartbeat, Replicas: nf.replicas,
 	}
 	if *sessionFile != "" {
 		data, err := os.ReadFile(*sessionFile)
@@ -85,7 +92,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DefaultSession = data
 	}
-	policyFor, err := sidecarPolicy(fs, *policyPath, *maxSeconds, *maxTokens, *maxCost)
+	policyFor, err := sidecarPolicy(fs, *policyPath, *maxSeconds, *maxTokens, *maxCost, *creditsDown)
 	if err != nil {
 		return err
 	}
@@ -163,9 +170,12 @@ func loopback(addr string) bool {
 // sidecarPolicy combines the policy file with the per-call limit flags:
 // the file gives each user's policy, and a limit flag given on the command
 // line overrides that limit for every user.
-func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64) (func(string) agent.Policy, error) {
+func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) agent.Policy, error) {
 	if maxSeconds < 0 || maxTokens < 0 || maxCost < 0 {
 		return nil, errors.New("--max-call-seconds, --max-call-tokens and --max-call-cost must be ≥ 0")
+	}
+	if err := (agent.Policy{CreditsUnavailable: creditsDown}).Validate(); err != nil {
+		return nil, fmt.Errorf("--credits-unavailable: %w", err)
 	}
 	var pf *agent.PolicyFile
 	if file != "" {
@@ -177,7 +187,7 @@ func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens 
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if pf == nil && !given["max-call-seconds"] && !given["max-call-tokens"] && !given["max-call-cost"] {
+	if pf == nil && !given["max-call-seconds"] && !given["max-call-tokens"] && !given["max-call-cost"] && creditsDown == "" {
 		return nil, nil
 	}
 	return func(user string) agent.Policy {
@@ -193,6 +203,9 @@ func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens 
 		}
 		if given["max-call-cost"] {
 			p.MaxCostUSD = maxCost
+		}
+		if creditsDown != "" {
+			p.CreditsUnavailable = creditsDown
 		}
 		return p
 	}, nil

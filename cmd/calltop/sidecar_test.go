@@ -21,7 +21,7 @@ func TestSidecarPolicyFlagsOverrideTheFile(t *testing.T) {
 	if err := fs.Parse([]string{"--max-call-tokens", "5000"}); err != nil {
 		t.Fatal(err)
 	}
-	policyFor, err := sidecarPolicy(fs, file, *secs, *toks, *cost)
+	policyFor, err := sidecarPolicy(fs, file, *secs, *toks, *cost, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestSidecarPolicyFlagsOverrideTheFile(t *testing.T) {
 	}
 
 	none := flag.NewFlagSet("agent", flag.ContinueOnError)
-	if f, err := sidecarPolicy(none, "", 0, 0, 0); err != nil || f != nil {
+	if f, err := sidecarPolicy(none, "", 0, 0, 0, ""); err != nil || f != nil {
 		t.Fatalf("no file, no flags: %v %v, want no policy", f != nil, err)
 	}
 }
