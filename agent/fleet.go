@@ -68,6 +68,9 @@ func (f *fleet) start(a *Agent) error {
 		f.reconnects = nc.Stats().Reconnects
 		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 		err := f.prepare(ctx)
+		if err == nil {
+			f.learnGoodbyes(ctx)
+		}
 		cancel()
 		if err != nil {
 			a.log.Warn("NATS not ready (streams or buckets); will retry", "err", err)
@@ -102,6 +105,22 @@ func (f *fleet) prepare(ctx context.Context) error {
 		return nil
 	}
 	return o.Ensure(ctx)
+}
+
+// learnGoodbyes reads the goodbyes the live state holds, so an agent
+// starting after another stopped knows at once that the calls it left
+// are free to take (a restarted agent takes its own calls back).
+func (f *fleet) learnGoodbyes(ctx context.Context) {
+	evs, err := f.a.feed.LastEvents(ctx, f.a.feed.Subjects.Goodbyes())
+	if err != nil {
+		f.a.log.Warn("goodbyes of other agents unreadable", "err", err)
+		return
+	}
+	for _, e := range evs {
+		if g := e.Goodbye; g != nil {
+			f.a.peers.goodbye(g.Instance, e.Agent, g.Handoff, time.Now())
+		}
+	}
 }
 
 func (f *fleet) stop() {

@@ -241,3 +241,87 @@ func (e *env) fold() {
 		e.board.Apply(ev)
 	}
 }
+
+// TestRestartWithTheSameName: an agent restarted with a fixed --name
+// within JetStream's duplicate window takes its call back (adopted from
+// its former self, which said goodbye) and its events are stored, not
+// dropped as duplicates of the former run's (Nats-Msg-Id names the
+// instance and the term, not only the name and seq).
+func TestRestartWithTheSameName(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{}))
+	first, _ := e.peer("fixed", fastFleet(agent.Config{}))
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: 30 * time.Millisecond})
+	ctx := context.Background()
+	if err := first.Track(ctx, id, agent.Meta{User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCall(id, "usage from the first run", func(c feed.Call) bool { return c.Agent == "fixed" && c.Usage.Responses >= 2 })
+	if err := e.agent.Close(); err != nil { // no other agent: the call is left detached
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := e.peer("fixed", fastFleet(agent.Config{}))
+	if err := second.Track(ctx, id, agent.Meta{User: "alice"}); err != nil {
+		t.Fatalf("re-registering the call with the restarted agent: %v", err)
+	}
+	var c feed.Call
+	waitFor(t, "the restarted agent's usage in a fresh snapshot", func() bool {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		b, err := e.feed.Snapshot(sctx, time.Hour)
+		if err != nil {
+			return false
+		}
+		c, _ = b.Get(id)
+		return c.Term == 2 && c.Agent == "fixed" && c.UsageTerm == 2 && c.Usage.Gaps == 1
+	})
+}
+
+// TestCloseChargesTheTotalSoFar: an agent stopped with no other agent to
+// take its calls charges each call's cost so far; the agent that adopts
+// the call later charges its whole total when it ends, and the user pays
+// the call once: the balance drops by exactly its final cost.
+func TestCloseChargesTheTotalSoFar(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{}), withCredits())
+	ctx := context.Background()
+	if _, err := e.credits.Set(ctx, "payer", 5*feed.Dollar); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := e.peer("first", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	if err := e.agent.Close(); err != nil { // first is alone
+		t.Fatal(err)
+	}
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: 30 * time.Millisecond})
+	if err := first.Track(ctx, id, agent.Meta{User: "payer", Model: "gpt-realtime"}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCall(id, "some cost", func(c feed.Call) bool { return c.Usage.CostUSD > 0.01 })
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	partial, ok, err := e.credits.Charged(ctx, id)
+	if err != nil || !ok || partial <= 0 {
+		t.Fatalf("after Close: charged %s %v %v, want the cost so far", partial, ok, err)
+	}
+	second, _ := e.peer("second", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	c := e.waitCall(id, "adopted and talking on", func(c feed.Call) bool {
+		return c.Agent == "second" && c.UsageTerm == 2 && c.Usage.CostUSD > partial.USD()+0.005
+	})
+	_ = second
+	e.openai.EndCall(id)
+	c = e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	total, err := feed.MicrosFromUSD(c.Usage.CostUSD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var charged feed.Micros
+	waitFor(t, "the final charge", func() bool {
+		charged, _, _ = e.credits.Charged(ctx, id)
+		return charged == total
+	})
+	if bal, _, _ := e.credits.Balance(ctx, "payer"); bal != 5*feed.Dollar-total || total <= partial {
+		t.Fatalf("balance %s after a call of %s (partial charge %s): want $5 - the final cost, once", bal, total, partial)
+	}
+}

@@ -26,49 +26,14 @@ func (c *Client) CallState(ctx context.Context, callID string) (*CallState, erro
 	if err := ValidateCallID(callID); err != nil {
 		return nil, fmt.Errorf("call state: %w", err)
 	}
-	js, err := jetstream.New(c.NC)
+	evs, err := c.LastEvents(ctx, c.Subjects.CallEvents(callID))
 	if err != nil {
 		return nil, fmt.Errorf("call state %s: %w", callID, err)
-	}
-	// A short-lived consumer, deleted after use: an agent adopting many
-	// calls must not leave a consumer per call on the server.
-	stream := c.Subjects.Stream()
-	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		FilterSubject:     c.Subjects.CallEvents(callID),
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-		Replicas:          1,
-	})
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("call state %s: %w", callID, err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
-	}()
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("call state %s: %w", callID, err)
-	}
-	n := int(info.NumPending)
-	if n == 0 {
-		return nil, nil
 	}
 	b := NewBoard(0)
 	st := &CallState{}
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("call state %s: %w", callID, err)
-	}
-	for m := range batch.Messages() {
-		e, err := Decode(m.Data())
-		if err != nil || e.CallID != callID {
+	for _, e := range evs {
+		if e.CallID != callID {
 			continue
 		}
 		b.Apply(e)
@@ -79,13 +44,64 @@ func (c *Client) CallState(ctx context.Context, callID string) (*CallState, erro
 			st.Ended = e
 		}
 	}
-	if err := batch.Error(); err != nil {
-		return nil, fmt.Errorf("call state %s: %w", callID, err)
-	}
 	call, ok := b.Get(callID)
 	if !ok {
 		return nil, nil
 	}
 	st.Call = call
 	return st, nil
+}
+
+// LastEvents reads the newest stored event of every subject matching
+// filter in the live-state stream (none when the stream is missing);
+// events that do not decode are skipped.
+func (c *Client) LastEvents(ctx context.Context, filter string) ([]Event, error) {
+	js, err := jetstream.New(c.NC)
+	if err != nil {
+		return nil, err
+	}
+	// A short-lived consumer, deleted after use: an agent adopting many
+	// calls must not leave a consumer per call on the server.
+	stream := c.Subjects.Stream()
+	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		FilterSubject:     filter,
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 30 * time.Second,
+		MemoryStorage:     true,
+		Replicas:          1,
+	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
+	}()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := int(info.NumPending)
+	if n == 0 {
+		return nil, nil
+	}
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for m := range batch.Messages() {
+		if e, err := Decode(m.Data()); err == nil {
+			out = append(out, e)
+		}
+	}
+	if err := batch.Error(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -119,6 +119,9 @@ func (s Subjects) CallEvents(callID string) string {
 // Agents is every agent liveness subject (heartbeats and goodbyes).
 func (s Subjects) Agents() string { return s.prefix() + ".v1.agent.>" }
 
+// Goodbyes is every agent's goodbye subject.
+func (s Subjects) Goodbyes() string { return s.prefix() + ".v1.agent.*." + string(KindGoodbye) }
+
 // Final is the subject of a call's final record.
 func (s Subjects) Final(callID string) string {
 	return s.prefix() + ".v1.final." + callID
