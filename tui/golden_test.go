@@ -44,12 +44,10 @@ func goldenRun(t *testing.T, w, h int) {
 	src.send(usageAt(bob, 7, now)) // a change: bob's cells flash ↑
 
 	m := New(src, Options{Now: clk.Now, Operator: "oncall@host"})
-	tm := teatest.NewTestModel(t, probe{m}, teatest.WithInitialTermSize(w, h),
-		teatest.WithProgramOptions(
-			tea.WithColorProfile(colorprofile.ANSI),
-			tea.WithEnvironment([]string{"TERM=xterm-256color"}),
-		))
-	t.Cleanup(func() { _ = tm.Quit() })
+	tm := runUI(t, m, w, h,
+		tea.WithColorProfile(colorprofile.ANSI),
+		tea.WithEnvironment([]string{"TERM=xterm-256color"}),
+	)
 
 	waitScreen(t, tm, "bob's update", contains("$1.04↑"))
 	check := func(name, marker string, keys ...string) {
@@ -81,7 +79,7 @@ func goldenRun(t *testing.T, w, h int) {
 }
 
 // rawScreen is the screen with its escape codes.
-func rawScreen(t *testing.T, tm *teatest.TestModel) string {
+func rawScreen(t *testing.T, tm *ui) string {
 	t.Helper()
 	ch := make(rawMsg, 1)
 	tm.Send(ch)
