@@ -144,9 +144,9 @@ func creditLeft(calls []*feed.Call, now time.Time) (left *float64, approx bool) 
 // agentRow is one agent in the Agents view.
 type agentRow struct {
 	feed.AgentInfo
-	silent bool
-	live   int // its live calls on the board
-	cost   float64
+	state string // feed.AgentInfo.State at now; "" for an agent that never beat
+	live  int    // its live calls on the board
+	cost  float64
 }
 
 // agentList is the Agents view's rows, by name.
@@ -185,7 +185,7 @@ func (m *Model) agentList() *agentList {
 	known := map[string]bool{}
 	for _, a := range m.board.Agents() {
 		known[a.Name] = true
-		l.rows = append(l.rows, agentRow{AgentInfo: a, silent: a.Silent(m.now), live: live[a.Name], cost: cost[a.Name]})
+		l.rows = append(l.rows, agentRow{AgentInfo: a, state: a.State(m.now), live: live[a.Name], cost: cost[a.Name]})
 	}
 	for name, n := range live {
 		if !known[name] && name != "" {
