@@ -218,16 +218,17 @@ func (m *Model) keyCtx() keyCtx {
 // An agent never heard from is not called gone: older agents do not beat.
 func (m *Model) agentGone(name string) bool { return m.gone[name] != "" }
 
-// updateAgents recomputes, at now, which agents are gone and what the
-// header says about them, from each agent's feed.AgentInfo.State: a call
-// whose agent left is marked like one whose agent went silent (nobody
-// reads its sideband until another agent adopts it).
+// updateAgents recomputes which agents are gone and what the header says
+// about them, from each agent's feed.AgentInfo.State: a call whose agent
+// left is marked like one whose agent went silent (nobody reads its
+// sideband until another agent adopts it).
 func (m *Model) updateAgents() {
 	clear(m.gone)
 	var s agentSummary
+	at := m.agentsAt()
 	for _, a := range m.board.Agents() {
 		s.known++
-		st := a.State(m.now)
+		st := a.State(at)
 		switch st {
 		case feed.AgentOnline:
 			s.online++
@@ -252,6 +253,17 @@ func (m *Model) updateAgents() {
 		m.gone[a.Name] = st
 	}
 	m.agents = s
+}
+
+// agentsAt is the time agents' liveness is judged at: now, or while the
+// view is stale the moment it went stale. Heartbeats the dashboard cannot
+// read say nothing about the agents, so deafness never marks them (and
+// every call) silent.
+func (m *Model) agentsAt() time.Time {
+	if m.stale() {
+		return m.staleSince()
+	}
+	return m.now
 }
 
 // readStale asks the Source whether it can read. Its since is on the wall

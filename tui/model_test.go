@@ -799,7 +799,9 @@ func TestNilSourceDoesNotPanic(t *testing.T) {
 func TestStaleWhenNATSIsDown(t *testing.T) {
 	clk := newClock()
 	m, src := newUnitModel(t, clk, 80, 24)
-	m.Update(events(clk.Now(), alice.at(clk.Now())))
+	a := alice.at(clk.Now())
+	a.agent = "api-1"
+	m.Update(eventsMsg{events: append(callEvents(a), beat("api-1", clk.Now(), 1))})
 	m.Update(tickMsg(clk.Now()))
 	if s := plain(m); !strings.Contains(s, "NATS connected") || strings.Contains(s, "STALE") {
 		t.Fatalf("connected header:\n%s", s)
@@ -820,6 +822,11 @@ func TestStaleWhenNATSIsDown(t *testing.T) {
 			t.Errorf("line %d wider than 80: %q", i, l)
 		}
 	}
+	// Heartbeats it cannot hear say nothing about the agent: 17 s without
+	// one, but deaf for 5 of them, is not silent.
+	if strings.Contains(s, "SILENT") || strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "agent silent") {
+		t.Errorf("a stale dashboard calls the agent silent:\n%s", s)
+	}
 	src.setState(feed.ConnDown)
 	m.Update(tickMsg(clk.Now()))
 	if s := plain(m); !strings.Contains(s, "NATS down · STALE 0s") {
@@ -829,6 +836,10 @@ func TestStaleWhenNATSIsDown(t *testing.T) {
 	m.Update(tickMsg(clk.Now()))
 	if s := plain(m); !strings.Contains(s, "NATS connected") || strings.Contains(s, "STALE") || strings.Contains(s, "last known state") {
 		t.Errorf("reconnected, still stale:\n%s", s)
+	}
+	// Reading again and still no heartbeat: now it is silent.
+	if s := plain(m); !strings.Contains(s, "1 SILENT") || !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "agent silent") {
+		t.Errorf("reconnected, the agent's silence not shown:\n%s", s)
 	}
 }
 

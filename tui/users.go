@@ -183,9 +183,10 @@ func (m *Model) agentList() *agentList {
 	}
 	l := &agentList{gen: m.gen}
 	known := map[string]bool{}
+	at := m.agentsAt()
 	for _, a := range m.board.Agents() {
 		known[a.Name] = true
-		l.rows = append(l.rows, agentRow{AgentInfo: a, state: a.State(m.now), live: live[a.Name], cost: cost[a.Name]})
+		l.rows = append(l.rows, agentRow{AgentInfo: a, state: a.State(at), live: live[a.Name], cost: cost[a.Name]})
 	}
 	for name, n := range live {
 		if !known[name] && name != "" {
