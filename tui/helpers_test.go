@@ -236,11 +236,19 @@ func screen(t *testing.T, tm *ui) string {
 }
 
 // waitScreen looks at the screen until cond holds, again after every
-// change of the model, or fails after 5s with the last screen. A change
-// after a look always wakes it: the probe's signal waits in its buffer.
+// change of the model (ticks included), or fails after 5s with the last
+// screen. A change after a look always wakes it: the probe's signal waits
+// in its buffer.
 func waitScreen(t *testing.T, tm *ui, what string, cond func(string) bool) string {
 	t.Helper()
-	deadline := time.NewTimer(5 * time.Second)
+	return waitScreenFor(t, tm, 5*time.Second, what, cond)
+}
+
+// waitScreenFor is waitScreen with its own deadline, for what takes NATS
+// seconds (a reconnect, a resubscription).
+func waitScreenFor(t *testing.T, tm *ui, d time.Duration, what string, cond func(string) bool) string {
+	t.Helper()
+	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
 		s := screen(t, tm)
