@@ -29,7 +29,18 @@ const (
 type rowCtx struct {
 	now     time.Time
 	pending bool
-	silent  bool
+	// gone is the state of the call's agent when it is not online
+	// (feed.AgentSilent or feed.AgentLeft), "" otherwise.
+	gone string
+}
+
+// rowCtx is the context of one call's row at now.
+func (m *Model) rowCtx(c *feed.Call) rowCtx {
+	rc := rowCtx{now: m.now, pending: m.pending[c.ID]}
+	if c.Live() {
+		rc.gone = m.gone[c.Agent]
+	}
+	return rc
 }
 
 // cellText is the text and tone of one cell of a call.
@@ -46,8 +57,7 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 	case colAgent:
 		return truncate(sanitize(orDash(c.Agent)), width), tonePlain
 	case colState:
-		s := stateText(c, rc.pending, rc.silent)
-		return truncate(s, width), stateTone(c, rc)
+		return truncate(stateText(c, rc), width), stateTone(c, rc)
 	case colAge:
 		return formatAge(c.Seconds(rc.now)), tonePlain
 	case colTokensIn:
@@ -80,23 +90,42 @@ func marked(val string, changed time.Time, down bool, now time.Time, width int) 
 	return pad(val, width-1, true) + arrow, toneFlash
 }
 
-// stateText is the STATE cell: "live", "hanging up" once a terminate was
-// sent, "agent silent" when the owning agent missed its heartbeats (the
-// numbers may be stale), or "ended" and why ("ended operator").
-func stateText(c *feed.Call, pending, silent bool) string {
+// stateText is the STATE cell: "live"; "hanging up" once a terminate was
+// sent; "agent silent" or "agent left" when the owning agent missed its
+// heartbeats or said goodbye (the numbers may be stale until another
+// agent adopts the call); "detached 12s" while the agent cannot read the
+// call's sideband (the call goes on, metered by the clock); or "ended" and
+// why ("ended operator"). Without a clock (rc.now zero) a detached call is
+// just "detached", as the filter matches it.
+func stateText(c *feed.Call, rc rowCtx) string {
 	switch {
 	case !c.Live():
 		if c.End.Reason == "" {
 			return "ended"
 		}
 		return "ended " + sanitize(string(c.End.Reason))
-	case pending:
+	case rc.pending:
 		return "hanging up"
-	case silent:
+	case rc.gone == feed.AgentLeft:
+		return "agent left"
+	case rc.gone != "":
 		return "agent silent"
+	case c.State == feed.StateDetached:
+		if rc.now.IsZero() || c.DetachedSince.IsZero() {
+			return "detached"
+		}
+		return "detached " + formatAge(rc.now.Sub(c.DetachedSince).Seconds())
 	}
 	return "live"
 }
+
+// stateWidths are the widest STATE texts of a live call: the table keeps
+// room for them while some call is in that state, so the column does not
+// jitter as a detached call's age grows.
+const (
+	goneWidth     = len("agent silent")
+	detachedWidth = len("detached 1m05s") // and "detached 2h03m", "3d04h"
+)
 
 func stateTone(c *feed.Call, rc rowCtx) tone {
 	switch {
@@ -104,8 +133,10 @@ func stateTone(c *feed.Call, rc rowCtx) tone {
 		return toneDim
 	case rc.pending:
 		return toneBusy
-	case rc.silent:
+	case rc.gone != "":
 		return toneSilent
+	case c.State == feed.StateDetached:
+		return toneWarn
 	}
 	return toneLive
 }
@@ -122,7 +153,7 @@ var flagCodes = map[feed.FlagKind]string{
 	feed.FlagSilence:            "SILENCE",
 	feed.FlagZombie:             "ZOMBIE",
 	feed.FlagAgentSilent:        "AGENT-SILENT",
-	feed.FlagCreditsUnavailable: "NO-CREDITS-READ",
+	feed.FlagCreditsUnavailable: "CREDITS-UNREADABLE", // not "no credits": the store could not be read
 	feed.FlagGap:                "GAP",
 }
 
@@ -202,10 +233,11 @@ func measure(rs []*row) contentWidths {
 }
 
 // stateWidth is the widest STATE text a call may show before the next
-// measure: a live call may turn "hanging up" or "agent silent".
+// measure: a live call may turn "hanging up" or "agent silent", which
+// refresh makes room for.
 func stateWidth(c *feed.Call) int {
 	if c.Live() {
 		return len("live")
 	}
-	return len(stateText(c, false, false))
+	return len(stateText(c, rowCtx{}))
 }

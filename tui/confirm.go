@@ -71,14 +71,20 @@ func (m *Model) openHangUpCall(id string) {
 	case m.pending[id]:
 		m.status.set(statusInfo, "hang-up of "+shortID(id)+" already sent, waiting for its agent", m.now)
 	default:
+		facts := [][2]string{
+			{"call", id},
+			{"user", sanitize(orDash(c.User))},
+			{"cost", costSoFar(&c, m.now)},
+		}
+		// A detached call or one whose agent is gone is hung up all the
+		// same; the operator should know which it is.
+		if s := stateText(&c, m.rowCtx(&c)); s != "live" {
+			facts = append(facts, [2]string{"state", s})
+		}
 		m.confirm = &confirm{
-			ids:   []string{id},
-			title: "Hang up call",
-			facts: [][2]string{
-				{"call", id},
-				{"user", sanitize(orDash(c.User))},
-				{"cost", costSoFar(&c, m.now)},
-			},
+			ids:     []string{id},
+			title:   "Hang up call",
+			facts:   facts,
 			reasons: m.opts.Reasons,
 			other:   lineInput{max: 200},
 		}

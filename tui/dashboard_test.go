@@ -7,7 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
@@ -149,9 +152,10 @@ func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
 		t.Errorf("ended call not below the live ones:\n%s", s)
 	}
 	t.Logf("after hang-up at 80×24:\n%s", s)
-	time.Sleep(200 * time.Millisecond) // a second request would have arrived by now
 	m := quit(t, tm)
 
+	// Exactly one, and none later: TestHangUpSendsExactlyOneRequest proves
+	// it without waiting; here it is the NATS path.
 	if n := srvA.n.Load(); n != 1 {
 		t.Fatalf("alice's agent got %d terminate requests, want 1", n)
 	}
@@ -168,67 +172,105 @@ func TestHangUpSendsOneTerminateForCapturedCall(t *testing.T) {
 	}
 }
 
-func TestHangUpCancelledByAnyOtherKey(t *testing.T) {
-	f := newFeed(t)
-	clk := newClock()
-	a := alice.at(clk.Now().Add(-time.Minute))
-	f.startCall(a)
-	var srv terminateServer
-	srv.serve(t, f, a, clk.Now)
-
-	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
-	waitScreen(t, tm, "alice", contains("alice@"))
-	for _, k := range []struct {
-		name string
-		send func()
-	}{
-		{"esc", func() { tm.Send(keyEsc) }},
-		{"enter", func() { tm.Send(keyEnter) }}, // the dialog opens on Cancel
-		// Neither the hang-up key again nor a letter confirms anything.
-		{"x, n, y, esc", func() { tm.Send(keyRune('x')); tm.Send(keyRune('n')); tm.Send(keyRune('y')); tm.Send(keyEsc) }},
-	} {
-		tm.Send(keyCtrlK)
-		waitScreen(t, tm, "the confirmation", contains("Cancel: keep the call"))
-		k.send()
-		s := waitScreen(t, tm, "cancelled after "+k.name, func(s string) bool {
-			return strings.Contains(s, "cancelled") && !strings.Contains(s, "Cancel: keep")
-		})
-		if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
-			t.Errorf("after %s the call is not live:\n%s", k.name, s)
+// TestHangUpSendsExactlyOneRequest is the captured-call hang-up in a
+// synctest bubble: once the program is idle, every request the keys were
+// going to send has been sent, so "exactly one" is proven, not waited for.
+func TestHangUpSendsExactlyOneRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		src := newMemSource()
+		a, b := alice.at(clk.Now().Add(-2*time.Minute)), bob.at(clk.Now().Add(-time.Minute))
+		src.send(append(callEvents(a), callEvents(b)...)...)
+		src.answer = func(req feed.TerminateRequest) error {
+			// As the agent does after its hangup.
+			src.send(endedEvent(a, feed.ReasonOperator, req.Operator, req.Reason, clk.Now()))
+			return nil
 		}
-		tm.Send(keyRune('?')) // change the screen so the next wait sees a fresh "cancelled"
-		tm.Send(keyEsc)
-	}
-	time.Sleep(200 * time.Millisecond) // a stray request would have arrived by now
-	quit(t, tm)
-	if n := srv.n.Load(); n != 0 {
-		t.Fatalf("agent got %d terminate requests, want 0", n)
-	}
+		ui := runBubble(t, src, Options{Now: clk.Now, Operator: "oncall@host"}, 80, 24)
+		ui.keys("down", "ctrl+k") // alice, below bob (newest first)
+		if s := flat(ui.screen()); !strings.Contains(s, "call "+a.id) {
+			t.Fatalf("the dialog is not for alice:\n%s", ui.screen())
+		}
+		ui.send(eventsOf(carol.at(clk.Now()))...) // sorts above alice meanwhile
+		ui.keys("1", "enter")
+		s := ui.screen()
+		if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "ended operator") || !strings.Contains(s, "hung up by you") {
+			t.Fatalf("alice not ended by the operator:\n%s", s)
+		}
+		// The keys again, on the ended call: nothing more leaves.
+		ui.keys("ctrl+k", "1", "enter", "x", "enter")
+		reqs := src.requests()
+		want := feed.TerminateRequest{CallID: a.id, Operator: "oncall@host", Reason: DefaultReasons[0]}
+		if len(reqs) != 1 || reqs[0] != want {
+			t.Errorf("requests = %+v, want exactly %+v", reqs, want)
+		}
+		ui.quit()
+	})
+}
+
+// eventsOf is a call's events as messages for a bubble, one batch.
+func eventsOf(c call) []tea.Msg {
+	return []tea.Msg{eventsMsg{events: callEvents(c)}}
+}
+
+func TestHangUpCancelledByAnyOtherKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		src := newMemSource()
+		src.answer = func(feed.TerminateRequest) error { return nil }
+		src.send(callEvents(alice.at(clk.Now().Add(-time.Minute)))...)
+		ui := runBubble(t, src, Options{Now: clk.Now}, 80, 24)
+		for _, k := range []struct {
+			name string
+			keys []string
+		}{
+			{"esc", []string{"esc"}},
+			{"enter", []string{"enter"}}, // the dialog opens on Cancel
+			// Neither the hang-up key again nor a letter confirms anything.
+			{"x, n, y, esc", []string{"x", "n", "y", "esc"}},
+		} {
+			ui.keys("ctrl+k")
+			if s := ui.screen(); !strings.Contains(s, "Cancel: keep the call") {
+				t.Fatalf("no confirmation before %s:\n%s", k.name, s)
+			}
+			ui.keys(k.keys...)
+			s := ui.screen()
+			if !strings.Contains(s, "hang-up cancelled") || strings.Contains(s, "Cancel: keep") {
+				t.Errorf("not cancelled after %s:\n%s", k.name, s)
+			}
+			if !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "live") {
+				t.Errorf("after %s the call is not live:\n%s", k.name, s)
+			}
+			if n := len(src.requests()); n != 0 {
+				t.Fatalf("after %s: %d terminate requests, want 0", k.name, n)
+			}
+		}
+		ui.quit()
+	})
 }
 
 func TestHangUpEndedCallOnlySaysSo(t *testing.T) {
-	f := newFeed(t)
-	clk := newClock()
-	a := alice.at(clk.Now().Add(-time.Minute))
-	f.startCall(a)
-	f.endCall(a, feed.ReasonPolicy, "", clk.Now())
-	var srv terminateServer
-	srv.serve(t, f, a, clk.Now)
-
-	tm, _ := start(t, f, Options{Now: clk.Now}, 80, 24)
-	waitScreen(t, tm, "alice ended", contains("ended policy"))
-	tm.Send(keyCtrlK)
-	s := waitScreen(t, tm, "already ended", contains("has already ended (policy)"))
-	if strings.Contains(s, "Cancel: keep") {
-		t.Errorf("a confirmation opened for an ended call:\n%s", s)
-	}
-	tm.Send(keyRune('1'))
-	tm.Send(keyEnter)
-	time.Sleep(200 * time.Millisecond)
-	quit(t, tm)
-	if n := srv.n.Load(); n != 0 {
-		t.Fatalf("agent got %d terminate requests, want 0", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		src := newMemSource()
+		src.answer = func(feed.TerminateRequest) error { return nil }
+		a := alice.at(clk.Now().Add(-time.Minute))
+		src.send(append(callEvents(a), endedEvent(a, feed.ReasonPolicy, "", "", clk.Now()))...)
+		ui := runBubble(t, src, Options{Now: clk.Now}, 80, 24)
+		if s := ui.screen(); !strings.Contains(s, "ended policy") {
+			t.Fatalf("alice not ended:\n%s", s)
+		}
+		ui.keys("ctrl+k")
+		s := ui.screen()
+		if !strings.Contains(s, "has already ended (policy)") || strings.Contains(s, "Cancel: keep") {
+			t.Errorf("hang-up of an ended call:\n%s", s)
+		}
+		ui.keys("1", "enter")
+		if n := len(src.requests()); n != 0 {
+			t.Fatalf("%d terminate requests, want 0", n)
+		}
+		ui.quit()
+	})
 }
 
 func TestHangUpErrorShown(t *testing.T) {

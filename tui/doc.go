@@ -7,10 +7,17 @@
 // call's detail (usage per modality, seconds, policy and budget left with
 // the projected cut-off, flags with evidence, the last events), users
 // (spend in the last 5 and 60 minutes, credit left, hang up all their
-// calls), history (ended calls, why and by whom) and agents (heartbeats;
-// the calls of a silent agent are marked). 80×24 is a supported size;
-// NO_COLOR and 16-colour terminals are respected, and colour never carries
-// anything the text does not also say.
+// calls), history (ended calls, why and by whom) and agents (online,
+// silent or left, detached calls, outbox, credits). 80×24 is a supported
+// size; NO_COLOR and 16-colour terminals are respected, and colour never
+// carries anything the text does not also say.
+//
+// It tells the truth about faults: a call whose sideband dropped reads
+// "detached 12s" (it goes on, and can be hung up); one whose agent went
+// silent or left reads "agent silent"/"agent left"; while the Source
+// cannot read (NATS down, the stream unreachable: see staler) the header
+// says STALE, since when and why; agents that cannot read credits raise a
+// header alert. Text from outside is drawn through feed.Printable.
 //
 // The table is built for a live feed of 10,000 calls (rows.go): rows are
 // keyed by call ID, each keeps its sort key, filter match and text widths,

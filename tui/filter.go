@@ -84,7 +84,7 @@ func (f filter) matches(hay string) bool {
 func haystack(c *feed.Call) string {
 	var b strings.Builder
 	b.Grow(len(c.ID) + len(c.User) + len(c.Model) + len(c.Agent) + 32)
-	for _, s := range []string{c.ID, c.User, c.Model, c.Agent, stateText(c, false, false)} {
+	for _, s := range []string{c.ID, c.User, c.Model, c.Agent, stateText(c, rowCtx{})} {
 		b.WriteString(s)
 		b.WriteByte('\n')
 	}

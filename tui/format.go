@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"github.com/calltop/calltop/feed"
 )
 
 // formatCost renders a cost in US dollars: "$0.42", "$12.30", "$1,234".
@@ -181,21 +183,13 @@ func textWidth(s string) int {
 	return lipgloss.Width(s)
 }
 
-// sanitize replaces control characters in text that came off the network
-// (user names, models, error strings) so it cannot move the cursor or
-// break the layout.
-func sanitize(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// sanitize makes text that came off the network (users, models, agents'
+// error strings) safe to draw. It is feed.Printable, the one definition
+// calltop's terminal output shares: control characters (an OSC that
+// retitles the terminal, a CSI that clears it), bidi overrides (a name
+// that reads as another's) and invalid UTF-8 (a lone 0x9b is an 8-bit CSI
+// on some terminals) become '?', one cell each, so widths are measured on
+// what is drawn (truncate, textWidth).
+func sanitize(s string) string { return feed.Printable(s) }
 
 func itoa(n int) string { return strconv.Itoa(n) }

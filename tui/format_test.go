@@ -130,3 +130,26 @@ func TestTruncateAndPad(t *testing.T) {
 		t.Errorf("sanitize = %q", got)
 	}
 }
+
+// TestSanitize: what reaches the screen from outside is one printable
+// cell per character it replaces, whatever the bytes.
+func TestSanitize(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"alice@acme.io", "alice@acme.io"},
+		{"zoë 日本", "zoë 日本"},
+		{"\x1b]0;pwn\x07x", "?]0;pwn?x"},       // OSC: retitles the terminal
+		{"a\u202eexe.gnp", "a?exe.gnp"},        // RLO: reverses what follows
+		{"\u2066a\u2069\u200e\u061c", "?a???"}, // isolates, LRM, ALM
+		{"a\x9b2Jb", "a?2Jb"},                  // a lone 0x9b: an 8-bit CSI
+		{"\xc2\x9b", "?"},                      // U+009B, valid UTF-8 C1
+		{"\xff\xfe", "??"},
+	} {
+		got := sanitize(tc.in)
+		if got != tc.want {
+			t.Errorf("sanitize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if w := textWidth(got); w != lipgloss.Width(tc.want) {
+			t.Errorf("sanitize(%q) is %d cells, want %d", tc.in, w, lipgloss.Width(tc.want))
+		}
+	}
+}

@@ -43,13 +43,11 @@ func goldenRun(t *testing.T, w, h int) {
 	bob.in += 4000
 	src.send(usageAt(bob, 7, now)) // a change: bob's cells flash ↑
 
-	m := New(src, Options{Now: clk.Now, Operator: "oncall@host"})
-	tm := teatest.NewTestModel(t, probe{m}, teatest.WithInitialTermSize(w, h),
-		teatest.WithProgramOptions(
-			tea.WithColorProfile(colorprofile.ANSI),
-			tea.WithEnvironment([]string{"TERM=xterm-256color"}),
-		))
-	t.Cleanup(func() { _ = tm.Quit() })
+	m := New(src, Options{Now: clk.Now, Operator: "oncall@host", Where: "nats://127.0.0.1:4222"})
+	tm := runUI(t, m, w, h,
+		tea.WithColorProfile(colorprofile.ANSI),
+		tea.WithEnvironment([]string{"TERM=xterm-256color"}),
+	)
 
 	waitScreen(t, tm, "bob's update", contains("$1.04↑"))
 	check := func(name, marker string, keys ...string) {
@@ -81,7 +79,7 @@ func goldenRun(t *testing.T, w, h int) {
 }
 
 // rawScreen is the screen with its escape codes.
-func rawScreen(t *testing.T, tm *teatest.TestModel) string {
+func rawScreen(t *testing.T, tm *ui) string {
 	t.Helper()
 	ch := make(rawMsg, 1)
 	tm.Send(ch)
@@ -95,8 +93,9 @@ func rawScreen(t *testing.T, tm *teatest.TestModel) string {
 }
 
 // fixture is the golden screens' calls: live ones with flags, warnings and
-// a policy, one without a price, one owned by a silent agent, two ended
-// (one by an operator, with a reason), and signals on a user.
+// a policy, one detached after an earlier gap, one without a price, one
+// owned by a silent agent, two ended (one by an operator, with a reason),
+// signals on a user; an agent that cannot read credits and one that left.
 func fixture(now time.Time) []feed.Event {
 	var evs []feed.Event
 	add := func(c call) { evs = append(evs, callEvents(c)...) }
@@ -104,6 +103,15 @@ func fixture(now time.Time) []feed.Event {
 	rich := richCall(now)
 	rich.agent = "api-eu-1"
 	evs = append(evs, richEvents(rich, now)...)
+	// Its sideband dropped once for 42 s (a gap), and again 25 s ago.
+	gapped := *rich.full
+	gapped.Gaps, gapped.GapSeconds = 1, 42
+	evs = append(evs,
+		feed.Event{V: feed.Version, Kind: feed.KindFlag, CallID: rich.id, Seq: 7, At: now.Add(-40 * time.Second), Agent: rich.agent,
+			Flag: &feed.Flag{Kind: feed.FlagGap, Message: "no sideband for 42s"}},
+		feed.Event{V: feed.Version, Kind: feed.KindUsage, CallID: rich.id, Seq: 8, At: now.Add(-30 * time.Second), Agent: rich.agent, Usage: &gapped},
+		sidebandEvent(rich, 9, feed.SidebandDetached, now.Add(-25*time.Second), "attach: HTTP 503 Service Unavailable"),
+	)
 	add(fixtureBob(now))
 	add(call{id: "rtc_u1_9c6574da8b8a41a18da9308f4ad974ce", user: "carol@example.net", model: "gpt-4o-realtime-preview",
 		agent: "api-us-2", started: now.Add(-30 * time.Second), in: 10, out: 20, unknown: true})
@@ -117,6 +125,10 @@ func fixture(now time.Time) []feed.Event {
 			agent: "api-eu-1", started: now.Add(-time.Duration(40+i*70) * time.Second), in: int64(900 + i*1300), out: int64(300 + i*420),
 			cost: 0.05 + float64(i)*0.07})
 	}
+	// heidi's call began while the agent could not read credits.
+	evs = append(evs, feed.Event{V: feed.Version, Kind: feed.KindFlag, CallID: fmt.Sprintf("rtc_u1_HE%032d", 3), Seq: 4,
+		At: now.Add(-40 * time.Second), Agent: "api-eu-1",
+		Flag: &feed.Flag{Kind: feed.FlagCreditsUnavailable, Message: "credit store unreadable: the call runs under the allow policy"}})
 	eve := call{id: "rtc_u1_EvE0ended0by0an0operator000000000", user: "eve@example.com", model: "gpt-realtime", agent: "api-eu-1",
 		started: now.Add(-3 * time.Minute), in: 8000, out: 2100, cost: 0.33}
 	add(eve)
@@ -126,8 +138,11 @@ func fixture(now time.Time) []feed.Event {
 	add(fin)
 	evs = append(evs, endedEvent(fin, feed.ReasonHangup, "", "sideband closed 1000", now.Add(-90*time.Second)))
 	evs = append(evs,
-		beat("api-eu-1", now.Add(-2*time.Second), 9),
+		agentBeat("api-eu-1", now.Add(-2*time.Second), 9, 1, 2, now.Add(-45*time.Second)),
 		beat("api-us-2", now.Add(-40*time.Second), 1),
+		// api-us-3 stopped with no agent to hand its calls to.
+		agentBeat("api-us-3", now.Add(-30*time.Second), 3, 0, 0, time.Time{}),
+		goodbye("api-us-3", now.Add(-20*time.Second), 3, false),
 		feed.Event{V: feed.Version, Kind: feed.KindRefused, User: "mallory@example.com", At: now.Add(-time.Minute), Agent: "api-eu-1",
 			Refusal: &feed.Refusal{Mode: "relay", Status: 402, Reason: "credits", Detail: "no credit left ($0.00)"}},
 		feed.Event{V: feed.Version, Kind: feed.KindFlag, User: "mallory@example.com", At: now.Add(-50 * time.Second), Agent: "api-eu-1",

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -41,21 +42,42 @@ func fit(parts []part, w int) string {
 	}
 }
 
-// headerHeight is two lines, plus one while NATS is not connected.
+// headerHeight is two lines, plus one per alert.
 func (m *Model) headerHeight() int {
+	n := 2
 	if m.stale() {
-		return 3
+		n++
 	}
-	return 2
+	if m.agents.creditsDown > 0 {
+		n++
+	}
+	return n
 }
 
-func (m *Model) stale() bool { return m.conn != feed.ConnConnected }
+// stale reports whether what the dashboard shows may be behind: NATS is
+// not connected, or the Source says it cannot read.
+func (m *Model) stale() bool {
+	return m.conn != feed.ConnConnected || !m.feedStale.since.IsZero()
+}
 
-// headerView is two lines: the money (live calls, total $/min with its
-// sparkline, cost on the board) and the NATS state; then what is shown
-// (view, shown/total, sort, filter), the token rate and the agents. While
-// NATS is not connected a third line says the data is stale and since
-// when.
+// staleSince is since when: the earlier of the connection's loss and the
+// Source's own report.
+func (m *Model) staleSince() time.Time {
+	var t time.Time
+	if m.conn != feed.ConnConnected {
+		t = m.connSince
+	}
+	if s := m.feedStale.since; !s.IsZero() && (t.IsZero() || s.Before(t)) {
+		t = s
+	}
+	return t
+}
+
+// headerView is two lines: the money (live calls, detached ones, total
+// $/min with its sparkline, cost on the board), where NATS is and its
+// state; then what is shown (view, shown/total, sort, filter), the token
+// rate and the agents. Alerts follow, one line each: the data is stale
+// (and why), agents cannot read credits.
 func (m *Model) headerView(w int) []string {
 	st := m.styles
 	t := m.totals
@@ -65,43 +87,91 @@ func (m *Model) headerView(w int) []string {
 		cost = formatCost(t.cost, false) + "+? total"
 		rate = "≥" + rate
 	}
-	var nats string
-	switch m.conn {
-	case feed.ConnConnected:
-		nats = st.OK.Render("NATS connected")
-	case feed.ConnReconnecting:
-		nats = st.Warn.Render("NATS reconnecting · STALE")
-	default:
-		nats = st.Err.Render("NATS " + connName(m.conn) + " · STALE")
-	}
-	left := fit([]part{
+	nats := m.natsPart()
+	parts := []part{
 		{text: st.Title.Render("calltop")},
 		{text: fmt.Sprintf("%d live", t.live)},
-		{text: st.Dim.Render(fmt.Sprintf("%d ended", t.ended)), drop: 3},
-		{text: rate},
-		{text: m.spark(w), drop: 2},
-		{text: cost, drop: 4},
-	}, max(0, w-lipgloss.Width(nats)-1))
-	lines := []string{spread(left, nats, w)}
-
-	var right []part
-	right = append(right, part{text: formatTokRate(m.meter.tokensPerSecond(m.now)) + " tok/s", drop: 3})
-	right = append(right, m.agentsPart())
-	if m.opts.ReadOnly {
-		right = append(right, part{text: st.Warn.Render("READ-ONLY")})
 	}
-	rightText := fit(right, w/2)
-	lines = append(lines, spread(fit(m.viewParts(), max(0, w-lipgloss.Width(rightText)-1)), rightText, w))
+	if t.detached > 0 {
+		parts = append(parts, part{text: st.Warn.Render(fmt.Sprintf("%d detached", t.detached)), drop: 1})
+	}
+	parts = append(parts,
+		part{text: st.Dim.Render(fmt.Sprintf("%d ended", t.ended)), drop: 3},
+		part{text: rate},
+		part{text: m.spark(w), drop: 2},
+		part{text: cost, drop: 4},
+	)
+	right := nats
+	if m.opts.Where != "" {
+		// Where NATS is goes first when the line is narrow: it is set by
+		// the operator, who knows it.
+		where := st.Dim.Render(sanitize(m.opts.Where))
+		if lipgloss.Width(fit(parts, math.MaxInt))+2+lipgloss.Width(where)+2+lipgloss.Width(nats) <= w {
+			right = where + "  " + nats
+		}
+	}
+	left := fit(parts, max(0, w-lipgloss.Width(right)-1))
+	lines := []string{spread(left, right, w)}
 
+	var rparts []part
+	rparts = append(rparts, part{text: formatTokRate(m.meter.tokensPerSecond(m.now)) + " tok/s", drop: 3})
+	rparts = append(rparts, m.agentsPart())
+	if m.opts.ReadOnly {
+		rparts = append(rparts, part{text: st.Warn.Render("READ-ONLY")})
+	}
+	rightText := fit(rparts, w/2)
+	lines = append(lines, spread(fit(m.viewParts(), max(0, w-lipgloss.Width(rightText)-1)), rightText, w))
+	for _, a := range m.alerts() {
+		lines = append(lines, clip(a, w))
+	}
+	return lines
+}
+
+// natsPart is the NATS state, with STALE and for how long while the view
+// may be behind.
+func (m *Model) natsPart() string {
+	st := m.styles
+	if !m.stale() {
+		return st.OK.Render("NATS connected")
+	}
+	s := "NATS " + connName(m.conn) + " · STALE " + formatAge(m.now.Sub(m.staleSince()).Seconds())
+	if m.conn == feed.ConnConnected || m.conn == feed.ConnReconnecting {
+		return st.Warn.Render(s)
+	}
+	return st.Err.Render(s)
+}
+
+// alerts are the header's warning lines: why the view is stale and how
+// old its last event is (the table keeps the last known state), and the
+// agents that cannot read credits (credit limits then follow the
+// credits_unavailable policy, so budgets are not what the table implies).
+func (m *Model) alerts() []string {
+	st := m.styles
+	var out []string
 	if m.stale() {
-		down := formatAge(m.now.Sub(m.connSince).Seconds())
-		warn := fmt.Sprintf("NATS %s for %s: showing the last known state", connName(m.conn), down)
+		warn := "showing the last known state"
 		if !m.lastEvent.IsZero() {
 			warn += fmt.Sprintf(", last event %s ago", formatAge(m.now.Sub(m.lastEvent).Seconds()))
 		}
-		lines = append(lines, clip(st.Warn.Render(warn), w))
+		if m.conn != feed.ConnConnected {
+			warn = "NATS " + connName(m.conn) + ": " + warn
+		} else if r := m.feedStale.reason; r != "" {
+			// The reason last: it can be long, and the line is clipped.
+			warn += "; cannot read: " + sanitize(r)
+		} else {
+			warn += "; cannot read the feed"
+		}
+		out = append(out, st.Warn.Render(warn))
 	}
-	return lines
+	if a := m.agents; a.creditsDown > 0 {
+		who := sanitize(a.creditsAgent)
+		if a.creditsDown > 1 {
+			who = fmt.Sprintf("%d agents", a.creditsDown)
+		}
+		out = append(out, st.Warn.Render(fmt.Sprintf("CREDITS UNREADABLE %s (%s): limits follow the credits_unavailable policy",
+			formatAge(m.now.Sub(a.creditsSince).Seconds()), who)))
+	}
+	return out
 }
 
 // viewParts names the view and what it shows.
@@ -118,7 +188,7 @@ func (m *Model) viewParts() []part {
 		return []part{{text: st.Bold.Render("HISTORY")}, {text: itoa(m.hist.Len()) + " ended calls"},
 			{text: st.Dim.Render("newest first · enter: detail"), drop: 1}}
 	case viewAgents:
-		return []part{{text: st.Bold.Render("AGENTS")}, {text: st.Dim.Render("silent: 3 heartbeats missed · enter: its calls"), drop: 1}}
+		return []part{{text: st.Bold.Render("AGENTS")}, {text: st.Dim.Render("SILENT: 3 beats missed · LEFT: said goodbye · enter: its calls"), drop: 1}}
 	case viewDetail:
 		return []part{{text: st.Bold.Render("DETAIL")}, {text: st.Dim.Render("live · esc back · ↑/↓ scroll"), drop: 1}}
 	}
@@ -141,17 +211,21 @@ func arrowOf(desc bool) string {
 }
 
 // agentsPart is "agents 2/3" (online of known), with the silent ones
-// called out.
+// called out and the ones that left (for a minute after) counted.
 func (m *Model) agentsPart() part {
-	n, silent := len(m.board.Agents()), len(m.silent)
-	if n == 0 {
-		return part{text: m.styles.Dim.Render("no agent heartbeats"), drop: 2}
+	st := m.styles
+	a := m.agents
+	if a.known == 0 {
+		return part{text: st.Dim.Render("no agent heartbeats"), drop: 2}
 	}
-	s := fmt.Sprintf("agents %d/%d", n-silent, n)
-	if silent > 0 {
-		return part{text: m.styles.Warn.Render(fmt.Sprintf("%s · %d SILENT", s, silent))}
+	p := part{text: fmt.Sprintf("agents %d/%d", a.online, a.known), drop: 2}
+	if a.silent > 0 {
+		p = part{text: st.Warn.Render(fmt.Sprintf("%s · %d SILENT", p.text, a.silent))}
 	}
-	return part{text: s, drop: 2}
+	if a.left > 0 {
+		p.text += st.Dim.Render(fmt.Sprintf(" · %d left", a.left))
+	}
+	return p
 }
 
 // spark is the sparkline of total $/min, one cell per sparkBucket: more

@@ -162,8 +162,15 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // probe wraps the dashboard in a test so the test can read the screen the
-// model renders, from inside the update loop, without racing it.
-type probe struct{ m *Model }
+// model renders, from inside the update loop, without racing it. After
+// every other message it signals updated (if set), so a test waiting for
+// a screen wakes when the model changed, not on a timer.
+type probe struct {
+	m       *Model
+	updated chan struct{}
+}
+
+func newProbe(m *Model) probe { return probe{m: m, updated: make(chan struct{}, 1)} }
 
 // snapMsg asks the probe for the current screen, without escape codes;
 // rawMsg with them.
@@ -184,22 +191,38 @@ func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return p, nil
 	}
 	_, cmd := p.m.Update(msg)
+	select {
+	case p.updated <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 	return p, cmd
+}
+
+// ui is a dashboard running under teatest, with its probe's wake-ups.
+type ui struct {
+	*teatest.TestModel
+	updated <-chan struct{}
+}
+
+// runUI runs m under teatest at w×h with the program options.
+func runUI(t *testing.T, m *Model, w, h int, opts ...tea.ProgramOption) *ui {
+	t.Helper()
+	p := newProbe(m)
+	tm := teatest.NewTestModel(t, p, teatest.WithInitialTermSize(w, h), teatest.WithProgramOptions(opts...))
+	t.Cleanup(func() { _ = tm.Quit() })
+	return &ui{TestModel: tm, updated: p.updated}
 }
 
 // start runs a dashboard on f under teatest at w×h, with colours off in
 // the terminal output (the screen captures are stripped anyway).
-func start(t *testing.T, f *testFeed, opts Options, w, h int) (*teatest.TestModel, *Model) {
+func start(t *testing.T, f *testFeed, opts Options, w, h int) (*ui, *Model) {
 	t.Helper()
 	m := New(f.src, opts)
-	tm := teatest.NewTestModel(t, probe{m}, teatest.WithInitialTermSize(w, h),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.NoTTY)))
-	t.Cleanup(func() { _ = tm.Quit() })
-	return tm, m
+	return runUI(t, m, w, h, tea.WithColorProfile(colorprofile.NoTTY)), m
 }
 
 // screen returns what the dashboard shows now.
-func screen(t *testing.T, tm *teatest.TestModel) string {
+func screen(t *testing.T, tm *ui) string {
 	t.Helper()
 	ch := make(snapMsg, 1)
 	tm.Send(ch)
@@ -212,19 +235,33 @@ func screen(t *testing.T, tm *teatest.TestModel) string {
 	}
 }
 
-// waitScreen polls the screen until cond holds, or fails with the last one.
-func waitScreen(t *testing.T, tm *teatest.TestModel, what string, cond func(string) bool) string {
+// waitScreen looks at the screen until cond holds, again after every
+// change of the model (ticks included), or fails after 5s with the last
+// screen. A change after a look always wakes it: the probe's signal waits
+// in its buffer.
+func waitScreen(t *testing.T, tm *ui, what string, cond func(string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	var s string
-	for time.Now().Before(deadline) {
-		if s = screen(t, tm); cond(s) {
+	return waitScreenFor(t, tm, 5*time.Second, what, cond)
+}
+
+// waitScreenFor is waitScreen with its own deadline, for what takes NATS
+// seconds (a reconnect, a resubscription).
+func waitScreenFor(t *testing.T, tm *ui, d time.Duration, what string, cond func(string) bool) string {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s := screen(t, tm)
+		if cond(s) {
 			return s
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-tm.updated:
+		case <-deadline.C:
+			t.Fatalf("screen never showed %s; last screen:\n%s", what, s)
+			return ""
+		}
 	}
-	t.Fatalf("screen never showed %s; last screen:\n%s", what, s)
-	return ""
 }
 
 func contains(subs ...string) func(string) bool {
@@ -256,7 +293,7 @@ func rowOf(s, idPrefix string) string {
 }
 
 // quit ends the program with q and returns the final model.
-func quit(t *testing.T, tm *teatest.TestModel) *Model {
+func quit(t *testing.T, tm *ui) *Model {
 	t.Helper()
 	tm.Send(tea.KeyPressMsg{Code: 'q', Text: "q"})
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))

@@ -126,13 +126,28 @@ func TestCells(t *testing.T) {
 	if got, _ := cellText(colCost, x, rowCtx{now: now.Add(flashFor)}, 9); got != "   $0.65 " {
 		t.Errorf("cost after the flash = %q", got)
 	}
-	// States: hanging up, silent agent, ended with its reason.
+	// States: hanging up, agent silent or left, detached with its age,
+	// ended with its reason.
 	if got, tone := cellText(colState, x, rowCtx{now: now, pending: true}, 20); got != "hanging up" || tone != toneBusy {
 		t.Errorf("pending = %q", got)
 	}
-	if got, tone := cellText(colState, x, rowCtx{now: now, silent: true}, 20); got != "agent silent" || tone != toneSilent {
+	if got, tone := cellText(colState, x, rowCtx{now: now, gone: feed.AgentSilent}, 20); got != "agent silent" || tone != toneSilent {
 		t.Errorf("silent = %q", got)
 	}
+	if got, tone := cellText(colState, x, rowCtx{now: now, gone: feed.AgentLeft}, 20); got != "agent left" || tone != toneSilent {
+		t.Errorf("left = %q", got)
+	}
+	x.call.State, x.call.DetachedSince = feed.StateDetached, now.Add(-65*time.Second)
+	if got, tone := cellText(colState, x, rc, 20); got != "detached 1m05s" || tone != toneWarn || len(got) > detachedWidth {
+		t.Errorf("detached = %q (%d)", got, tone)
+	}
+	if got, _ := cellText(colState, x, rowCtx{now: now, gone: feed.AgentSilent}, 20); got != "agent silent" {
+		t.Errorf("detached, agent silent = %q: the agent's silence says more", got)
+	}
+	if got := stateText(&x.call, rowCtx{}); got != "detached" {
+		t.Errorf("detached without a clock (the filter's) = %q", got)
+	}
+	x.call.State, x.call.DetachedSince = feed.StateLive, time.Time{}
 	x.call.Flags = []feed.Flag{{Kind: feed.FlagBurnRate}}
 	x.call.Warnings = []feed.Warning{{Limit: feed.LimitCost, Used: 2.12, Max: 2.5}}
 	if got, tone := cellText(colNotes, x, rc, 30); got != "!BURN cost 85%" || tone != toneFlag {

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/calltop/calltop/feed"
 )
@@ -16,7 +17,10 @@ type memSource struct {
 	batches chan []feed.Event
 	mu      sync.Mutex
 	state   feed.ConnState
-	reqs    []feed.TerminateRequest
+	// staleSince and staleReason are what Stale reports (zero: reading).
+	staleSince  time.Time
+	staleReason string
+	reqs        []feed.TerminateRequest
 	// answer, if set, decides a terminate: nil for success.
 	answer func(req feed.TerminateRequest) error
 }
@@ -57,6 +61,19 @@ func (s *memSource) State() feed.ConnState {
 func (s *memSource) setState(c feed.ConnState) {
 	s.mu.Lock()
 	s.state = c
+	s.mu.Unlock()
+}
+
+// Stale is feed.Watcher's: since when and why it cannot read.
+func (s *memSource) Stale() (time.Time, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.staleSince, s.staleReason, !s.staleSince.IsZero()
+}
+
+func (s *memSource) setStale(since time.Time, reason string) {
+	s.mu.Lock()
+	s.staleSince, s.staleReason = since, reason
 	s.mu.Unlock()
 }
 

@@ -61,11 +61,16 @@ type Model struct {
 	usersCache *userList
 	agentCache *agentList
 
-	// silent is the agents that missed their heartbeats, as of now.
-	silent map[string]bool
+	// gone is the agents that are not online, by name: feed.AgentSilent
+	// (missed three heartbeats) or feed.AgentLeft (said goodbye), as of
+	// now; agents sums them up for the header.
+	gone   map[string]string
+	agents agentSummary
 
 	conn      feed.ConnState
 	connSince time.Time // when conn last changed
+	// feedStale is set while the Source says it cannot read (see staler).
+	feedStale feedStale
 	now       time.Time
 	lastBatch time.Time // wall clock of the last batch, for pacing
 	lastEvent time.Time // dashboard clock of the last batch
@@ -94,7 +99,19 @@ type totals struct {
 	cost        float64
 	perMin      float64
 	costUnknown bool // some call's cost is unknown: the sums are a floor
-	silentCalls int
+	goneCalls   int  // live calls whose agent is silent or left
+	detached    int  // live calls whose sideband is detached
+}
+
+// agentSummary is what the header says about the agents the Board knows.
+type agentSummary struct {
+	known, online, silent, left int
+	// creditsDown counts the online agents that cannot read credits;
+	// creditsSince is the earliest since when, creditsAgent the first of
+	// them by name (named when it is the only one).
+	creditsDown  int
+	creditsSince time.Time
+	creditsAgent string
 }
 
 // New returns a dashboard reading from src. Its commands stop when the
@@ -193,26 +210,87 @@ func (m *Model) keyCtx() keyCtx {
 	return keyCtx{
 		now:     m.now,
 		pending: func(id string) bool { return m.pending[id] },
-		silent:  m.agentSilent,
+		gone:    m.agentGone,
 	}
 }
 
-// agentSilent reports whether an agent the Board knows missed its
-// heartbeats. An agent never heard from is not called silent: older
-// agents do not beat.
-func (m *Model) agentSilent(name string) bool { return m.silent[name] }
+// agentGone reports whether an agent the Board knows is silent or left.
+// An agent never heard from is not called gone: older agents do not beat.
+func (m *Model) agentGone(name string) bool { return m.gone[name] != "" }
 
-// updateSilent recomputes which agents are silent at now.
-func (m *Model) updateSilent() {
-	clear(m.silent)
+// updateAgents recomputes which agents are gone and what the header says
+// about them, from each agent's feed.AgentInfo.State: a call whose agent
+// left is marked like one whose agent went silent (nobody reads its
+// sideband until another agent adopts it).
+func (m *Model) updateAgents() {
+	clear(m.gone)
+	var s agentSummary
+	at := m.agentsAt()
 	for _, a := range m.board.Agents() {
-		if a.Silent(m.now) {
-			if m.silent == nil {
-				m.silent = make(map[string]bool)
+		s.known++
+		st := a.State(at)
+		switch st {
+		case feed.AgentOnline:
+			s.online++
+			if since := a.CreditsUnavailableSince; !since.IsZero() {
+				s.creditsDown++
+				if s.creditsAgent == "" {
+					s.creditsAgent = a.Name
+				}
+				if s.creditsSince.IsZero() || since.Before(s.creditsSince) {
+					s.creditsSince = since
+				}
 			}
-			m.silent[a.Name] = true
+			continue
+		case feed.AgentLeft:
+			s.left++
+		default:
+			s.silent++
 		}
+		if m.gone == nil {
+			m.gone = make(map[string]string)
+		}
+		m.gone[a.Name] = st
 	}
+	m.agents = s
+}
+
+// agentsAt is the time agents' liveness is judged at: now, or while the
+// view is stale the moment it went stale. Heartbeats the dashboard cannot
+// read say nothing about the agents, so deafness never marks them (and
+// every call) silent.
+func (m *Model) agentsAt() time.Time {
+	if m.stale() {
+		return m.staleSince()
+	}
+	return m.now
+}
+
+// readStale asks the Source whether it can read. Its since is on the wall
+// clock; the dashboard's clock may be another (tests pin it), so a new
+// stale spell is placed on the dashboard's clock as long ago as it really
+// began, once, and then ages with it.
+func (m *Model) readStale() {
+	s, ok := m.src.(staler)
+	if !ok {
+		return
+	}
+	since, reason, stale := s.Stale()
+	switch {
+	case !stale:
+		m.feedStale = feedStale{}
+	case !since.Equal(m.feedStale.src):
+		m.feedStale = feedStale{src: since, since: m.now.Add(-max(0, time.Since(since))), reason: reason}
+	default:
+		m.feedStale.reason = reason
+	}
+}
+
+// feedStale is a spell during which the Source could not read.
+type feedStale struct {
+	src    time.Time // as the Source said (wall clock)
+	since  time.Time // on the dashboard's clock
+	reason string
 }
 
 // applyEvents folds one batch into the Board and the rows, then re-arms the
@@ -237,7 +315,7 @@ func (m *Model) applyEvents(msg eventsMsg) tea.Cmd {
 		m.timelineOf(e.CallID).add(e)
 		m.touched[e.CallID] = struct{}{}
 	}
-	m.updateSilent()
+	m.updateAgents()
 	kc := m.keyCtx()
 	stale := false // an ended call already past its retention (a replay)
 	for id := range m.touched {
@@ -274,15 +352,17 @@ func (m *Model) timelineOf(id string) *timeline {
 }
 
 // onTick advances the clock, forgets calls past their retention, reads the
-// connection state, re-keys sorts that move with the clock, samples the
-// sparkline and expires the footer message.
+// connection state and whether the Source can read, re-keys sorts that
+// move with the clock, samples the sparkline and expires the footer
+// message.
 func (m *Model) onTick() {
 	m.now = m.opts.Now()
 	if c := m.src.State(); c != m.conn {
 		m.conn, m.connSince = c, m.now
 	}
+	m.readStale()
 	m.prune()
-	m.updateSilent()
+	m.updateAgents()
 	if by := m.rows.sort.by; by == sortRate || by == sortState {
 		m.rows.Rekey(m.keyCtx())
 	}
@@ -348,8 +428,11 @@ func (m *Model) refresh() {
 	if len(m.pending) > 0 {
 		m.widths[colState] = max(m.widths[colState], len("hanging up"))
 	}
-	if m.totals.silentCalls > 0 {
-		m.widths[colState] = max(m.widths[colState], len("agent silent"))
+	if m.totals.goneCalls > 0 {
+		m.widths[colState] = max(m.widths[colState], goneWidth)
+	}
+	if m.totals.detached > 0 {
+		m.widths[colState] = max(m.widths[colState], detachedWidth)
 	}
 	switch m.view {
 	case viewUsers:
@@ -366,7 +449,7 @@ func (m *Model) refresh() {
 // sum of the $/MIN column.
 func (m *Model) sum() totals {
 	var t totals
-	anySilent := len(m.silent) > 0
+	anyGone := len(m.gone) > 0
 	now := m.now
 	for _, x := range m.rows.order {
 		c := &x.call
@@ -375,8 +458,11 @@ func (m *Model) sum() totals {
 		if x.live {
 			t.live++
 			t.perMin += c.PerMinute(now)
-			if anySilent && m.silent[c.Agent] {
-				t.silentCalls++
+			if anyGone && m.gone[c.Agent] != "" {
+				t.goneCalls++
+			}
+			if c.State == feed.StateDetached {
+				t.detached++
 			}
 		} else {
 			t.ended++

@@ -799,7 +799,9 @@ func TestNilSourceDoesNotPanic(t *testing.T) {
 func TestStaleWhenNATSIsDown(t *testing.T) {
 	clk := newClock()
 	m, src := newUnitModel(t, clk, 80, 24)
-	m.Update(events(clk.Now(), alice.at(clk.Now())))
+	a := alice.at(clk.Now())
+	a.agent = "api-1"
+	m.Update(eventsMsg{events: append(callEvents(a), beat("api-1", clk.Now(), 1))})
 	m.Update(tickMsg(clk.Now()))
 	if s := plain(m); !strings.Contains(s, "NATS connected") || strings.Contains(s, "STALE") {
 		t.Fatalf("connected header:\n%s", s)
@@ -810,7 +812,7 @@ func TestStaleWhenNATSIsDown(t *testing.T) {
 	clk.Add(5 * time.Second)
 	m.Update(tickMsg(clk.Now()))
 	s := plain(m)
-	for _, want := range []string{"NATS reconnecting · STALE", "NATS reconnecting for 5s: showing the last known state, last event 17s ago", "rtc_u1_ETYJ"} {
+	for _, want := range []string{"NATS reconnecting · STALE 5s", "NATS reconnecting: showing the last known state, last event 17s ago", "rtc_u1_ETYJ"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stale screen lacks %q:\n%s", want, s)
 		}
@@ -820,10 +822,68 @@ func TestStaleWhenNATSIsDown(t *testing.T) {
 			t.Errorf("line %d wider than 80: %q", i, l)
 		}
 	}
+	// Heartbeats it cannot hear say nothing about the agent: 17 s without
+	// one, but deaf for 5 of them, is not silent.
+	if strings.Contains(s, "SILENT") || strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "agent silent") {
+		t.Errorf("a stale dashboard calls the agent silent:\n%s", s)
+	}
 	src.setState(feed.ConnDown)
 	m.Update(tickMsg(clk.Now()))
-	if s := plain(m); !strings.Contains(s, "NATS down · STALE") {
+	if s := plain(m); !strings.Contains(s, "NATS down · STALE 0s") {
 		t.Errorf("down:\n%s", s)
+	}
+	src.setState(feed.ConnConnected)
+	m.Update(tickMsg(clk.Now()))
+	if s := plain(m); !strings.Contains(s, "NATS connected") || strings.Contains(s, "STALE") || strings.Contains(s, "last known state") {
+		t.Errorf("reconnected, still stale:\n%s", s)
+	}
+	// Reading again and still no heartbeat: now it is silent.
+	if s := plain(m); !strings.Contains(s, "1 SILENT") || !strings.Contains(rowOf(s, "rtc_u1_ETYJ"), "agent silent") {
+		t.Errorf("reconnected, the agent's silence not shown:\n%s", s)
+	}
+}
+
+// TestStaleWhileConnected: the connection is up but the Source cannot
+// read (the stream is unreachable, NATS came back without it): the header
+// says STALE, since when and why, and clears when reading works again.
+func TestStaleWhileConnected(t *testing.T) {
+	clk := newClock()
+	m, src := newUnitModel(t, clk, 120, 24)
+	m.Update(events(clk.Now(), alice.at(clk.Now())))
+	src.setStale(time.Now().Add(-4*time.Second), "stream: context deadline exceeded\x1b[2J")
+	m.Update(tickMsg(clk.Now()))
+	s := plain(m)
+	for _, want := range []string{"NATS connected · STALE 4s",
+		"showing the last known state, last event 0s ago; cannot read: stream: context deadline exceeded?[2J"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stale screen lacks %q:\n%s", want, s)
+		}
+	}
+	if lineWith(m.View().Content, "STALE") == "" || !sgrParams(lineWith(m.View().Content, "STALE"))["33"] {
+		t.Errorf("STALE not in the warning colour: %q", lineWith(m.View().Content, "STALE"))
+	}
+	clk.Add(8 * time.Second)
+	m.Update(tickMsg(clk.Now()))
+	if s := plain(m); !strings.Contains(s, "NATS connected · STALE 12s") || !strings.Contains(s, "last event 8s ago") {
+		t.Errorf("stale spell does not age with the clock:\n%s", s)
+	}
+	// NATS then drops too: one STALE, since the earlier of the two.
+	src.setState(feed.ConnReconnecting)
+	clk.Add(time.Second)
+	m.Update(tickMsg(clk.Now()))
+	if s := plain(m); !strings.Contains(s, "NATS reconnecting · STALE 13s") || strings.Count(s, "STALE") != 1 {
+		t.Errorf("stale and reconnecting:\n%s", s)
+	}
+	src.setState(feed.ConnConnected)
+	src.setStale(time.Time{}, "")
+	m.Update(tickMsg(clk.Now()))
+	if s := plain(m); strings.Contains(s, "STALE") || strings.Contains(s, "last known state") || !strings.Contains(s, "NATS connected") {
+		t.Errorf("reading again, still stale:\n%s", s)
+	}
+	// A read-only dashboard's wrapper passes it through.
+	src.setStale(time.Now(), "consumer: gone")
+	if _, reason, ok := ReadOnlySource(src).(staler).Stale(); !ok || reason != "consumer: gone" {
+		t.Errorf("read-only source hides Stale: %q %v", reason, ok)
 	}
 }
 

@@ -48,6 +48,10 @@ type Options struct {
 	// FrameRate is the most event batches per second; DefaultFrameRate if
 	// zero.
 	FrameRate int
+	// Where names the feed, e.g. "nats://127.0.0.1:4222" (credentials
+	// redacted): the header shows it, when there is room, so an operator
+	// with several dashboards open knows which is which.
+	Where string
 }
 
 func (o Options) withDefaults() Options {

@@ -52,11 +52,12 @@ func (s sortBy) column() colID {
 }
 
 // keyCtx is what a sort key may depend on beyond the call itself: the
-// clock (rates, silence), hang-ups in flight and silent agents.
+// clock (rates, silence), hang-ups in flight and agents gone (silent or
+// left).
 type keyCtx struct {
 	now     time.Time
 	pending func(id string) bool
-	silent  func(agent string) bool
+	gone    func(agent string) bool
 }
 
 // computeKey sets r's cached sort key for s. Keys are cached so that a
@@ -96,22 +97,24 @@ func (r *row) computeKey(s sortBy, kc keyCtx) {
 }
 
 // stateRank orders states by how urgently they need a look: a hang-up in
-// flight, a call whose agent went silent, flagged, warned, plain live,
-// ended.
+// flight, a call whose agent is gone (silent or left), a detached call
+// (both: numbers that may be behind), flagged, warned, plain live, ended.
 func stateRank(c *feed.Call, kc keyCtx) int {
 	switch {
 	case !c.Live():
-		return 5
+		return 6
 	case kc.pending != nil && kc.pending(c.ID):
 		return 0
-	case kc.silent != nil && kc.silent(c.Agent):
+	case kc.gone != nil && kc.gone(c.Agent):
 		return 1
-	case len(c.Flags) > 0:
+	case c.State == feed.StateDetached:
 		return 2
-	case len(c.Warnings) > 0:
+	case len(c.Flags) > 0:
 		return 3
+	case len(c.Warnings) > 0:
+		return 4
 	}
-	return 4
+	return 5
 }
 
 // compareRows is the table order: live calls before ended ones whatever

@@ -77,6 +77,14 @@ func replaying(src Source) bool {
 	}
 }
 
+// staler is implemented by a Source that can tell when it cannot read
+// (NATS down, the stream unreachable, a subscription being remade), as
+// *feed.Watcher does with Stale: the connection may look fine meanwhile.
+// The dashboard then says that what it shows may be behind.
+type staler interface {
+	Stale() (since time.Time, reason string, ok bool)
+}
+
 // retryMsg asks Update to call Source.Next again after an error.
 type retryMsg struct{}
 
@@ -160,8 +168,8 @@ func (r readOnly) Terminate(context.Context, feed.TerminateRequest) (feed.Termin
 	return feed.TerminateReply{}, errReadOnly
 }
 
-// TryNext and Ready pass through, so the wrapper keeps batching and the
-// replay signal.
+// TryNext, Ready and Stale pass through, so the wrapper keeps batching,
+// the replay signal and the stale warning.
 func (r readOnly) TryNext() []feed.Event {
 	if d, ok := r.Source.(drainer); ok {
 		return d.TryNext()
@@ -176,4 +184,11 @@ func (r readOnly) Ready() <-chan struct{} {
 	closed := make(chan struct{})
 	close(closed)
 	return closed
+}
+
+func (r readOnly) Stale() (time.Time, string, bool) {
+	if s, ok := r.Source.(staler); ok {
+		return s.Stale()
+	}
+	return time.Time{}, "", false
 }

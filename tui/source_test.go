@@ -92,3 +92,27 @@ func TestQuitStopsTheWait(t *testing.T) {
 		t.Error("a cancelled dashboard kept waiting out the frame")
 	}
 }
+
+// TestTheNATSSourceHasEveryOptionalPart: the Source cmd wires (a Watcher
+// and a Client, embedded) and its read-only wrapper offer batching, the
+// replay signal and the stale report; an ambiguous method (both embedded
+// types having one) would silently take it away.
+func TestTheNATSSourceHasEveryOptionalPart(t *testing.T) {
+	f := newFeed(t)
+	for name, src := range map[string]Source{"watch": f.src, "read-only": ReadOnlySource(f.src)} {
+		if _, ok := src.(drainer); !ok {
+			t.Errorf("%s source: no TryNext", name)
+		}
+		if _, ok := src.(readier); !ok {
+			t.Errorf("%s source: no Ready", name)
+		}
+		s, ok := src.(staler)
+		if !ok {
+			t.Errorf("%s source: no Stale", name)
+			continue
+		}
+		if _, reason, stale := s.Stale(); stale {
+			t.Errorf("%s source: stale on a running NATS: %s", name, reason)
+		}
+	}
+}

@@ -82,6 +82,12 @@ func momentNote(e *feed.Event) string {
 			s += ": " + e.Flag.Message
 		}
 		return s
+	case e.Sideband != nil:
+		s := e.Sideband.State
+		if e.Sideband.Detail != "" {
+			s += ": " + e.Sideband.Detail
+		}
+		return s
 	}
 	return ""
 }

@@ -144,9 +144,9 @@ func creditLeft(calls []*feed.Call, now time.Time) (left *float64, approx bool) 
 // agentRow is one agent in the Agents view.
 type agentRow struct {
 	feed.AgentInfo
-	silent bool
-	live   int // its live calls on the board
-	cost   float64
+	state string // feed.AgentInfo.State at now; "" for an agent that never beat
+	live  int    // its live calls on the board
+	cost  float64
 }
 
 // agentList is the Agents view's rows, by name.
@@ -183,9 +183,10 @@ func (m *Model) agentList() *agentList {
 	}
 	l := &agentList{gen: m.gen}
 	known := map[string]bool{}
+	at := m.agentsAt()
 	for _, a := range m.board.Agents() {
 		known[a.Name] = true
-		l.rows = append(l.rows, agentRow{AgentInfo: a, silent: a.Silent(m.now), live: live[a.Name], cost: cost[a.Name]})
+		l.rows = append(l.rows, agentRow{AgentInfo: a, state: a.State(at), live: live[a.Name], cost: cost[a.Name]})
 	}
 	for name, n := range live {
 		if !known[name] && name != "" {

@@ -48,7 +48,7 @@ func (l layout) width() int {
 // renders, not one per cell.
 func (m *Model) renderRow(l layout, x *row, sel bool) string {
 	c := &x.call
-	rc := rowCtx{now: m.now, pending: m.pending[c.ID], silent: c.Live() && m.agentSilent(c.Agent)}
+	rc := m.rowCtx(c)
 	variant := 0
 	if !c.Live() {
 		variant |= variantEnded

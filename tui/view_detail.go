@@ -116,8 +116,8 @@ func joinSections(sections [][]string, w int) []string {
 // detailHead is the call ID with its state, and who, what and when.
 func (m *Model) detailHead(c *feed.Call, w int) []string {
 	st := m.styles
-	rc := rowCtx{now: m.now, pending: m.pending[c.ID], silent: c.Live() && m.agentSilent(c.Agent)}
-	state := st.cells[stateTone(c, rc)][0].Render(stateText(c, rc.pending, rc.silent))
+	rc := m.rowCtx(c)
+	state := st.cells[stateTone(c, rc)][0].Render(stateText(c, rc))
 	first := st.Title.Render("Call "+c.ID) + "  " + state + "  " + formatAge(c.Seconds(m.now))
 	who := fmt.Sprintf("  user %s · model %s · agent %s", sanitize(orDash(c.User)), sanitize(orDash(c.Model)), sanitize(orDash(c.Agent)))
 	when := "  started " + m.clock(c.StartedAt)
@@ -126,6 +126,9 @@ func (m *Model) detailHead(c *feed.Call, w int) []string {
 	}
 	when += " · session " + sanitize(orDash(c.SessionID))
 	lines := []string{first, who, when}
+	if c.Live() && c.State == feed.StateDetached {
+		lines = append(lines, m.detachedLines(c)...)
+	}
 	if !c.Live() {
 		n, _ := notes(c)
 		end := "  ended: " + sanitize(string(c.End.Reason))
@@ -135,6 +138,23 @@ func (m *Model) detailHead(c *feed.Call, w int) []string {
 		lines = append(lines, st.Warn.Render(end))
 	}
 	return append(lines, "")
+}
+
+// detachedLines say since when and why the call's agent cannot read its
+// sideband, and what that means.
+func (m *Model) detachedLines(c *feed.Call) []string {
+	st := m.styles
+	line := "  sideband detached since " + m.clock(c.DetachedSince)
+	if !c.DetachedSince.IsZero() {
+		line += " (" + formatAge(m.now.Sub(c.DetachedSince).Seconds()) + ")"
+	}
+	if c.DetachDetail != "" {
+		line += ": " + sanitize(c.DetachDetail)
+	}
+	return []string{
+		st.cells[toneWarn][0].Render(line),
+		st.Dim.Render("  still live at OpenAI: timed by the clock, limits enforced, hang-up works"),
+	}
 }
 
 // usageSection is the tokens per modality (uncached = the modality's
@@ -166,6 +186,10 @@ func (m *Model) usageSection(c *feed.Call) []string {
 		lines = append(lines, fmt.Sprintf("  transcription %.1f s of audio", u.TranscriptionSeconds))
 	}
 	lines = append(lines, "  cost "+costSoFar(c, m.now))
+	if u.Gaps > 0 {
+		lines = append(lines, st.cells[toneWarn][0].Render(fmt.Sprintf("  gaps %d · %s unread: what OpenAI billed then is not in these totals",
+			u.Gaps, formatAge(u.GapSeconds))))
+	}
 	resp := fmt.Sprintf("  responses %d", u.Responses)
 	if len(u.ByStatus) > 0 {
 		var parts []string

@@ -35,6 +35,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer srv.Shutdown()
+	opts.Where = srv.ClientURL()
 	cl, err := (&natsFlags{url: srv.ClientURL(), prefix: feed.DefaultPrefix}).connect("calltop-demo")
 	if err != nil {
 		return err
@@ -96,8 +97,8 @@ func demoPolicy(user string) agent.Policy {
 // startDemoNATS listens on addr, or on a free port when addr is taken (a
 // real NATS may already run there), and says on w where it listens: other
 // terminals' `calltop ls` and `calltop credits` must be pointed there, or
-// they act on whatever owns addr. The dashboard does not show it yet: its
-// header would need a field for it in tui.Options.
+// they act on whatever owns addr. The dashboard's header shows it too
+// (tui.Options.Where), since the line on stderr is gone once it starts.
 func startDemoNATS(addr string, w io.Writer) (*feed.Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {

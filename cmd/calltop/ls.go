@@ -49,7 +49,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// off the terminal. --json above keeps them, JSON-escaped.
 	p := feed.Printable
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
+	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tAGENT\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
 	for i := range calls {
 		s := calls[i].Summarize(now)
 		cost := fmt.Sprintf("$%.4f", s.CostUSD)
@@ -67,7 +67,34 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, w := range s.Warnings {
 			flags = append(flags, fmt.Sprintf("%s %.0f%%", w.Limit, 100*w.Used/w.Max))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", p(s.CallID), p(s.User), p(s.Model), p(string(s.State)), s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, p(end), p(strings.Join(flags, ",")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", p(s.CallID), p(s.User), p(s.Model), p(lsState(s, now)),
+			p(lsAgent(b, &calls[i], now)), s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, p(end), p(strings.Join(flags, ",")))
 	}
 	return tw.Flush()
+}
+
+// lsState is the STATE column: a detached call says for how long its
+// agent has not read its sideband ("detached 12s").
+func lsState(s feed.Summary, now time.Time) string {
+	if s.State != feed.StateDetached || s.DetachedSince == nil {
+		return string(s.State)
+	}
+	return "detached " + max(0, now.Sub(*s.DetachedSince)).Truncate(time.Second).String()
+}
+
+// lsAgent is the AGENT column: the call's owner, "(silent)" or "(left)"
+// when it is not online (nobody reads the call until another agent adopts
+// it). An agent that sends no heartbeats (an older one) is just named.
+func lsAgent(b *feed.Board, c *feed.Call, now time.Time) string {
+	if !c.Live() {
+		return c.Agent
+	}
+	a, ok := b.Agent(c.Agent)
+	if !ok {
+		return c.Agent
+	}
+	if st := a.State(now); st != feed.AgentOnline {
+		return c.Agent + " (" + st + ")"
+	}
+	return c.Agent
 }

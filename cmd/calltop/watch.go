@@ -63,6 +63,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	opts.Where = nf.redacted() // the header says which NATS, never its password
 	cl, err := nf.connect("calltop-watch")
 	if err != nil {
 		return err
