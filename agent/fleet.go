@@ -116,10 +116,15 @@ func (f *fleet) learnGoodbyes(ctx context.Context) {
 		f.a.log.Warn("goodbyes of other agents unreadable", "err", err)
 		return
 	}
+	left := 0
 	for _, e := range evs {
-		if g := e.Goodbye; g != nil {
+		if g := e.Goodbye; g != nil && g.Calls > 0 {
 			f.a.peers.goodbye(g.Instance, e.Agent, g.Handoff, time.Now())
+			left++
 		}
+	}
+	if left > 0 {
+		f.sweepAt = time.Now() // their calls are free now: take them at once
 	}
 }
 
