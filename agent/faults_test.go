@@ -39,6 +39,25 @@ func TestErrorCloseReattaches(t *testing.T) {
 	}
 }
 
+// TestTranscriptionCountedOnce: a transcription seen again (a sideband
+// attached again is sent one it already counted) is counted once, by its
+// item id, as responses are by theirs.
+func TestTranscriptionCountedOnce(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+	e.track(id, "u")
+	waitFor(t, "the sideband", func() bool { return e.openai.Attached(id) > 0 })
+	frame := []byte(`{"type":"conversation.item.input_audio_transcription.completed","event_id":"event_t1","item_id":"item_T1","content_index":0,"transcript":"hello","usage":{"type":"duration","seconds":3}}`)
+	other := []byte(`{"type":"conversation.item.input_audio_transcription.completed","event_id":"event_t2","item_id":"item_T2","content_index":0,"transcript":"again","usage":{"type":"duration","seconds":2}}`)
+	for _, f := range [][]byte{frame, frame, other, frame} {
+		e.openai.Inject(id, f, false)
+	}
+	c := e.waitCall(id, "both transcriptions", func(c feed.Call) bool { return c.Usage.TranscriptionSeconds >= 5 })
+	if c.Usage.TranscriptionSeconds != 5 {
+		t.Fatalf("transcription seconds %v, want 5 (3 + 2, each item once)", c.Usage.TranscriptionSeconds)
+	}
+}
+
 func TestBadFramesAreCountedAndSkipped(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{MaxFrameBytes: 64 << 10})
 	id := e.openai.NewCall(realtimetest.Script{Turns: 2, TurnGap: 50 * time.Millisecond})

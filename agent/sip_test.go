@@ -54,8 +54,9 @@ func TestSIP(t *testing.T) {
 			t.Fatalf("%s: accepted %v, reject status %d, want %d", id, ok, status, want)
 		}
 	}
+	// The refused event says what the caller heard: SIP 486, not HTTP 402.
 	e.waitSignal("refused SIP", func(ev feed.Event) bool {
-		return ev.Kind == feed.KindRefused && ev.Refusal.Mode == agent.ModeSIP && ev.Refusal.Reason == "credits"
+		return ev.Kind == feed.KindRefused && ev.Refusal.Mode == agent.ModeSIP && ev.Refusal.Reason == "credits" && ev.Refusal.Status == 486
 	})
 
 	// Forged, stale and replayed deliveries.

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -188,5 +189,24 @@ func TestSubjectsOf(t *testing.T) {
 	}
 	if len(UserKey("x")) != 16 || UserKey("x") == UserKey("y") {
 		t.Fatal("UserKey")
+	}
+}
+
+// TestUserEventsNameNoCall: events about a user or an agent carry no
+// call_id and no seq, as EVENTS.md says.
+func TestUserEventsNameNoCall(t *testing.T) {
+	c := &Client{Subjects: Subjects{}}
+	for _, e := range []Event{
+		{Kind: KindRefused, User: "u", Agent: "a", At: t0, Refusal: &Refusal{Mode: "relay", Status: 402, Reason: "credits"}},
+		{Kind: KindFlag, User: "u", Agent: "a", At: t0, Flag: &Flag{Kind: FlagKeyUnclaimed}},
+		{Kind: KindHeartbeat, Agent: "a", At: t0, Heartbeat: &Heartbeat{Calls: 1}},
+	} {
+		msg, err := c.Message(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := string(msg.Data); strings.Contains(s, `"call_id"`) || strings.Contains(s, `"seq"`) || strings.Contains(s, `"term"`) {
+			t.Fatalf("%s event names a call: %s", e.Kind, s)
+		}
 	}
 }
