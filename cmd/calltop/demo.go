@@ -30,48 +30,84 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	srv, err := startDemoNATS(*natsListen, stderr)
+	d, err := startDemo(ctx, *natsListen, *calls, stderr)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown()
-	opts.Where = srv.ClientURL()
-	cl, err := (&natsFlags{url: srv.ClientURL(), prefix: feed.DefaultPrefix}).connect("calltop-demo")
-	if err != nil {
-		return err
-	}
-	defer cl.NC.Close()
+	defer d.stop()
+	opts.Where = d.srv.ClientURL()
+	return watchWith(ctx, d.cl, opts)
+}
 
-	credits, err := cl.Credits(ctx)
+// demo is everything the demo runs but the dashboard: an embedded NATS,
+// the OpenAI stand-in simulating calls, and an agent tracking them.
+type demo struct {
+	srv    *feed.Server
+	cl     *feed.Client
+	openai *realtimetest.Server
+	agent  *agent.Agent
+	cancel context.CancelFunc
+}
+
+// startDemo starts the demo's world; stop ends it.
+func startDemo(ctx context.Context, natsListen string, calls int, stderr io.Writer) (d *demo, err error) {
+	d = &demo{}
+	defer func() {
+		if err != nil {
+			d.stop()
+		}
+	}()
+	if d.srv, err = startDemoNATS(natsListen, stderr); err != nil {
+		return nil, err
+	}
+	if d.cl, err = (&natsFlags{url: d.srv.ClientURL(), prefix: feed.DefaultPrefix}).connect("calltop-demo"); err != nil {
+		return d, err
+	}
+	credits, err := d.cl.Credits(ctx)
 	if err != nil {
-		return fmt.Errorf("demo credit store: %w", err)
+		return d, fmt.Errorf("demo credit store: %w", err)
 	}
 	for user, amount := range demoCredits {
 		if _, err := credits.Set(ctx, user, amount); err != nil {
-			return fmt.Errorf("demo credits: %w", err)
+			return d, fmt.Errorf("demo credits: %w", err)
 		}
 	}
-	openai := realtimetest.NewServer(realtimetest.Options{})
-	defer openai.Close()
-	a, err := agent.New(cl.NC, agent.Config{
-		APIKey: openai.APIKey(), BaseURL: openai.BaseURL(), Name: "demo-agent",
+	d.openai = realtimetest.NewServer(realtimetest.Options{})
+	d.agent, err = agent.New(d.cl.NC, agent.Config{
+		APIKey: d.openai.APIKey(), BaseURL: d.openai.BaseURL(), Name: "demo-agent",
 		PolicyFor: demoPolicy, Credits: agent.StoreCredits(credits),
 	})
 	if err != nil {
-		return err
+		return d, err
 	}
-	defer a.Close()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go openai.Simulate(ctx, realtimetest.SimConfig{
-		Calls: *calls,
+	ctx, d.cancel = context.WithCancel(ctx)
+	a := d.agent
+	go d.openai.Simulate(ctx, realtimetest.SimConfig{
+		Calls: calls,
 		Users: demoUsers,
 		OnCall: func(id, user, model string) {
 			_ = a.TrackAsync(id, agent.Meta{User: user, Model: model})
 		},
 	})
-	return watchWith(ctx, cl, opts)
+	return d, nil
+}
+
+func (d *demo) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.agent != nil {
+		d.agent.Close()
+	}
+	if d.openai != nil {
+		d.openai.Close()
+	}
+	if d.cl != nil {
+		d.cl.NC.Close()
+	}
+	if d.srv != nil {
+		d.srv.Shutdown()
+	}
 }
 
 // The demo's users show the budgets at work: a trial user whose credit

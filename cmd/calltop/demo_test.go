@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/calltop/calltop/feed"
 )
@@ -45,4 +47,26 @@ func TestDemoSaysWhereItsNATSListens(t *testing.T) {
 		t.Fatalf("the URL the demo gave does not reach its NATS: %v", err)
 	}
 	nc.Close()
+}
+
+// TestDemoRuns: the demo's world (NATS, stand-in, agent) starts and its
+// simulated calls reach `calltop ls` with their users, as the README's
+// second terminal would see them.
+func TestDemoRuns(t *testing.T) {
+	var errs bytes.Buffer
+	d, err := startDemo(context.Background(), freeAddr(t), 3, &errs)
+	if err != nil {
+		t.Fatalf("demo: %v (%s)", err, errs.String())
+	}
+	defer d.stop()
+	waitUntil(t, 15*time.Second, "3 demo calls in ls", func() bool {
+		calls := lsJSON(t, d.srv.ClientURL())
+		n := 0
+		for _, c := range calls {
+			if c.User != "" && c.Agent == "demo-agent" {
+				n++
+			}
+		}
+		return n >= 3
+	})
 }

@@ -37,6 +37,9 @@ func (n *natsFlags) connect(name string) (*feed.Client, error) {
 	if _, err := feed.NewSubjects(n.prefix); err != nil {
 		return nil, err
 	}
+	if n.replicas == 0 {
+		n.replicas = 1 // not registered as flags (the demo's own NATS)
+	}
 	if n.replicas < 1 || n.replicas > 5 {
 		return nil, fmt.Errorf("--replicas %d: want 1 to 5 (3 in a three-node cluster)", n.replicas)
 	}
