@@ -31,13 +31,17 @@ func TestOpenAIOutageDetachesThenReattaches(t *testing.T) {
 		t.Fatalf("during the outage the call is %s (%+v), want detached", c.State, c.End)
 	}
 	e.openai.SetReachable(true)
-	c = e.waitCall(id, "attached again, counting on", func(c feed.Call) bool {
+	back := time.Now()
+	e.waitCall(id, "attached again", func(c feed.Call) bool { return c.State == feed.StateLive })
+	reattached := time.Since(back)
+	c = e.waitCall(id, "counting on", func(c feed.Call) bool {
 		return c.State == feed.StateLive && c.Usage.Responses > before.Usage.Responses+1
 	})
 	if c.Usage.Gaps != 1 || c.Usage.GapSeconds < time.Since(down).Seconds()/10 {
 		t.Fatalf("gaps = %d (%.1fs) after one outage", c.Usage.Gaps, c.Usage.GapSeconds)
 	}
-	t.Logf("outage of %s: %d resets, re-attached; gap %.2fs", time.Since(down).Round(time.Millisecond), e.openai.Refused(), c.Usage.GapSeconds)
+	t.Logf("outage: %d resets; re-attached %s after OpenAI was back (on the dashboard); gap %.2fs",
+		e.openai.Refused(), reattached.Round(time.Millisecond), c.Usage.GapSeconds)
 	terminate(t, e, id)
 	c = e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
 	if c.End.Reason != feed.ReasonOperator || e.openai.Hangups(id) != 1 {
