@@ -57,10 +57,7 @@ func TestKillDetachedCall(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "alice")
-	waitFor(t, "the sideband", func() bool { return e.openai.Attached(id) > 0 })
-	e.openai.FailAttaches(id, 503, 1<<20)
-	e.openai.DropSideband(id)
-	e.waitCall(id, "detached", func(c feed.Call) bool { return c.State == feed.StateDetached })
+	e.detachForGood(id)
 	start := time.Now()
 	terminate(t, e, id)
 	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
@@ -78,10 +75,7 @@ func TestBudgetWhileDetached(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxSeconds: 1500 * time.Millisecond})})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "alice")
-	waitFor(t, "the sideband", func() bool { return e.openai.Attached(id) > 0 })
-	e.openai.FailAttaches(id, 503, 1<<20)
-	e.openai.DropSideband(id)
-	e.waitCall(id, "detached", func(c feed.Call) bool { return c.State == feed.StateDetached })
+	e.detachForGood(id)
 	c := e.waitCall(id, "cut", func(c feed.Call) bool { return !c.Live() })
 	if c.End.Reason != feed.ReasonPolicy || c.End.Detail != agent.CutDetail(feed.LimitSeconds) || e.openai.Hangups(id) != 1 {
 		t.Fatalf("end = %+v, %d hangups", c.End, e.openai.Hangups(id))
@@ -109,6 +103,16 @@ func TestCleanCloseIsConfirmed(t *testing.T) {
 	if c.End.Reason != feed.ReasonHangup {
 		t.Fatalf("end = %+v", c.End)
 	}
+}
+
+// detachForGood drops a call's sideband and makes OpenAI answer 503 to
+// every attach after, with REST still working: the call stays detached.
+func (e *env) detachForGood(id string) {
+	e.t.Helper()
+	waitFor(e.t, "the sideband", func() bool { return e.openai.Attached(id) > 0 })
+	e.openai.FailAttaches(id, 503, 1<<20)
+	e.openai.DropSideband(id)
+	e.waitCall(id, "detached", func(c feed.Call) bool { return c.State == feed.StateDetached })
 }
 
 func terminate(t *testing.T, e *env, id string) {

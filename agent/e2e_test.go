@@ -108,6 +108,19 @@ func (e *env) waitCall(id string, what string, cond func(c feed.Call) bool) feed
 	}
 }
 
+// fresh reads a call from a new snapshot of the stream, as `calltop ls`
+// started now would see it; ok false when it is not there (or NATS does
+// not answer).
+func (e *env) fresh(id string) (feed.Call, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := e.feed.Snapshot(ctx, time.Hour)
+	if err != nil {
+		return feed.Call{}, false
+	}
+	return b.Get(id)
+}
+
 func (e *env) track(id, user string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -266,15 +266,8 @@ func TestRestartWithTheSameName(t *testing.T) {
 	if err := second.Track(ctx, id, agent.Meta{User: "alice"}); err != nil {
 		t.Fatalf("re-registering the call with the restarted agent: %v", err)
 	}
-	var c feed.Call
 	waitFor(t, "the restarted agent's usage in a fresh snapshot", func() bool {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		b, err := e.feed.Snapshot(sctx, time.Hour)
-		if err != nil {
-			return false
-		}
-		c, _ = b.Get(id)
+		c, _ := e.fresh(id)
 		return c.Term == 2 && c.Agent == "fixed" && c.UsageTerm == 2 && c.Usage.Gaps == 1
 	})
 }

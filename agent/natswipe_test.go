@@ -45,12 +45,13 @@ func TestNATSWipeHeals(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 	t.Cleanup(func() { e.agent.Close() }) // before the server goes (cleanups run last first)
 	wiped := time.Now()
+	var missing string // what the last check lacked
 	within := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := wiped.Add(10 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
-				t.Fatalf("10 s after NATS came back empty: still no %s", what)
+				t.Fatalf("10 s after NATS came back empty: still no %s (%s)", what, missing)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -67,7 +68,6 @@ func TestNATSWipeHeals(t *testing.T) {
 	within("fresh read of the stream", func() bool { _, _, stale := e.w.Stale(); return !stale })
 
 	// A fresh `ls` sees every live call, with user and model.
-	var missing string
 	within("every call in a fresh snapshot", func() bool {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -107,5 +107,4 @@ func TestNATSWipeHeals(t *testing.T) {
 		return err == nil && ok && rec.End != nil && rec.End.Reason == feed.ReasonOperator && rec.Start.User == "user0"
 	})
 	t.Logf("final record stored %s after the wipe", time.Since(wiped).Round(time.Millisecond))
-	_ = missing
 }

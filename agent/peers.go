@@ -30,9 +30,9 @@ func newPeerBook(self string, now time.Time) *peerBook {
 	return &peerBook{self: self, m: make(map[string]*peer), reported: make(map[string]bool)}
 }
 
-// beat notes a heartbeat of instance at now (arrival time: clocks of other
-// hosts are not trusted).
-func (b *peerBook) beat(instance, name string, now time.Time) {
+// note calls fn with the entry of another instance, made (seen alive at
+// at) if it is new; under the book's lock. It ignores this agent itself.
+func (b *peerBook) note(instance, name string, at time.Time, fn func(p *peer, isNew bool)) {
 	if instance == "" || instance == b.self {
 		return
 	}
@@ -40,13 +40,20 @@ func (b *peerBook) beat(instance, name string, now time.Time) {
 	defer b.mu.Unlock()
 	p, ok := b.m[instance]
 	if !ok {
-		p = &peer{}
+		p = &peer{name: name, last: at}
 		b.m[instance] = p
 	}
-	if p.left {
-		return // a heartbeat overtaken by the goodbye
-	}
-	p.name, p.last = name, now
+	fn(p, !ok)
+}
+
+// beat notes a heartbeat of instance at now (arrival time: clocks of other
+// hosts are not trusted).
+func (b *peerBook) beat(instance, name string, now time.Time) {
+	b.note(instance, name, now, func(p *peer, _ bool) {
+		if !p.left { // else a heartbeat overtaken by the goodbye
+			p.name, p.last = name, now
+		}
+	})
 }
 
 // owns notes an instance named as a call's owner, claimed at since: one
@@ -54,29 +61,12 @@ func (b *peerBook) beat(instance, name string, now time.Time) {
 // listening) is known from then on, alive at since, so its death is
 // noticed like any other.
 func (b *peerBook) owns(instance, name string, since time.Time) {
-	if instance == "" || instance == b.self {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.m[instance]; !ok {
-		b.m[instance] = &peer{name: name, last: since}
-	}
+	b.note(instance, name, since, func(*peer, bool) {})
 }
 
 // goodbye notes that instance stopped cleanly.
 func (b *peerBook) goodbye(instance, name string, handoff bool, now time.Time) {
-	if instance == "" || instance == b.self {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.m[instance]
-	if !ok {
-		p = &peer{name: name, last: now}
-		b.m[instance] = p
-	}
-	p.left, p.handoff = true, handoff
+	b.note(instance, name, now, func(p *peer, _ bool) { p.left, p.handoff = true, handoff })
 }
 
 // dead reports whether instance is gone as of now: it said goodbye, or it

@@ -181,34 +181,23 @@ func (s *CreditStore) Add(ctx context.Context, user string, amount Micros) (Cred
 
 // List returns every user's balance, sorted by user.
 func (s *CreditStore) List(ctx context.Context) ([]CreditEntry, error) {
-	w, err := s.balances.WatchAll(ctx, jetstream.IgnoreDeletes())
+	var out []CreditEntry
+	err := eachValue(ctx, s.balances, func(e jetstream.KeyValueEntry) error {
+		d, err := decodeCreditDoc(e.Value())
+		if err == nil {
+			err = d.bad
+		}
+		if err != nil {
+			return fmt.Errorf("key %s (user %q): %w", e.Key(), d.User, err)
+		}
+		out = append(out, d.entry())
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("credits list: %w", err)
 	}
-	defer w.Stop()
-	var out []CreditEntry
-	for {
-		select {
-		case e, open := <-w.Updates():
-			if !open {
-				return nil, fmt.Errorf("credits list: watcher closed after %d entries", len(out))
-			}
-			if e == nil { // every current value has been delivered
-				slices.SortFunc(out, func(a, b CreditEntry) int { return strings.Compare(a.User, b.User) })
-				return out, nil
-			}
-			d, err := decodeCreditDoc(e.Value())
-			if err == nil {
-				err = d.bad
-			}
-			if err != nil {
-				return nil, fmt.Errorf("credits list: key %s (user %q): %w", e.Key(), d.User, err)
-			}
-			out = append(out, d.entry())
-		case <-ctx.Done():
-			return nil, fmt.Errorf("credits list: %w (read %d entries)", ctx.Err(), len(out))
-		}
-	}
+	slices.SortFunc(out, func(a, b CreditEntry) int { return strings.Compare(a.User, b.User) })
+	return out, nil
 }
 
 // get reads user's balance document and its revision. A stored balance

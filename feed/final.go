@@ -30,28 +30,23 @@ func (c *Client) Final(ctx context.Context, callID string) (e Event, ok bool, er
 	if err := ValidateCallID(callID); err != nil {
 		return Event{}, false, fmt.Errorf("final record: %w", err)
 	}
-	js, err := jetstream.New(c.NC)
-	if err != nil {
-		return Event{}, false, fmt.Errorf("final record of %s: %w", callID, err)
-	}
-	s, err := js.Stream(ctx, c.Subjects.FinalStream())
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return Event{}, false, nil
-	}
-	if err != nil {
-		return Event{}, false, fmt.Errorf("final record of %s: %w", callID, err)
-	}
-	return lastEvent(ctx, s, c.Subjects.Final(callID))
+	return c.lastIn(ctx, c.Subjects.FinalStream(), c.Subjects.Final(callID))
 }
 
 // LastEvent reads the newest stored event on one subject of the
 // live-state stream; ok is false when there is none.
 func (c *Client) LastEvent(ctx context.Context, subject string) (e Event, ok bool, err error) {
+	return c.lastIn(ctx, c.Subjects.Stream(), subject)
+}
+
+// lastIn reads the newest event on subject in stream; none when either is
+// missing.
+func (c *Client) lastIn(ctx context.Context, stream, subject string) (Event, bool, error) {
 	js, err := jetstream.New(c.NC)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
 	}
-	s, err := js.Stream(ctx, c.Subjects.Stream())
+	s, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return Event{}, false, nil
 	}

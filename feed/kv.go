@@ -27,3 +27,32 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	}
 	return kv, nil
 }
+
+// eachValue calls fn with every current value of a bucket (no deletes),
+// then returns; fn's error stops it. It reads them all in one consumer,
+// not one request per key.
+func eachValue(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry) error) error {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	n := 0
+	for {
+		select {
+		case e, open := <-w.Updates():
+			if !open {
+				return fmt.Errorf("watcher closed after %d values", n)
+			}
+			if e == nil { // every current value has been delivered
+				return nil
+			}
+			n++
+			if err := fn(e); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%w (read %d values)", ctx.Err(), n)
+		}
+	}
+}

@@ -176,30 +176,17 @@ type OwnerEntry struct {
 
 // All reads every record: what an agent scans for calls whose owner died.
 func (o *Owners) All(ctx context.Context) ([]OwnerEntry, error) {
-	w, err := o.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	var out []OwnerEntry
+	err := eachValue(ctx, o.kv, func(e jetstream.KeyValueEntry) error {
+		if rec, err := decodeOwner(e.Value()); err == nil { // a bad one is not ours to judge; Get reports it
+			out = append(out, OwnerEntry{Owner: rec, Rev: e.Revision()})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("owners: %w", err)
 	}
-	defer w.Stop()
-	var out []OwnerEntry
-	for {
-		select {
-		case e, open := <-w.Updates():
-			if !open {
-				return nil, fmt.Errorf("owners: watcher closed after %d records", len(out))
-			}
-			if e == nil { // every current record has been delivered
-				return out, nil
-			}
-			rec, err := decodeOwner(e.Value())
-			if err != nil {
-				continue // not ours to judge; Get reports it
-			}
-			out = append(out, OwnerEntry{Owner: rec, Rev: e.Revision()})
-		case <-ctx.Done():
-			return nil, fmt.Errorf("owners: %w (read %d records)", ctx.Err(), len(out))
-		}
-	}
+	return out, nil
 }
 
 func encodeOwner(rec Owner) ([]byte, error) {
