@@ -367,10 +367,24 @@ func (a *Agent) Close() error {
 	if ferr != nil {
 		a.log.Error("final records not stored; the agents that adopt their calls will write them", "err", ferr)
 	}
-	if err := a.feed.NC.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := a.flush(); err != nil {
 		return fmt.Errorf("agent close: flush: %w", err)
 	}
 	return nil
+}
+
+// flush waits for NATS to have what was published, but only while
+// connected, and briefly: an agent stopping during a NATS outage must not
+// hang (nats.go's Flush waits 10 s for a server that is not there).
+func (a *Agent) flush() error {
+	if a.feed.NC.Status() != nats.CONNECTED {
+		return nil
+	}
+	err := a.feed.NC.FlushTimeout(2 * time.Second)
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		return nil
+	}
+	return err
 }
 
 // publishLoop publishes the usage of every call that changed, at most once

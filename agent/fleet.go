@@ -344,7 +344,7 @@ func (f *fleet) goodbye(calls int, handoff bool) int {
 	if err != nil {
 		a.log.Warn("goodbye", "err", err)
 	}
-	_ = a.feed.NC.Flush()
+	_ = a.flush()
 	if done == nil {
 		return 0
 	}
