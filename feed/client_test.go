@@ -68,9 +68,9 @@ func TestLateWatcherSeesSnapshotThenLive(t *testing.T) {
 	if err := c.Publish(ended("rtc_2", 51, ReasonExpired, 510, 0.51)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	// What the stream holds once it has taken them all: the newest event
+	// of each subject (started and usage of each call, rtc_2's ended).
+	waitStored(t, c, 7)
 	w, err := c.Watch(ctx)
 	if err != nil {
 		t.Fatal(err)
