@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // CallState is one call as the live-state stream holds it: what an agent
@@ -53,55 +51,16 @@ func (c *Client) CallState(ctx context.Context, callID string) (*CallState, erro
 }
 
 // LastEvents reads the newest stored event of every subject matching
-// filter in the live-state stream (none when the stream is missing);
-// events that do not decode are skipped.
+// filter in the live-state stream, with one direct get (none when the
+// stream is missing); events that do not decode are skipped. At most 1024
+// subjects: enough for one call's, or every agent's.
 func (c *Client) LastEvents(ctx context.Context, filter string) ([]Event, error) {
-	js, err := jetstream.New(c.NC)
-	if err != nil {
-		return nil, err
-	}
-	// A short-lived consumer, deleted after use: an agent adopting many
-	// calls must not leave a consumer per call on the server.
-	stream := c.Subjects.Stream()
-	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		FilterSubject:     filter,
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-		Replicas:          1,
-	})
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	msgs, _, err := c.direct(ctx, c.Subjects.Stream(), directReq{MultiLast: []string{filter}})
+	if errors.Is(err, errDirectGone) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
-	}()
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n := int(info.NumPending)
-	if n == 0 {
-		return nil, nil
-	}
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		return nil, err
-	}
-	var out []Event
-	for m := range batch.Messages() {
-		if e, err := Decode(m.Data()); err == nil {
-			out = append(out, e)
-		}
-	}
-	if err := batch.Error(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(msgs), nil
 }

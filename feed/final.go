@@ -20,7 +20,11 @@ func (c *Client) FinalMessage(e Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg.Subject = c.Subjects.Final(e.CallID)
+	user := ""
+	if e.Start != nil {
+		user = e.Start.User
+	}
+	msg.Subject = c.Subjects.Final(user, e.CallID)
 	msg.Header.Set(jetstream.MsgIDHeader, "final."+e.CallID)
 	return msg, nil
 }
@@ -30,7 +34,7 @@ func (c *Client) Final(ctx context.Context, callID string) (e Event, ok bool, er
 	if err := ValidateCallID(callID); err != nil {
 		return Event{}, false, fmt.Errorf("final record: %w", err)
 	}
-	return c.lastIn(ctx, c.Subjects.FinalStream(), c.Subjects.Final(callID))
+	return c.lastIn(ctx, c.Subjects.FinalStream(), c.Subjects.FinalOf(callID))
 }
 
 // LastEvent reads the newest stored event on one subject of the

@@ -52,6 +52,7 @@ func (c *Client) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 		Discard:           jetstream.DiscardOld,
 		Duplicates:        liveDuplicates,
 		Replicas:          c.replicas(),
+		AllowDirect:       true,
 	})
 }
 
@@ -68,6 +69,7 @@ func (c *Client) EnsureFinalStream(ctx context.Context) (jetstream.Stream, error
 		Discard:     jetstream.DiscardOld,
 		Duplicates:  liveDuplicates,
 		Replicas:    c.replicas(),
+		AllowDirect: true,
 	})
 }
 
@@ -94,9 +96,9 @@ func (c *Client) ensureStream(ctx context.Context, want jetstream.StreamConfig) 
 }
 
 // upgradeStream adds the subjects this version stores to an existing
-// stream that lacks them, and makes a live-state stream made by an older
-// calltop keep one message per subject, changing nothing else of the
-// operator's settings.
+// stream that lacks them, makes a live-state stream made by an older
+// calltop keep one message per subject, and allows direct gets, changing
+// nothing else of the operator's settings.
 func upgradeStream(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg := s.CachedInfo().Config
 	changed := false
@@ -108,6 +110,10 @@ func upgradeStream(ctx context.Context, js jetstream.JetStream, s jetstream.Stre
 	}
 	if want.MaxMsgsPerSubject == 1 && cfg.MaxMsgsPerSubject != 1 && cfg.Description == "calltop call events" {
 		cfg.MaxMsgsPerSubject, cfg.Description = 1, want.Description
+		changed = true
+	}
+	if want.AllowDirect && !cfg.AllowDirect {
+		cfg.AllowDirect = true // lookups by call read with one request, no consumer
 		changed = true
 	}
 	if !changed {

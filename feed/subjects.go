@@ -19,7 +19,7 @@ const DefaultPrefix = "calltop"
 //	<prefix>.v1.user.<user key>.flag.<flag kind>     a flag on a user without a call
 //	<prefix>.v1.user.<user key>.refused.<reason>     a refusal, one subject per reason
 //	<prefix>.v1.agent.<agent>.heartbeat|goodbye      agent liveness
-//	<prefix>.v1.final.<call_id>                      a call's final record (its own stream)
+//	<prefix>.v1.final.<user key>.<call_id>           a call's final record (its own stream), by user
 //	<prefix>.v1.ctl.<call_id>.terminate              terminate request/reply to the owning agent
 //	<prefix>.v1.ctl.agent.<instance>.yield           "I own this call now", from an adopter to its former owner
 //
@@ -122,10 +122,17 @@ func (s Subjects) Agents() string { return s.prefix() + ".v1.agent.>" }
 // Goodbyes is every agent's goodbye subject.
 func (s Subjects) Goodbyes() string { return s.prefix() + ".v1.agent.*." + string(KindGoodbye) }
 
-// Final is the subject of a call's final record.
-func (s Subjects) Final(callID string) string {
-	return s.prefix() + ".v1.final." + callID
+// Final is the subject of a call's final record. The user's key comes
+// first, so a user's records are read without scanning everyone's.
+func (s Subjects) Final(user, callID string) string {
+	return s.prefix() + ".v1.final." + UserKey(user) + "." + callID
 }
+
+// FinalOf matches a call's final record whoever its user.
+func (s Subjects) FinalOf(callID string) string { return s.prefix() + ".v1.final.*." + callID }
+
+// FinalsOf matches every final record of a user.
+func (s Subjects) FinalsOf(user string) string { return s.prefix() + ".v1.final." + UserKey(user) + ".>" }
 
 // Finals is every final record's subject.
 func (s Subjects) Finals() string { return s.prefix() + ".v1.final.>" }
