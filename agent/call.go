@@ -35,7 +35,8 @@ type call struct {
 	ownedSince time.Time
 	dirty      bool
 	ended      bool
-	endReq     *feed.End // how to report the end once our own hangup succeeded
+	endReq     *feed.End   // how to report the end once our own hangup succeeded
+	final      *feed.Event // the call's final record, once it ended
 	sub        *nats.Subscription
 	budget     budget
 	conn       *websocket.Conn // the current sideband, for wrap-up messages

@@ -28,6 +28,7 @@ func (c *call) finish(end feed.End) {
 	e := c.recordLocked(now)
 	e.Kind, e.End = feed.KindEnded, &end
 	c.stamp(&e)
+	c.final = &e
 	c.detachedSince = time.Time{}
 	limited := c.budget.credits != nil || c.budget.creditsUnknown
 	c.releaseBudgetLocked()

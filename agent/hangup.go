@@ -80,6 +80,18 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	}
 }
 
+// finalSummary is the ended call as `calltop ls --json` prints it (nil
+// before it ended).
+func (c *call) finalSummary() *feed.Summary {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.final == nil {
+		return nil
+	}
+	s := feed.SummaryOf(*c.final)
+	return &s
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -90,11 +102,18 @@ func orDash(s string) string {
 // serveTerminate answers terminate requests from dashboards and `calltop
 // kill` for this call, on a subject only its owner subscribes to.
 func (c *call) serveTerminate() error {
-	sub, err := c.a.feed.ServeTerminate(c.id, func(req feed.TerminateRequest) error {
+	sub, err := c.a.feed.ServeTerminate(c.id, func(req feed.TerminateRequest) (*feed.Summary, error) {
 		ctx, cancel := context.WithTimeout(c.a.ctx, 20*time.Second)
 		defer cancel()
-		c.a.log.Info("terminate requested", "call", c.id, "by", req.Operator, "reason", req.Reason)
-		return c.a.Hangup(ctx, c.id, feed.End{Reason: feed.ReasonOperator, Detail: req.Reason, By: req.Operator})
+		reason := feed.ReasonOperator
+		if req.EndReason == feed.ReasonApp {
+			reason = feed.ReasonApp
+		}
+		c.a.log.Info("terminate requested", "call", c.id, "by", req.Operator, "as", reason, "reason", req.Reason)
+		if err := c.a.Hangup(ctx, c.id, feed.End{Reason: reason, Detail: req.Reason, By: req.Operator}); err != nil {
+			return nil, err
+		}
+		return c.finalSummary(), nil
 	})
 	if err != nil {
 		return err

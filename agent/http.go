@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -19,12 +21,54 @@ const maxRequestBody = 256 << 10
 // SidecarConfig configures the sidecar's HTTP API.
 type SidecarConfig struct {
 	// Token is the bearer token the app's backend sends on every call but
-	// the webhook (which is signed instead). Empty disables the check:
-	// only for an API bound to loopback.
+	// the webhook (which is signed instead); its name is "app". Empty
+	// (with no Tokens) disables the check: only for an API bound to
+	// loopback.
 	Token string
+	// Tokens are more bearer tokens, by name (name → token): a call hung
+	// up with one is recorded as ended by its name (ended_by), so apps and
+	// services sharing a sidecar are told apart.
+	Tokens map[string]string
 	// WebhookSecret verifies OpenAI's SIP webhook; empty disables the
 	// webhook endpoint (404).
 	WebhookSecret string
+}
+
+// DefaultTokenName names SidecarConfig.Token in ended_by.
+const DefaultTokenName = "app"
+
+// route is one endpoint of the sidecar's API. docs/openapi.yaml describes
+// every one, and a test keeps the two in step.
+type route struct {
+	pattern string // "METHOD /path", as http.ServeMux takes it
+	open    bool   // no bearer token (signed, or a health probe)
+	handler http.Handler
+}
+
+// routes is the sidecar's API: the one list Handler serves and the
+// contract test reads.
+func (a *Agent) routes(cfg SidecarConfig) []route {
+	rs := []route{
+		{pattern: "POST /v1/relay", handler: http.HandlerFunc(a.handleRelay)},
+		{pattern: "POST /v1/client_secrets", handler: http.HandlerFunc(a.handleMint)},
+		{pattern: "POST /v1/calls", handler: http.HandlerFunc(a.handleTrack)},
+		{pattern: "GET /v1/calls", handler: http.HandlerFunc(a.handleList)},
+		{pattern: "GET /v1/calls/{call_id}", handler: http.HandlerFunc(a.handleStatus)},
+		{pattern: "POST /v1/calls/{call_id}/hangup", handler: http.HandlerFunc(a.handleHangup)},
+		{pattern: "GET /healthz", open: true, handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A probe without the token learns only that the agent is
+			// up, not its name or how busy it is.
+			if _, ok := cfg.caller(r); !ok {
+				writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "agent": a.cfg.Name, "calls": len(a.Calls())})
+		})},
+	}
+	if cfg.WebhookSecret != "" {
+		rs = append(rs, route{pattern: "POST /v1/webhooks/openai", open: true, handler: a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret})})
+	}
+	return rs
 }
 
 // Handler is the sidecar's HTTP API, for backends not written in Go. The
@@ -34,43 +78,55 @@ type SidecarConfig struct {
 //	                                session config in X-Calltop-Session (JSON) or the default
 //	POST /v1/client_secrets         {"user":"…","session":{…},"ttl_seconds":60} → OpenAI's client-secret JSON
 //	POST /v1/calls                  {"call_id":"rtc_…","user":"…","model":"…","client_secret":"ek_…"} → 202
+//	GET  /v1/calls/{call_id}        the call as `calltop ls --json` prints it, whichever agent tracks it
+//	GET  /v1/calls?user=U&state=S   {"calls":[…],"next_cursor":"…"}: live or ended calls, paginated
+//	POST /v1/calls/{call_id}/hangup {"reason":"…"} → the ended call, once OpenAI confirmed
 //	POST /v1/webhooks/openai        OpenAI's signed realtime.call.incoming webhook (SIP)
 //	GET  /healthz                   200 {"ok":true} while the agent runs; with the token, its name and calls too
 //
 // Errors are JSON {"error":{"code":"…","message":"…"}}. An invalid call ID
 // is refused 400 and nothing is dialled; a body over its limit 413
-// request_too_large. The token is checked before any body is read.
+// request_too_large. The token is checked before any body is read. The
+// whole contract is docs/openapi.yaml.
 func (a *Agent) Handler(cfg SidecarConfig) http.Handler {
 	mux := http.NewServeMux()
-	auth := func(h http.HandlerFunc) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !authorized(r, cfg.Token) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="calltop"`)
-				refuse(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
-				return
-			}
-			h(w, r)
-		})
-	}
-	mux.Handle("POST /v1/relay", auth(a.handleRelay))
-	mux.Handle("POST /v1/client_secrets", auth(a.handleMint))
-	mux.Handle("POST /v1/calls", auth(a.handleTrack))
-	if cfg.WebhookSecret != "" {
-		mux.Handle("POST /v1/webhooks/openai", a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret}))
-	}
-	// A probe without the token learns only that the agent is up, not
-	// its name or how busy it is.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !authorized(r, cfg.Token) {
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-			return
+	for _, rt := range a.routes(cfg) {
+		h := rt.handler
+		if !rt.open {
+			h = cfg.auth(h)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "agent": a.cfg.Name, "calls": len(a.Calls())})
-	})
+		mux.Handle(rt.pattern, h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// callerKey carries the calling token's name in a request's context.
+type callerKey struct{}
+
+// auth refuses a request without a valid bearer token, before its body
+// is read, and tells the handler whose token it was.
+func (cfg SidecarConfig) auth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, ok := cfg.caller(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="calltop"`)
+			refuse(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, name)))
+	})
+}
+
+// callerOf is the name of the token a request came with (DefaultTokenName
+// when the API needs none).
+func callerOf(r *http.Request) string {
+	if name, ok := r.Context().Value(callerKey{}).(string); ok && name != "" {
+		return name
+	}
+	return DefaultTokenName
 }
 
 func (a *Agent) handleRelay(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +233,25 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, shape string) boo
 	return false
 }
 
+// decodeOptionalJSON is decodeJSON for a body that may be left out
+// (empty, or only white space): v is then left as it is.
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if tooLarge(err) {
+		writeTooLarge(w, "JSON body", maxRequestBody)
+		return false
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", "body unreadable: "+err.Error())
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decodeJSON(w, r, v, shape)
+}
+
 // tooLarge reports whether err is http.MaxBytesReader's limit.
 func tooLarge(err error) bool {
 	var mbe *http.MaxBytesError
@@ -188,15 +263,28 @@ func writeTooLarge(w http.ResponseWriter, what string, limit int) {
 	writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("%s over %d bytes", what, limit))
 }
 
-// authorized reports whether r carries the bearer token; any request is
-// when no token is set. The scheme is case-insensitive (RFC 7235).
-func authorized(r *http.Request, token string) bool {
-	if token == "" {
-		return true
+// caller names the token r carries and reports whether it is valid;
+// every request is, as DefaultTokenName, when no token is set. The scheme
+// is case-insensitive (RFC 7235); every token is compared in constant
+// time.
+func (cfg SidecarConfig) caller(r *http.Request) (name string, ok bool) {
+	if cfg.Token == "" && len(cfg.Tokens) == 0 {
+		return DefaultTokenName, true
 	}
 	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	got = strings.TrimLeft(got, " ")
-	return strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	if !strings.EqualFold(scheme, "Bearer") || got == "" {
+		return "", false
+	}
+	if cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) == 1 {
+		name, ok = DefaultTokenName, true
+	}
+	for n, tok := range cfg.Tokens {
+		if tok != "" && subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
+			name, ok = n, true
+		}
+	}
+	return name, ok
 }
 
 // refuse answers an error before the request's body is read, and closes

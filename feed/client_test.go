@@ -159,20 +159,23 @@ func TestTerminate(t *testing.T) {
 		t.Fatalf("terminate bad id: %v", err)
 	}
 	var got []TerminateRequest
-	sub, err := c.ServeTerminate("rtc_a", func(r TerminateRequest) error {
+	sub, err := c.ServeTerminate("rtc_a", func(r TerminateRequest) (*Summary, error) {
 		got = append(got, r)
 		if r.Reason == "fail" {
-			return errors.New("hangup: 500 from OpenAI")
+			return nil, errors.New("hangup: 500 from OpenAI")
 		}
-		return nil
+		return &Summary{CallID: "rtc_a", State: StateEnded, EndReason: ReasonOperator}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
 	rep, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", Operator: "op@host", Reason: "abuse"})
-	if err != nil || !rep.OK {
+	if err != nil || !rep.OK || rep.Call == nil || rep.Call.State != StateEnded {
 		t.Fatalf("terminate: %+v %v", rep, err)
+	}
+	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", EndReason: "policy"}); err == nil {
+		t.Fatal("a terminate may not claim any end reason but operator or app")
 	}
 	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", Reason: "fail"}); err == nil || !errors.Is(err, err) || err.Error() != "terminate rtc_a: agent: hangup: 500 from OpenAI" {
 		t.Fatalf("failed terminate: %v", err)

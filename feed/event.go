@@ -213,6 +213,7 @@ type Reason string
 // End reasons.
 const (
 	ReasonOperator Reason = "operator" // a person asked (dashboard or `calltop kill`)
+	ReasonApp      Reason = "app"      // the app's backend asked (the sidecar's POST /v1/calls/{id}/hangup)
 	ReasonPolicy   Reason = "policy"   // a budget or limit of the agent
 	ReasonExpired  Reason = "expired"  // OpenAI's 60-minute cap (session_expired)
 	ReasonHangup   Reason = "hangup"   // the sideband closed cleanly: the caller or the app hung up

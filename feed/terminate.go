@@ -19,17 +19,23 @@ type TerminateRequest struct {
 	V        int       `json:"v"`
 	CallID   string    `json:"call_id"`
 	Reason   string    `json:"reason,omitempty"`   // free text from the operator
-	Operator string    `json:"operator,omitempty"` // user@host
+	Operator string    `json:"operator,omitempty"` // who: user@host, or the app's token name
 	At       time.Time `json:"at"`
+	// EndReason is how the call's end will read: ReasonOperator (a
+	// person; the default) or ReasonApp (the app's backend asked).
+	EndReason Reason `json:"end_reason,omitempty"`
 }
 
 // TerminateReply is the owning agent's answer, sent once the hangup
-// succeeded (OK) or definitely failed (Error).
+// succeeded (OK, with the call's final record) or definitely failed
+// (Error).
 type TerminateReply struct {
 	V      int    `json:"v"`
 	CallID string `json:"call_id"`
 	OK     bool   `json:"ok"`
 	Error  string `json:"error,omitempty"`
+	// Call is the ended call as `calltop ls --json` prints it.
+	Call *Summary `json:"call,omitempty"`
 }
 
 // Terminate asks the owner of req.CallID to hang up and waits for its
@@ -64,10 +70,11 @@ func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (Terminate
 	return rep, nil
 }
 
-// ServeTerminate answers terminate requests for one call with fn until the
-// returned subscription is drained or unsubscribed. The agent subscribes
-// when it starts tracking the call, so only the owner ever answers.
-func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) error) (*nats.Subscription, error) {
+// ServeTerminate answers terminate requests for one call with fn (which
+// returns the ended call, or why it could not end it) until the returned
+// subscription is drained or unsubscribed. The agent subscribes when it
+// starts tracking the call, so only the owner ever answers.
+func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) (*Summary, error)) (*nats.Subscription, error) {
 	if err := ValidateCallID(callID); err != nil {
 		return nil, fmt.Errorf("serve terminate: %w", err)
 	}
@@ -78,10 +85,12 @@ func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) error) 
 			rep.Error = "bad request: " + err.Error()
 		} else if req.CallID != "" && req.CallID != callID {
 			rep.Error = fmt.Sprintf("request names call %q on the subject of %q", req.CallID, callID)
-		} else if err := fn(req); err != nil {
+		} else if req.EndReason != "" && req.EndReason != ReasonOperator && req.EndReason != ReasonApp {
+			rep.Error = fmt.Sprintf("end_reason %q: want %q or %q", req.EndReason, ReasonOperator, ReasonApp)
+		} else if call, err := fn(req); err != nil {
 			rep.Error = err.Error()
 		} else {
-			rep.OK = true
+			rep.OK, rep.Call = true, call
 		}
 		data, _ := json.Marshal(rep)
 		_ = m.Respond(data)

@@ -98,7 +98,7 @@ type terminateServer struct {
 
 func (s *terminateServer) serve(t *testing.T, f *testFeed, c call, end func() time.Time) {
 	t.Helper()
-	sub, err := f.client.ServeTerminate(c.id, func(req feed.TerminateRequest) error {
+	sub, err := f.client.ServeTerminate(c.id, func(req feed.TerminateRequest) (*feed.Summary, error) {
 		s.mu.Lock()
 		s.reqs = append(s.reqs, req)
 		s.mu.Unlock()
@@ -107,7 +107,7 @@ func (s *terminateServer) serve(t *testing.T, f *testFeed, c call, end func() ti
 		// the detail, the operator as who.
 		f.publish(feed.Event{Kind: feed.KindEnded, CallID: c.id, Usage: c.usage(),
 			End: &feed.End{Reason: feed.ReasonOperator, Detail: req.Reason, By: req.Operator, EndedAt: end()}})
-		return nil
+		return nil, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -172,3 +172,9 @@ func (p printableWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -33,6 +33,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Secrets default from the environment after parsing, so -h never
 	// prints them.
 	token := fs.String("token", "", "bearer token your backend sends (env CALLTOP_AGENT_TOKEN; spaces around it are trimmed); required unless --listen is loopback")
+	var named stringList
+	fs.Var(&named, "named-token", "NAME:SECRET, another bearer token (repeatable; env CALLTOP_AGENT_TOKENS, comma-separated): calls it hangs up are ended by NAME")
 	webhookSecret := fs.String("webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
 	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
 	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
@@ -56,6 +58,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var err error
 	if *token, err = checkToken(*token); err != nil {
+		return err
+	}
+	tokens, err := parseNamedTokens(named, os.Getenv("CALLTOP_AGENT_TOKENS"))
+	if err != nil {
 		return err
 	}
 	if *maxFrame <= 0 {
@@ -97,7 +103,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.PolicyFor = policyFor
-	if *token == "" && !loopback(*listen) {
+	if *token == "" && len(tokens) == 0 && !loopback(*listen) {
 		return fmt.Errorf("--listen %s is not loopback: set --token (or CALLTOP_AGENT_TOKEN) so only your backend can start and register calls", *listen)
 	}
 	if *prices != "" {
@@ -128,7 +134,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, WebhookSecret: *webhookSecret}), defaultServerLimits)
+	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, Tokens: tokens, WebhookSecret: *webhookSecret}), defaultServerLimits)
 	limited := limitConns(ln, *maxConns, func(ip string) {
 		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", *maxConns)
 	})

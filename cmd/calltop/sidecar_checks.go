@@ -21,6 +21,39 @@ func checkToken(tok string) (string, error) {
 	return t, nil
 }
 
+// parseNamedTokens reads NAME:SECRET tokens (the flag's values, then the
+// comma list of CALLTOP_AGENT_TOKENS): each app or service gets its own,
+// and a call it hangs up is recorded as ended by its name. Errors never
+// print a secret.
+func parseNamedTokens(flags []string, env string) (map[string]string, error) {
+	all := append([]string(nil), flags...)
+	if env != "" {
+		all = append(all, strings.Split(env, ",")...)
+	}
+	out := map[string]string{}
+	for i, v := range all {
+		name, secret, ok := strings.Cut(strings.TrimSpace(v), ":")
+		name, secret = strings.TrimSpace(name), strings.TrimSpace(secret)
+		switch {
+		case !ok || !validTokenName(name):
+			return nil, fmt.Errorf("named token %d: want NAME:SECRET with a NAME of letters, digits, '_' or '-' (at most 32), such as billing:$(openssl rand -hex 24)", i+1)
+		case secret == "":
+			return nil, fmt.Errorf("named token %q: the secret is blank", name)
+		case out[name] != "":
+			return nil, fmt.Errorf("named token %q given twice", name)
+		}
+		out[name] = secret
+	}
+	return out, nil
+}
+
+func validTokenName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	return feed.ValidateCallID(name) == nil // the same alphabet
+}
+
 // checkBaseURL refuses a base URL the agent could not use, without
 // printing its credentials (a proxy's user:password@).
 func checkBaseURL(base string) error {

@@ -110,3 +110,16 @@ func TestSidecarRefusesBadSettings(t *testing.T) {
 		t.Errorf("blank CALLTOP_AGENT_TOKEN: exit %d, %q", code, errs)
 	}
 }
+
+func TestNamedTokens(t *testing.T) {
+	got, err := parseNamedTokens([]string{"billing:s3cret-1", " ops : s3cret-2 "}, "svc-a:s3cret-3")
+	if err != nil || len(got) != 3 || got["billing"] != "s3cret-1" || got["ops"] != "s3cret-2" || got["svc-a"] != "s3cret-3" {
+		t.Fatalf("parse: %v %v", got, err)
+	}
+	// Each mistake is an error, and no error repeats a secret.
+	for _, bad := range [][]string{{"TOPSECRET"}, {"bad name:TOPSECRET"}, {"a:"}, {"a:TOPSECRET", "a:TOPSECRET2"}, {":TOPSECRET"}} {
+		if _, err := parseNamedTokens(bad, ""); err == nil || strings.Contains(err.Error(), "TOPSECRET") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
