@@ -132,7 +132,9 @@ func (s Subjects) Final(user, callID string) string {
 func (s Subjects) FinalOf(callID string) string { return s.prefix() + ".v1.final.*." + callID }
 
 // FinalsOf matches every final record of a user.
-func (s Subjects) FinalsOf(user string) string { return s.prefix() + ".v1.final." + UserKey(user) + ".>" }
+func (s Subjects) FinalsOf(user string) string {
+	return s.prefix() + ".v1.final." + UserKey(user) + ".>"
+}
 
 // Finals is every final record's subject.
 func (s Subjects) Finals() string { return s.prefix() + ".v1.final.>" }
