@@ -930,3 +930,23 @@ func TestReplayedOldEndingsGoStraightToHistory(t *testing.T) {
 		t.Errorf("nor in the history:\n%s", s)
 	}
 }
+
+// TestAppHangUpShowsLikeAnyOther: a call the app hung up by ID (the
+// sidecar's POST /v1/calls/{id}/hangup) reads ended app, with the app's
+// reason and token name, in the table and in the History view.
+func TestAppHangUpShowsLikeAnyOther(t *testing.T) {
+	clk := newClock()
+	m, _ := newUnitModel(t, clk, 160, 30)
+	a := alice.at(clk.Now().Add(-time.Minute))
+	m.Update(events(clk.Now(), a))
+	m.Update(eventsMsg{events: []feed.Event{endedEvent(a, feed.ReasonApp, "billing", "out of minutes", clk.Now())}})
+	row := squash(lineWith(plain(m), "rtc_u1_ET"))
+	if !strings.Contains(row, "ended app") || !strings.Contains(row, "out of minutes (billing)") {
+		t.Fatalf("table row: %q", row)
+	}
+	press(m, "h")
+	hist := squash(lineWith(plain(m), "out of minutes"))
+	if !strings.Contains(hist, "app") || !strings.Contains(hist, "billing") {
+		t.Fatalf("history row: %q", hist)
+	}
+}
