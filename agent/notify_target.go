@@ -68,15 +68,22 @@ func (t *target) run() {
 		case <-n.ctx.Done():
 			return
 		}
+		began := time.Now()
 		msg, err := t.next(cons)
 		if err != nil || msg == nil {
 			<-slots
-			if err != nil && n.ctx.Err() == nil {
-				t.log.Debug("webhook consumer lost; recreating", "err", err)
+			switch {
+			case err != nil && n.ctx.Err() == nil:
+				t.log.Info("webhook consumer lost; making it again", "err", err)
 				cons, retry = nil, 500*time.Millisecond
+			case time.Since(began) < pullWait/5:
+				retry = 200 * time.Millisecond // a pull that ends early must not spin
+			default:
+				retry = 0
 			}
 			continue
 		}
+		retry = 0
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
