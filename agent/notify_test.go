@@ -376,8 +376,8 @@ func TestNotifyConfigRefused(t *testing.T) {
 	}
 }
 
-// TestNotifierStopsOnClose: Close stops every pull and attempt and
-// leaves no goroutine behind; the attempt it cut short is handed back at
+// TestNotifierStopsOnClose: Close stops every pull and attempt at once
+// and leaves no goroutine behind; the attempt it cut short is handed back at
 // once, so another agent delivers it well before the ack wait (25 s).
 func TestNotifierStopsOnClose(t *testing.T) {
 	secret := newSecret(t)
@@ -389,8 +389,12 @@ func TestNotifierStopsOnClose(t *testing.T) {
 	id := e.openai.NewCall(realtimetest.Script{Turns: 1, TurnGap: 5 * time.Millisecond, EndAfterTurns: true})
 	e.track(id, "dave")
 	r.waitFor("an attempt in flight", 10*time.Second, func(as []attempt) bool { return len(as) > 0 })
+	closing := time.Now()
 	if err := e.agent.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(closing); d > 3*time.Second {
+		t.Fatalf("Close took %v: it waited for the attempt in flight (timeout 10 s) instead of cutting it short", d)
 	}
 	e.w.Stop()
 	deadline := time.Now().Add(5 * time.Second)
