@@ -107,6 +107,9 @@ type Config struct {
 	// still be registered for it before key_unclaimed is raised. Default
 	// 10s.
 	ClaimGrace time.Duration
+	// Notify, if set, pushes final records (and optionally flags,
+	// warnings and refusals) to the app as signed webhooks.
+	Notify *NotifyConfig
 }
 
 // Meta is what the app knows about a call that OpenAI does not.
@@ -154,6 +157,7 @@ type Agent struct {
 	outbox  *feed.Outbox
 	peers   *peerBook
 	fleet   fleet
+	notes   *notifier // nil without Config.Notify
 
 	mu      sync.Mutex
 	calls   map[string]*call
@@ -183,6 +187,14 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	wsBase, err := sidebandBase(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	var notifyKey []byte
+	if cfg.Notify != nil {
+		n, key, err := cfg.Notify.normalize()
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		cfg.Notify, notifyKey = &n, key
 	}
 	if cfg.Name == "" {
 		host, _ := os.Hostname()
@@ -245,6 +257,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	}
 	a.wg.Add(1)
 	go a.publishLoop()
+	if cfg.Notify != nil {
+		a.notes = startNotifier(a, *cfg.Notify, notifyKey)
+	}
 	return a, nil
 }
 
@@ -346,6 +361,7 @@ func (a *Agent) Close() error {
 	a.handoff = n > 0 && a.fleet.canHandOff(time.Now())
 	a.mu.Unlock()
 	a.cancel()
+	a.notes.stop()
 	a.wg.Wait()
 	handed := a.fleet.goodbye(n, a.handoff)
 	if a.ownHTTP {

@@ -150,6 +150,7 @@ func (c *call) flagLocked(f feed.Flag) {
 	c.flags = append(c.flags, f)
 	c.budget.marks.Note(Verdict{Flags: []feed.Flag{f}})
 	c.publishLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
+	c.notifyLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
 	c.a.log.Warn("flag", "call", c.id, "kind", f.Kind, "message", f.Message)
 }
 
@@ -162,6 +163,7 @@ func (c *call) warnLocked(w feed.Warning) {
 		c.warnings[i] = w
 	}
 	c.publishLocked(feed.Event{Kind: feed.KindWarning, Warning: &w})
+	c.notifyLocked(feed.Event{Kind: feed.KindWarning, Warning: &w})
 }
 
 // isDetached reports whether the call's sideband is down now.

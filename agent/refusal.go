@@ -103,8 +103,10 @@ func (a *Agent) refused(mode, user string, ref *Refusal, now time.Time) {
 	if mode == ModeSIP {
 		status = sipRefusalStatus // what the caller was answered
 	}
-	pubErr := a.feed.Publish(feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: now.UTC(),
-		Refusal: &feed.Refusal{Mode: mode, Status: status, Reason: ref.Reason, Detail: ref.Detail}})
+	e := feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: now.UTC(),
+		Refusal: &feed.Refusal{Mode: mode, Status: status, Reason: ref.Reason, Detail: ref.Detail}}
+	pubErr := a.feed.Publish(e)
+	a.notify(e)
 	if pubErr != nil {
 		a.log.Warn("publish refusal", "err", pubErr)
 	}

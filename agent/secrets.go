@@ -156,9 +156,11 @@ func (a *Agent) sweepSecrets(now time.Time) {
 	}
 	a.secrets.mu.Unlock()
 	for _, s := range unclaimed {
-		err := a.feed.Publish(feed.Event{Kind: feed.KindFlag, User: s.user, Agent: a.cfg.Name, At: now.UTC(),
+		e := feed.Event{Kind: feed.KindFlag, User: s.user, Agent: a.cfg.Name, At: now.UTC(),
 			Flag: &feed.Flag{Kind: feed.FlagKeyUnclaimed, Message: "ephemeral key expired without a call registered for it (used outside the app?)",
-				Evidence: map[string]string{"key": s.fp, "minted_at": s.mintedAt.UTC().Format(time.RFC3339), "expires_at": s.expiresAt.UTC().Format(time.RFC3339)}}})
+				Evidence: map[string]string{"key": s.fp, "minted_at": s.mintedAt.UTC().Format(time.RFC3339), "expires_at": s.expiresAt.UTC().Format(time.RFC3339)}}}
+		err := a.feed.Publish(e)
+		a.notify(e)
 		if err != nil {
 			a.log.Warn("publish flag", "err", err)
 		}

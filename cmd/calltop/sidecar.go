@@ -44,6 +44,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	creditsDown := fs.String("credits-unavailable", "", `when the credit store cannot be read: "refuse" new calls (the default), "allow" them, or "hangup" the calls whose credit is unknown; overrides the policy file`)
 	adoptAfter := fs.Duration("adopt-after", 15*time.Second, "take over the calls of an agent whose heartbeats stopped this long ago (docs/OPERATIONS.md)")
 	heartbeat := fs.Duration("heartbeat", feed.HeartbeatInterval, "how often the agent says it is alive; keep it well under --adopt-after")
+	var notify notifyFlags
+	notify.register(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -76,6 +78,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *heartbeat <= 0 || *adoptAfter < 2**heartbeat {
 		return fmt.Errorf("--adopt-after %s, --heartbeat %s: want a heartbeat > 0 and adopt-after at least two heartbeats", *adoptAfter, *heartbeat)
 	}
+	notifyCfg, err := notify.config(fs)
+	if err != nil {
+		return err
+	}
 	key := os.Getenv("OPENAI_API_KEY")
 	if key == "" {
 		return errors.New("OPENAI_API_KEY is not set (the project's standard key; the agent never uses ephemeral keys)")
@@ -86,7 +92,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := agent.Config{
 		APIKey: key, BaseURL: *baseURL, Name: *name, Prefix: nf.prefix, MaxFrameBytes: *maxFrame,
 		Logger:     slog.New(slog.NewTextHandler(stderr, nil)),
-		AdoptAfter: *adoptAfter, HeartbeatInterval: *heartbeat, Replicas: nf.replicas,
+		AdoptAfter: *adoptAfter, HeartbeatInterval: *heartbeat, Replicas: nf.replicas, Notify: notifyCfg,
 	}
 	if *sessionFile != "" {
 		data, err := os.ReadFile(*sessionFile)
