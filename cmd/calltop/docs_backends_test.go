@@ -28,10 +28,10 @@ func TestBackendsFromTheDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, lang := range []struct {
-		name, bin, block  string
-		args              []string // run the code given last
-		client, receiver  string   // markers of the two examples
-		prelude           string   // the call ID, in the language
+		name, bin, block string
+		args             []string // run the code given last
+		client, receiver string   // markers of the two examples
+		prelude          string   // the call ID, in the language
 	}{
 		{"python", "python3", "python", []string{"-u", "-c"}, "def calltop(", "class Calltop(", "call_id = %q\n"},
 		{"node", "node", "js", []string{"--input-type=module", "-e"}, "const calltop =", "http.createServer(", "const callId = %q;\n"},
