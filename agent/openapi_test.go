@@ -81,6 +81,9 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"MintRequest":   mintRequest{},
 		"HangupRequest": hangupRequest{},
 		"CallList":      listReply{},
+		"Alert":         alertData{},
+		"Refusal":       feed.Refusal{},
+		"AlertWebhook":  envelope{},
 	} {
 		schema, ok := s.Components.Schemas[name]
 		if !ok {
