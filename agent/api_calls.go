@@ -126,13 +126,18 @@ func (a *Agent) handleHangup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "call_not_found", fmt.Sprintf("no call %s: never tracked, or ended long ago", id))
 		return
 	case !call.Live():
-		writeJSON(w, http.StatusConflict, map[string]any{
-			"error": map[string]string{"code": "call_ended", "message": fmt.Sprintf("call %s ended already (%s)", id, call.End.Reason)},
-			"call":  call.Summarize(time.Now()),
-		})
+		writeEnded(w, call)
 		return
 	}
 	rep, err := a.feed.Terminate(ctx, feed.TerminateRequest{CallID: id, Reason: req.Reason, Operator: callerOf(r), EndReason: feed.ReasonApp})
+	if errors.Is(err, feed.ErrNoOwner) {
+		// Its owner may have ended it a moment ago, between the read and
+		// the request: then it is a 409, not a retry.
+		if again, ok, lerr := a.feed.Lookup(ctx, id); lerr == nil && ok && !again.Live() {
+			writeEnded(w, again)
+			return
+		}
+	}
 	switch {
 	case errors.Is(err, feed.ErrNoOwner):
 		// Live, but its agent is gone and no other has adopted it yet
@@ -146,4 +151,12 @@ func (a *Agent) handleHangup(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, rep.Call)
 	}
+}
+
+// writeEnded answers 409 for a call that had ended, with how.
+func writeEnded(w http.ResponseWriter, call feed.Call) {
+	writeJSON(w, http.StatusConflict, map[string]any{
+		"error": map[string]string{"code": "call_ended", "message": fmt.Sprintf("call %s ended already (%s)", call.ID, call.End.Reason)},
+		"call":  call.Summarize(time.Now()),
+	})
 }

@@ -37,9 +37,12 @@ type call struct {
 	ended      bool
 	endReq     *feed.End   // how to report the end once our own hangup succeeded
 	final      *feed.Event // the call's final record, once it ended
-	sub        *nats.Subscription
-	budget     budget
-	conn       *websocket.Conn // the current sideband, for wrap-up messages
+	// stored is closed once the final record and the ended event are in
+	// NATS (nil before the call ended).
+	stored <-chan struct{}
+	sub    *nats.Subscription
+	budget budget
+	conn   *websocket.Conn // the current sideband, for wrap-up messages
 	// everAttached: a sideband was attached once, so a 404 now means the
 	// call ended (a call created a moment ago may 404 for a while).
 	everAttached bool

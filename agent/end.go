@@ -37,7 +37,10 @@ func (c *call) finish(end feed.End) {
 	if sub != nil {
 		_ = sub.Unsubscribe()
 	}
-	c.a.store(e, rev)
+	stored := c.a.store(e, rev)
+	c.mu.Lock()
+	c.stored = stored
+	c.mu.Unlock()
 	c.charge(e.Usage.CostUSD, limited)
 	c.a.log.Info("call ended", "call", c.id, "reason", end.Reason, "detail", end.Detail)
 }
@@ -47,17 +50,21 @@ func (c *call) finish(end feed.End) {
 // live-state stream), the final record next (stored once per call,
 // whoever writes it), and last the ownership record is released, so an
 // agent that dies before the record is stored leaves the call to be
-// adopted and finished by another.
-func (a *Agent) store(e feed.Event, rev uint64) {
+// adopted and finished by another. The channel it returns is closed once
+// all of that is done (or could not be queued).
+func (a *Agent) store(e feed.Event, rev uint64) <-chan struct{} {
+	stored := make(chan struct{})
 	live, err := a.feed.Message(e)
 	if err != nil {
 		a.log.Error("ended event not encoded", "call", e.CallID, "err", err)
-		return
+		close(stored)
+		return stored
 	}
 	final, err := a.feed.FinalMessage(e)
 	if err != nil {
 		a.log.Error("final record not encoded", "call", e.CallID, "err", err)
-		return
+		close(stored)
+		return stored
 	}
 	var endedSeq uint64
 	purge := func(ctx context.Context) error {
@@ -83,15 +90,18 @@ func (a *Agent) store(e feed.Event, rev uint64) {
 		}
 		return err
 	}
+	done := func(context.Context) error { close(stored); return nil }
 	err = a.outbox.Add(a.feed.PublishStep(live, false, func(seq uint64) { endedSeq = seq }), purge,
-		a.feed.PublishStep(final, true, nil), release)
+		a.feed.PublishStep(final, true, nil), release, done)
 	if err != nil {
 		// The outbox is full: NATS has been away for very long. Say it
 		// the only way left; the agent that adopts the call after this
 		// one is gone would write the record.
 		a.log.Error("final record not kept: outbox full", "call", e.CallID, "err", err)
 		_ = a.feed.NC.PublishMsg(live)
+		close(stored)
 	}
+	return stored
 }
 
 // leave stops following a call without ending it: the agent is closing

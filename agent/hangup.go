@@ -67,6 +67,7 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	c.mu.Unlock()
 	select {
 	case <-c.done:
+		c.awaitStored(ctx)
 		return nil
 	case <-time.After(grace):
 	case <-ctx.Done():
@@ -74,9 +75,33 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	c.cancel()
 	select {
 	case <-c.done:
+		c.awaitStored(ctx)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("hangup %s: hung up, but the call did not wind down: %w", callID, ctx.Err())
+	}
+}
+
+// storedWait bounds how long a hangup waits for NATS to store the call's
+// end: a NATS outage must not hold the hangup's answer (the outbox stores
+// it later), but normally it takes milliseconds, and whoever asked reads
+// the call as ended as soon as the hangup answers.
+const storedWait = 2 * time.Second
+
+// awaitStored waits, briefly, until the call's end is in NATS.
+func (c *call) awaitStored(ctx context.Context) {
+	c.mu.Lock()
+	stored := c.stored
+	c.mu.Unlock()
+	if stored == nil {
+		return
+	}
+	t := time.NewTimer(storedWait)
+	defer t.Stop()
+	select {
+	case <-stored:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
