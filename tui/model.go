@@ -84,6 +84,9 @@ type Model struct {
 	// selection stays on the top row, as new calls arrive there.
 	chosen bool
 
+	// lineBuf and runBuf are renderRow's, reused from row to row.
+	lineBuf, runBuf []byte
+
 	width, height int
 	view          view
 	detail        detailState
