@@ -10,10 +10,9 @@ import (
 // timelineLen is how many recent events the detail view shows per call.
 const timelineLen = 12
 
-// moment is one event as the detail view's timeline shows it. It is small
-// on purpose (no copy of the event's payload): 10,000 calls keep a dozen
-// each. Usage events carry only the totals; the view shows the change from
-// the previous usage moment.
+// moment is one event as the detail view's timeline shows it. Usage
+// events carry only the totals; the view shows the change from the
+// previous usage moment.
 type moment struct {
 	at     time.Time
 	seq    uint64
@@ -23,32 +22,59 @@ type moment struct {
 	note   string // for the rare kinds: who started, why it ended, …
 }
 
-// timeline is a call's last events, a fixed ring.
+// timeline is a call's last events, a fixed ring. 10,000 calls keep a
+// dozen each, so it is laid out for the garbage collector: its only
+// pointers (notes, kinds) come first and the rest holds none, so the
+// collector reads 24 words of it, not 140; kinds are the feed's constants
+// and times are kept as numbers, so a usage moment allocates nothing.
 type timeline struct {
-	buf  [timelineLen]moment
-	next int
-	n    int
+	notes  [timelineLen]string
+	kinds  [timelineLen]feed.Kind
+	sec    [timelineLen]int64 // at, as Unix seconds and nanoseconds
+	nsec   [timelineLen]int32
+	seq    [timelineLen]uint64
+	cost   [timelineLen]float64
+	tokens [timelineLen]int64
+	next   int
+	n      int
 }
 
 // add records one event.
 func (t *timeline) add(e *feed.Event) {
-	m := moment{at: e.At, seq: e.Seq, kind: e.Kind}
+	i := t.next
+	t.notes[i] = momentNote(e)
+	t.kinds[i] = internKind(e.Kind)
+	t.sec[i], t.nsec[i] = e.At.Unix(), int32(e.At.Nanosecond())
+	t.seq[i] = e.Seq
+	t.cost[i], t.tokens[i] = 0, 0
 	if e.Usage != nil {
-		m.cost, m.tokens = e.Usage.CostUSD, e.Usage.Tokens.Total
+		t.cost[i], t.tokens[i] = e.Usage.CostUSD, e.Usage.Tokens.Total
 	}
-	m.note = momentNote(e)
-	t.buf[t.next] = m
 	t.next = (t.next + 1) % timelineLen
 	t.n = min(t.n+1, timelineLen)
 }
 
-// list returns the moments oldest first.
+// list returns the moments oldest first. Their times are in the local
+// zone; the view shows them in its clock's.
 func (t *timeline) list() []moment {
 	out := make([]moment, 0, t.n)
-	for i := range t.n {
-		out = append(out, t.buf[(t.next-t.n+i+timelineLen)%timelineLen])
+	for k := range t.n {
+		i := (t.next - t.n + k + timelineLen) % timelineLen
+		out = append(out, moment{at: time.Unix(t.sec[i], int64(t.nsec[i])), seq: t.seq[i], kind: t.kinds[i],
+			cost: t.cost[i], tokens: t.tokens[i], note: t.notes[i]})
 	}
 	return out
+}
+
+// internKind returns the feed's constant for a known kind, so that a
+// moment does not keep the decoder's copy of the string alive.
+func internKind(k feed.Kind) feed.Kind {
+	for _, known := range feed.Kinds {
+		if k == known {
+			return known
+		}
+	}
+	return k
 }
 
 // momentNote says what a non-usage event was about.

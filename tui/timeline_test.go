@@ -1,0 +1,59 @@
+package tui
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// TestTimelineKeepsTheLastMoments: the compact ring gives back the last
+// timelineLen events as they were (times to the nanosecond, zero and far
+// ones included), oldest first, with kinds that are the feed's constants
+// rather than the decoder's copies.
+func TestTimelineKeepsTheLastMoments(t *testing.T) {
+	var tl timeline
+	times := []time.Time{{}, time.Date(1500, 3, 4, 5, 6, 7, 8, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 1, time.FixedZone("x", 3600))}
+	var added []feed.Event
+	for i := range timelineLen + 5 {
+		at := t0.Add(time.Duration(i)*time.Second + time.Duration(i)*time.Nanosecond)
+		if i < len(times) {
+			at = times[i]
+		}
+		kind := feed.Kind(string([]byte("usage"))) // as decoded: not the constant's bytes
+		e := feed.Event{Kind: kind, Seq: uint64(i), At: at, Usage: &feed.Usage{CostUSD: float64(i), Tokens: feed.Tokens{Total: int64(i)}}}
+		if i%4 == 0 {
+			e = feed.Event{Kind: feed.KindFlag, Seq: uint64(i), At: at, Flag: &feed.Flag{Kind: feed.FlagBurnRate, Message: "hot"}}
+		}
+		tl.add(&e)
+		added = append(added, e)
+	}
+	got := tl.list()
+	want := added[len(added)-timelineLen:]
+	if len(got) != timelineLen {
+		t.Fatalf("%d moments, want %d", len(got), timelineLen)
+	}
+	for i, mo := range got {
+		e := want[i]
+		if !mo.at.Equal(e.At) || mo.seq != e.Seq || mo.kind != e.Kind || mo.note != momentNote(&e) {
+			t.Errorf("moment %d = %+v, want the event %+v", i, mo, e)
+		}
+		if e.Usage != nil && (mo.cost != e.Usage.CostUSD || mo.tokens != e.Usage.Tokens.Total) {
+			t.Errorf("moment %d: cost %v tokens %d", i, mo.cost, mo.tokens)
+		}
+		if unsafe.StringData(string(mo.kind)) != unsafe.StringData(string(internKind(mo.kind))) ||
+			(mo.kind == feed.KindUsage && unsafe.StringData(string(mo.kind)) != unsafe.StringData(string(feed.KindUsage))) {
+			t.Errorf("moment %d keeps the decoder's copy of its kind", i)
+		}
+	}
+	var early timeline
+	for _, at := range times {
+		early.add(&feed.Event{Kind: feed.KindSession, At: at, Session: &feed.Session{}})
+	}
+	for i, mo := range early.list() {
+		if !mo.at.Equal(times[i]) || mo.at.IsZero() != times[i].IsZero() {
+			t.Errorf("time %v came back as %v", times[i], mo.at)
+		}
+	}
+}
