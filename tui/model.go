@@ -425,7 +425,7 @@ func (m *Model) refresh() {
 		m.cur = cursor{} // the top row, until the operator picks one
 	}
 	m.cur.Sync(m.rows, m.bodyHeight())
-	m.widths = measure(m.rows.shown)
+	m.widths = m.rows.widths()
 	m.totals = m.sum()
 	m.meter.sample(m.now, m.totals.perMin)
 	if len(m.pending) > 0 {
@@ -451,27 +451,14 @@ func (m *Model) refresh() {
 // its average so far (feed.Call.PerMinute), so the header's $/min is the
 // sum of the $/MIN column.
 func (m *Model) sum() totals {
-	var t totals
-	anyGone := len(m.gone) > 0
-	now := m.now
-	for _, x := range m.rows.order {
-		c := &x.call
-		t.cost += c.Usage.CostUSD
-		t.costUnknown = t.costUnknown || c.Usage.CostUnknown
-		if x.live {
-			t.live++
-			t.perMin += c.PerMinute(now)
-			if anyGone && m.gone[c.Agent] != "" {
-				t.goneCalls++
-			}
-			if c.State == feed.StateDetached {
-				t.detached++
-			}
-		} else {
-			t.ended++
+	var gone []bool
+	if len(m.gone) > 0 {
+		gone = make([]bool, len(m.rows.agentNames))
+		for i, name := range m.rows.agentNames {
+			gone[i] = m.gone[name] != ""
 		}
 	}
-	return t
+	return m.rows.totals(m.now, gone)
 }
 
 // scrollAll keeps every selection visible after a resize.
