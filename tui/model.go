@@ -75,6 +75,10 @@ type Model struct {
 	lastBatch time.Time // wall clock of the last batch, for pacing
 	lastEvent time.Time // dashboard clock of the last batch
 	forgotAt  time.Time // last run of forget
+	// boardPruned is when the Board last pruned; expired holds the calls
+	// the table let go of since (see prune.go).
+	boardPruned time.Time
+	expired     map[string]struct{}
 
 	// pending holds calls whose terminate request is in flight or answered
 	// but whose ended event has not arrived yet.
@@ -154,6 +158,7 @@ func newModel(ctx context.Context, src Source, opts Options) *Model {
 		meter:      newMeter(),
 		timelines:  make(map[string]*timeline),
 		touched:    make(map[string]struct{}),
+		expired:    make(map[string]struct{}),
 		widths:     contentWidths{},
 		pending:    make(map[string]bool),
 		conn:       src.State(),
@@ -315,6 +320,9 @@ func (m *Model) applyEvents(msg eventsMsg) tea.Cmd {
 		if !m.board.Apply(*e) || e.Scope() != feed.ScopeCall {
 			continue
 		}
+		if _, gone := m.expired[e.CallID]; gone {
+			continue // a straggler for a call the table let go of
+		}
 		m.timelineOf(e.CallID).add(e)
 		m.touched[e.CallID] = struct{}{}
 	}
@@ -375,19 +383,6 @@ func (m *Model) onTick() {
 		m.forgotAt = m.now
 	}
 	m.status.expire(m.now)
-}
-
-// prune drops ended calls older than Retain from the Board and the rows.
-func (m *Model) prune() {
-	if m.board.Prune(m.now) == 0 {
-		return
-	}
-	for _, id := range m.rows.ids() {
-		if _, ok := m.board.Get(id); !ok {
-			m.rows.Delete(id)
-			delete(m.pending, id)
-		}
-	}
 }
 
 // forget drops the timelines of calls that are neither on the board nor

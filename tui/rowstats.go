@@ -190,3 +190,61 @@ func (r *rows) slotFor(x *row) {
 func (r *rows) restat(x *row) {
 	r.stats[x.slot].set(x, r.agentID(x.call.Agent))
 }
+
+// endedBy returns the IDs of the ended rows that ended more than retain
+// before now: the ones feed.Board.Prune drops, by the same test.
+func (r *rows) endedBy(now time.Time, retain time.Duration) []string {
+	var out []string
+	cutoff := now.Add(-retain)
+	fast := inRange(now) && inRange(cutoff)
+	ns := cutoff.UnixNano()
+	for i := range r.stats {
+		s := &r.stats[i]
+		if s.bits&statUsed == 0 || s.bits&statLive != 0 {
+			continue
+		}
+		c := &r.slots[i].call
+		if fast && s.bits&(statSlow|statEnded) == statEnded {
+			if s.ended < ns {
+				out = append(out, c.ID)
+			}
+		} else if now.Sub(c.EndedAt) > retain {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// pastCap reports whether some live row is past OpenAI's cap on its
+// life by more than retain at now: the live calls feed.Board.Prune drops
+// when their agent is gone.
+func (r *rows) pastCap(now time.Time, retain time.Duration) bool {
+	cutoff := now.Add(-retain)
+	fast := inRange(now) && inRange(cutoff)
+	capNS := cutoff.Add(-feed.MaxCallLife).UnixNano() // for calls without an expiry
+	ns := cutoff.UnixNano()
+	for i := range r.stats {
+		s := &r.stats[i]
+		if s.bits&statLive == 0 {
+			continue
+		}
+		switch {
+		case !fast || s.bits&statSlow != 0 || s.bits&(statStarted|statExpires) == 0:
+			c := &r.slots[i].call
+			capAt := c.ExpiresAt
+			if capAt.IsZero() {
+				capAt = c.StartedAt.Add(feed.MaxCallLife)
+			}
+			if now.Sub(capAt) > retain {
+				return true
+			}
+		case s.bits&statExpires != 0:
+			if s.expires < ns {
+				return true
+			}
+		case s.started < capNS:
+			return true
+		}
+	}
+	return false
+}

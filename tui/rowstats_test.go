@@ -122,6 +122,44 @@ func TestRowStatsMatchTheCalls(t *testing.T) {
 	}
 }
 
+// TestEndedByIsTheBoardsTest checks that the table lets go of exactly the
+// ended calls feed.Board.Prune drops, at any clock.
+func TestEndedByIsTheBoardsTest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, now := range []time.Time{t0, t0.Add(90 * time.Minute), time.Date(1100, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		r := newRows()
+		b := feed.NewBoard(DefaultRetain)
+		for i := range 300 {
+			c := randomCall(rng, i)
+			r.Put(c, kc0)
+			e := feed.Event{V: feed.Version, Kind: feed.KindStarted, CallID: c.ID, Seq: 1, At: t0,
+				Start: &feed.Start{StartedAt: t0}}
+			b.Apply(e)
+			if !c.Live() {
+				b.Apply(feed.Event{V: feed.Version, Kind: feed.KindEnded, CallID: c.ID, Seq: 2, At: t0,
+					End: &feed.End{Reason: feed.ReasonHangup, EndedAt: c.EndedAt}})
+			}
+		}
+		r.Resort()
+		got := r.endedBy(now, DefaultRetain)
+		slices.Sort(got)
+		b.Prune(now)
+		var want []string
+		for _, x := range r.order {
+			if _, ok := b.Get(x.call.ID); !ok && !x.live {
+				want = append(want, x.call.ID)
+			}
+		}
+		slices.Sort(want)
+		if len(want) == 0 {
+			t.Fatalf("now %v: the Board dropped nothing: the test tests nothing", now)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("now %v: the table lets go of %v, the Board dropped %v", now, got, want)
+		}
+	}
+}
+
 // TestEntriesOrderLikeRows checks compareEnts against compareRows, the
 // order of record, on every sort and on ties of every kind.
 func TestEntriesOrderLikeRows(t *testing.T) {
