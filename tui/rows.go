@@ -28,6 +28,13 @@ type row struct {
 	wUser, wModel, wAgent, wNotes int   // display widths, for the layout
 	slot                          int32 // its rowStat in rows.stats
 
+	// timeline is the call's (Model.timelines holds it too), meter its
+	// user's spend meter, batch the last batch that touched it: what
+	// applyEvents would otherwise look up by ID for every event.
+	timeline *timeline
+	meter    userMeter
+	batch    uint64
+
 	flash flash
 
 	dirty   bool // its key changed since the last resort

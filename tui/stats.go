@@ -107,6 +107,17 @@ type meter struct {
 	burnN  ring // sample count per 10 s bucket
 	users  map[string]*ring
 	since  time.Time // first observation, for rates over short uptimes
+	// gen counts forget's runs: a userMeter of an older one may hold a
+	// ring forget dropped.
+	gen uint64
+}
+
+// userMeter is a row's cached pointer to its user's ring in meter.users,
+// so that a usage event does not look the user up.
+type userMeter struct {
+	user string
+	gen  uint64
+	ring *ring
 }
 
 func newMeter() *meter {
@@ -125,6 +136,11 @@ const sparkBucket = 15 * time.Second
 // dashboard had not seen) to c at now. A new call's usage so far is spread
 // over its life; a known call's increase is put at now.
 func (m *meter) observe(old *feed.Call, seen bool, c *feed.Call, now time.Time) {
+	m.observeRow(old, seen, c, now, nil)
+}
+
+// observeRow is observe with the row's userMeter (nil: none).
+func (m *meter) observeRow(old *feed.Call, seen bool, c *feed.Call, now time.Time, um *userMeter) {
 	if m.since.IsZero() {
 		m.since = now
 	}
@@ -142,11 +158,19 @@ func (m *meter) observe(old *feed.Call, seen bool, c *feed.Call, now time.Time) 
 		dTok = c.Usage.Tokens.Total - old.Usage.Tokens.Total
 	}
 	if !c.Usage.CostUnknown && c.User != "" {
-		u := m.users[c.User]
-		if u == nil {
-			u = new(ring)
-			*u = newRing(time.Minute)
-			m.users[c.User] = u
+		var u *ring
+		if um != nil && um.ring != nil && um.gen == m.gen && um.user == c.User {
+			u = um.ring
+		} else {
+			u = m.users[c.User]
+			if u == nil {
+				u = new(ring)
+				*u = newRing(time.Minute)
+				m.users[c.User] = u
+			}
+			if um != nil {
+				*um = userMeter{user: c.User, gen: m.gen, ring: u}
+			}
 		}
 		switch {
 		case !seen:
@@ -209,6 +233,7 @@ func (m *meter) userSpend(user string, now time.Time) (last5, last60 float64) {
 // forget drops users with nothing spent in the last hour and no call on
 // the board, so the meter does not grow with every user ever seen.
 func (m *meter) forget(now time.Time, onBoard func(user string) bool) {
+	m.gen++
 	for name, u := range m.users {
 		if u.sum(now, ringLen-1) == 0 && !onBoard(name) {
 			delete(m.users, name)

@@ -57,3 +57,34 @@ func TestTimelineKeepsTheLastMoments(t *testing.T) {
 		}
 	}
 }
+
+// TestMeterCacheFollowsForget: a row's cached ring is not written after
+// forget dropped it; the user's spend goes to its new ring.
+func TestMeterCacheFollowsForget(t *testing.T) {
+	m := newMeter()
+	now := t0.Add(time.Hour)
+	var um userMeter
+	c := feed.Call{ID: "a", User: "u", State: feed.StateLive, StartedAt: now.Add(-time.Minute), Usage: feed.Usage{CostUSD: 1}}
+	m.observeRow(&feed.Call{}, false, &c, now, &um)
+	if um.ring == nil || um.ring != m.users["u"] {
+		t.Fatal("the row did not cache its user's ring")
+	}
+	stale := um.ring
+	later := now.Add(2 * time.Hour)
+	m.forget(later, func(string) bool { return false })
+	old := c
+	c.Usage.CostUSD = 3
+	m.observeRow(&old, true, &c, later, &um)
+	if s5, _ := m.userSpend("u", later); !near(s5, 2) {
+		t.Errorf("spend after forget = %v, want the $2 since", s5)
+	}
+	if um.ring == stale || um.ring != m.users["u"] {
+		t.Error("the row kept writing to the ring forget dropped")
+	}
+	other := c
+	other.User = "w" // the Board learnt the user late
+	m.observeRow(&c, true, &other, later, &um)
+	if um.user != "w" || um.ring != m.users["w"] {
+		t.Error("the cache followed the old user")
+	}
+}
