@@ -122,7 +122,8 @@ func benchFrames(b *testing.B, n int, busy bool) {
 }
 
 // logWorst logs the n slowest frames: whether a tick was in them (every
-// 60th frame) and where their time went.
+// 60th frame), where their time went, the CPU time the worker's process
+// used meanwhile and whether a collection ended in them.
 func logWorst(b *testing.B, times []frameTimes, n int) {
 	idx := make([]int, len(times))
 	for i := range idx {
@@ -132,8 +133,9 @@ func logWorst(b *testing.B, times []frameTimes, n int) {
 	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(total(b), total(a)) })
 	for _, i := range idx[:min(n, len(idx))] {
 		t := times[i]
-		b.Logf("frame %d (tick %v): %v = decode %v + update %v + view %v", i, i%benchFPS == benchFPS-1,
-			total(i).Round(time.Microsecond), t.decode.Round(time.Microsecond), t.update.Round(time.Microsecond), t.view.Round(time.Microsecond))
+		b.Logf("frame %d (tick %v): %v = decode %v + update %v + view %v; process CPU %v, collections ended %d", i, i%benchFPS == benchFPS-1,
+			total(i).Round(time.Microsecond), t.decode.Round(time.Microsecond), t.update.Round(time.Microsecond), t.view.Round(time.Microsecond),
+			t.cpu.Round(time.Microsecond), t.gcs)
 	}
 }
 
@@ -150,11 +152,12 @@ func report(b *testing.B, workers []*frameWorker) {
 	p99 := map[string]float64{}
 	for _, w := range workers {
 		total := make([]time.Duration, len(w.times))
-		var dec, upd, view []time.Duration
+		var dec, upd, view, ui []time.Duration
 		var allocs, bytes uint64
 		for i, t := range w.times {
 			total[i] = t.decode + t.update + t.view
 			dec, upd, view = append(dec, t.decode), append(upd, t.update), append(view, t.view)
+			ui = append(ui, t.update+t.view)
 			allocs += t.allocs
 			bytes += t.bytes
 		}
@@ -173,6 +176,10 @@ func report(b *testing.B, workers []*frameWorker) {
 		b.ReportMetric(quantile(upd, 0.99), "calltop-update-p99-ms")
 		b.ReportMetric(quantile(view, 0.50), "calltop-view-p50-ms")
 		b.ReportMetric(quantile(view, 0.99), "calltop-view-p99-ms")
+		// The frame of the UI goroutine alone, when the watcher decodes on
+		// another core.
+		b.ReportMetric(quantile(ui, 0.50), "calltop-nodecode-p50-ms")
+		b.ReportMetric(quantile(ui, 0.99), "calltop-nodecode-p99-ms")
 		b.ReportMetric(float64(allocs)/frames, "calltop-allocs/frame")
 		b.ReportMetric(float64(bytes)/frames/1024, "calltop-KiB/frame")
 	}

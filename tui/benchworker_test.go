@@ -32,6 +32,12 @@ const workerEnv = "CALLTOP_BENCH_FRAME_WORKER"
 type frameTimes struct {
 	decode, update, view time.Duration
 	allocs, bytes        uint64
+	// cpu is the CPU time of the worker's process during the frame (all
+	// its threads: more than the frame when the collector ran beside it,
+	// less when something else had the core); gcs the collections that
+	// ended in it.
+	cpu time.Duration
+	gcs uint64
 }
 
 // frameWorker is the parent's end of a worker.
@@ -97,14 +103,14 @@ func (w *frameWorker) frame(b *testing.B, i int, msgs [][]byte, now time.Time, t
 	}
 	line, err := w.out.ReadString('\n')
 	var ft frameTimes
-	var dec, upd, view int64
+	var dec, upd, view, cpu int64
 	if err == nil {
-		_, err = fmt.Sscanf(line, "T %d %d %d %d %d\n", &dec, &upd, &view, &ft.allocs, &ft.bytes)
+		_, err = fmt.Sscanf(line, "T %d %d %d %d %d %d %d\n", &dec, &upd, &view, &ft.allocs, &ft.bytes, &cpu, &ft.gcs)
 	}
 	if err != nil {
 		b.Fatalf("%s worker, frame %d: %q: %v", w.name, i, line, err)
 	}
-	ft.decode, ft.update, ft.view = time.Duration(dec), time.Duration(upd), time.Duration(view)
+	ft.decode, ft.update, ft.view, ft.cpu = time.Duration(dec), time.Duration(upd), time.Duration(view), time.Duration(cpu)
 	w.times = append(w.times, ft)
 	return ft
 }
@@ -196,7 +202,7 @@ func runWorker(spec string) {
 		}
 		t := timeFrame(impl, msgs, time.Unix(0, now).UTC(), tick == 1)
 		waitIdle()
-		fmt.Fprintf(out, "T %d %d %d %d %d\n", t.decode, t.update, t.view, t.allocs, t.bytes)
+		fmt.Fprintf(out, "T %d %d %d %d %d %d %d\n", t.decode, t.update, t.view, t.allocs, t.bytes, t.cpu, t.gcs)
 		_ = out.Flush()
 	}
 	stopProfile()
@@ -224,6 +230,7 @@ func encodeBatch(b *testing.B, enc *feed.Client, batch []feed.Event) [][]byte {
 // timeFrame decodes msgs as feed.Watcher does, then updates and views.
 func timeFrame(impl frameImpl, msgs [][]byte, now time.Time, tick bool) frameTimes {
 	a0 := readAllocs()
+	c0, _ := cpuTime()
 	start := time.Now()
 	evs := make([]feed.Event, 0, len(msgs))
 	for _, m := range msgs {
@@ -240,22 +247,24 @@ func timeFrame(impl frameImpl, msgs [][]byte, now time.Time, tick bool) frameTim
 		panic("empty screen")
 	}
 	end := time.Now()
+	c1, _ := cpuTime()
 	a1 := readAllocs()
 	return frameTimes{
 		decode: decoded.Sub(start), update: updated.Sub(decoded), view: end.Sub(updated),
-		allocs: a1.objects - a0.objects, bytes: a1.bytes - a0.bytes,
+		allocs: a1.objects - a0.objects, bytes: a1.bytes - a0.bytes, cpu: c1 - c0, gcs: a1.gcs - a0.gcs,
 	}
 }
 
-type allocCount struct{ objects, bytes uint64 }
+type allocCount struct{ objects, bytes, gcs uint64 }
 
-var allocSamples = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
+var allocSamples = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"},
+	{Name: "/gc/cycles/total:gc-cycles"}}
 
-// readAllocs is the process's allocations so far; runtime/metrics reads
-// them without stopping the world.
+// readAllocs is the process's allocations and collections so far;
+// runtime/metrics reads them without stopping the world.
 func readAllocs() allocCount {
 	metrics.Read(allocSamples)
-	return allocCount{allocSamples[0].Value.Uint64(), allocSamples[1].Value.Uint64()}
+	return allocCount{allocSamples[0].Value.Uint64(), allocSamples[1].Value.Uint64(), allocSamples[2].Value.Uint64()}
 }
 
 // waitIdle returns once the process used less than a quarter of a core
