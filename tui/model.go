@@ -352,15 +352,17 @@ func (m *Model) applyEvents(msg eventsMsg) tea.Cmd {
 	m.updateAgents()
 	kc := m.keyCtx()
 	stale := false // an ended call already past its retention (a replay)
-	put := func(x *row, c feed.Call, old *feed.Call, seen bool) {
-		m.meter.observeRow(old, seen, &x.call, m.now, &x.meter)
+	var old feed.Call
+	put := func(x *row, old *feed.Call, seen bool) {
+		c := &x.call
+		m.meter.observeRow(old, seen, c, m.now, &x.meter)
 		if seen {
-			x.flash.note(old, &x.call, m.now)
+			x.flash.note(old, c, m.now)
 		}
 		if !c.Live() {
 			stale = stale || m.now.Sub(c.EndedAt) > m.opts.Retain
 			delete(m.pending, c.ID)
-			m.hist.add(c)
+			m.hist.add(*c)
 		}
 	}
 	for _, x := range touched {
@@ -368,19 +370,19 @@ func (m *Model) applyEvents(msg eventsMsg) tea.Cmd {
 		if !ok {
 			continue
 		}
-		old := m.rows.update(x, c, kc)
-		put(x, c, &old, true)
+		m.rows.update(x, &c, &old, kc)
+		put(x, &old, true)
 	}
 	for id := range m.touched {
 		c, ok := m.board.Get(id)
 		if !ok {
 			continue
 		}
-		x, old, seen := m.rows.Put(c, kc)
+		x, prev, seen := m.rows.Put(c, kc)
 		if !seen {
 			x.timeline = m.timelineOf(id)
 		}
-		put(x, c, &old, seen)
+		put(x, &prev, seen)
 	}
 	clear(touched)
 	m.touchedRows = touched[:0]

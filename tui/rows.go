@@ -127,24 +127,25 @@ func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
 		r.byID[c.ID] = x
 		r.order = append(r.order, x)
 		r.slotFor(x)
-		r.put(x, false, &old, c, kc)
+		r.put(x, false, &old, &c, kc)
 		return x, old, false
 	}
-	return x, r.update(x, c, kc), true
+	old = x.call
+	r.put(x, true, &old, &c, kc)
+	return x, old, true
 }
 
-// update replaces the call of an existing row (c has its ID) and returns
-// the call it replaced.
-func (r *rows) update(x *row, c feed.Call, kc keyCtx) (old feed.Call) {
-	old = x.call
-	r.put(x, true, &old, c, kc)
-	return old
+// update replaces the call of an existing row (c has its ID) and keeps
+// the call it replaced in old.
+func (r *rows) update(x *row, c *feed.Call, old *feed.Call, kc keyCtx) {
+	*old = x.call
+	r.put(x, true, old, c, kc)
 }
 
 // put sets a row's call; ok is false for a new row, old is the call it
 // replaces.
-func (r *rows) put(x *row, ok bool, old *feed.Call, c feed.Call, kc keyCtx) {
-	x.call = c
+func (r *rows) put(x *row, ok bool, old *feed.Call, c *feed.Call, kc keyCtx) {
+	x.call = *c
 	x.live = c.Live()
 	if !ok || old.User != c.User || old.Model != c.Model || old.Agent != c.Agent ||
 		old.State != c.State || len(old.Flags) != len(c.Flags) || len(old.Warnings) != len(c.Warnings) {
@@ -284,7 +285,8 @@ func (r *rows) Resort() bool {
 		r.ents = mergeEnts(r.ents[:0], rest, moved, r.sort)
 		clearTail(r.ents, n) // the tail held rows now gone
 		clear(rest)          // drop references to rows that may be gone
-		r.rest = rest[:0]
+		clear(moved)
+		r.rest, r.moved = rest[:0], moved[:0]
 	}
 	n := len(r.order)
 	r.order = r.order[:0]

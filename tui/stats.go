@@ -14,9 +14,13 @@ const ringLen = 64
 // 1 min, …) that values are added to and summed over. Its memory is
 // constant, whatever the rate of events: a few hundred bytes per user.
 type ring struct {
-	size  int64 // bucket size in seconds
-	stamp [ringLen]int64
-	val   [ringLen]float64
+	size int64 // bucket size in seconds
+	// buckets holds each slot's bucket number and value side by side, so
+	// adding to one touches one cache line.
+	buckets [ringLen]struct {
+		stamp int64
+		val   float64
+	}
 }
 
 func newRing(size time.Duration) ring { return ring{size: max(1, int64(size/time.Second))} }
@@ -33,13 +37,14 @@ func (r *ring) add(t time.Time, v float64) {
 	if i < 0 {
 		i += ringLen
 	}
-	if b < r.stamp[i] {
+	k := &r.buckets[i]
+	if b < k.stamp {
 		return
 	}
-	if r.stamp[i] != b {
-		r.stamp[i], r.val[i] = b, 0
+	if k.stamp != b {
+		k.stamp, k.val = b, 0
 	}
-	r.val[i] += v
+	k.val += v
 }
 
 // get returns the value of bucket b (0 if it was never filled or has been
@@ -49,10 +54,10 @@ func (r *ring) get(b int64) float64 {
 	if i < 0 {
 		i += ringLen
 	}
-	if r.stamp[i] != b {
-		return 0
+	if k := &r.buckets[i]; k.stamp == b {
+		return k.val
 	}
-	return r.val[i]
+	return 0
 }
 
 // sum adds up the last n bucket sizes before now: the n buckets ending

@@ -23,33 +23,47 @@ type moment struct {
 }
 
 // timeline is a call's last events, a fixed ring. 10,000 calls keep a
-// dozen each, so it is laid out for the garbage collector: its only
-// pointers (notes, kinds) come first and the rest holds none, so the
-// collector reads 24 words of it, not 140; kinds are the feed's constants
-// and times are kept as numbers, so a usage moment allocates nothing.
+// dozen each, so it is laid out for the garbage collector: its pointers
+// (the notes, and the kinds the feed does not define, which never come
+// from feed.Decode) come first and the records hold none, so the
+// collector reads 13 words of it, not ~140; and a usage moment allocates
+// nothing. Adding one touches its note and its record.
 type timeline struct {
-	notes  [timelineLen]string
-	kinds  [timelineLen]feed.Kind
-	sec    [timelineLen]int64 // at, as Unix seconds and nanoseconds
-	nsec   [timelineLen]int32
-	seq    [timelineLen]uint64
-	cost   [timelineLen]float64
-	tokens [timelineLen]int64
-	next   int
-	n      int
+	notes [timelineLen]string
+	odd   *[timelineLen]feed.Kind // kinds not in feed.Kinds, if any
+	recs  [timelineLen]momentRec
+	next  int
+	n     int
 }
+
+// momentRec is a moment without its note: the time as Unix seconds and
+// nanoseconds, the kind as its index in feed.Kinds (oddKind: see odd).
+type momentRec struct {
+	sec    int64
+	seq    uint64
+	cost   float64
+	tokens int64
+	nsec   int32
+	kind   uint8
+}
+
+const oddKind = 0xff
 
 // add records one event.
 func (t *timeline) add(e *feed.Event) {
 	i := t.next
 	t.notes[i] = momentNote(e)
-	t.kinds[i] = internKind(e.Kind)
-	t.sec[i], t.nsec[i] = e.At.Unix(), int32(e.At.Nanosecond())
-	t.seq[i] = e.Seq
-	t.cost[i], t.tokens[i] = 0, 0
+	r := momentRec{sec: e.At.Unix(), nsec: int32(e.At.Nanosecond()), seq: e.Seq, kind: kindCode(e.Kind)}
 	if e.Usage != nil {
-		t.cost[i], t.tokens[i] = e.Usage.CostUSD, e.Usage.Tokens.Total
+		r.cost, r.tokens = e.Usage.CostUSD, e.Usage.Tokens.Total
 	}
+	if r.kind == oddKind {
+		if t.odd == nil {
+			t.odd = new([timelineLen]feed.Kind)
+		}
+		t.odd[i] = e.Kind
+	}
+	t.recs[i] = r
 	t.next = (t.next + 1) % timelineLen
 	t.n = min(t.n+1, timelineLen)
 }
@@ -60,21 +74,27 @@ func (t *timeline) list() []moment {
 	out := make([]moment, 0, t.n)
 	for k := range t.n {
 		i := (t.next - t.n + k + timelineLen) % timelineLen
-		out = append(out, moment{at: time.Unix(t.sec[i], int64(t.nsec[i])), seq: t.seq[i], kind: t.kinds[i],
-			cost: t.cost[i], tokens: t.tokens[i], note: t.notes[i]})
+		r := &t.recs[i]
+		var kind feed.Kind
+		if r.kind == oddKind {
+			kind = t.odd[i]
+		} else {
+			kind = feed.Kinds[r.kind]
+		}
+		out = append(out, moment{at: time.Unix(r.sec, int64(r.nsec)), seq: r.seq, kind: kind,
+			cost: r.cost, tokens: r.tokens, note: t.notes[i]})
 	}
 	return out
 }
 
-// internKind returns the feed's constant for a known kind, so that a
-// moment does not keep the decoder's copy of the string alive.
-func internKind(k feed.Kind) feed.Kind {
-	for _, known := range feed.Kinds {
-		if k == known {
-			return known
+// kindCode is a kind's index in feed.Kinds, or oddKind.
+func kindCode(k feed.Kind) uint8 {
+	for i, known := range feed.Kinds {
+		if k == known && i < oddKind {
+			return uint8(i)
 		}
 	}
-	return k
+	return oddKind
 }
 
 // momentNote says what a non-usage event was about.
