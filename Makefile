@@ -38,7 +38,9 @@ BENCHTIME ?= 1s
 bench:
 	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
 	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/...
+	$(GO) test -run '^$$' -bench DecodeEvents -benchmem -benchtime $(BENCHTIME) ./tui
+	$(GO) test -run '^$$' -bench Frame -benchtime 600x ./tui
 
 # The dashboard end to end: the real binary's demo driven in tmux (filter,
 # sort, detail, hang up with a reason, check the screen). About 20 s; not
