@@ -14,7 +14,13 @@ import (
 type change uint8
 
 const (
-	changedUsage change = 1 << iota
+	// changedCost: the call's tokens or cost moved (a response or a
+	// transcription counted): published at once, bursts coalesced.
+	changedCost change = 1 << iota
+	// changedCounters: only counters moved (speech seconds, errors,
+	// skipped or unknown frames): they ride along with the next publish
+	// or go out at a slow cadence.
+	changedCounters
 	changedSession
 	sawExpired
 )
@@ -52,7 +58,7 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 	typ, err := peekType(frame)
 	if err != nil {
 		a.usage.Skipped++
-		return changedUsage, fmt.Errorf("frame: %w", err)
+		return changedCounters, fmt.Errorf("frame: %w", err)
 	}
 	switch string(typ) {
 	case "response.done", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -67,13 +73,20 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		if err := json.Unmarshal(frame, &s); err != nil {
 			return a.skip(typ, err)
 		}
-		a.session = feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
 		if t := s.Session.Audio.Input.Transcription; t != nil {
 			a.transcriptionModel = t.Model
 		}
+		next := feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
 		if s.Session.ExpiresAt > 0 {
-			a.session.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
+			next.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
 		}
+		// session.updated repeats unchanged (the agent asks for it on
+		// every attach, and the app's own updates echo it): publish only
+		// what is news.
+		if next == a.session {
+			return 0, nil
+		}
+		a.session = next
 		return changedSession, nil
 	case "conversation.item.input_audio_transcription.completed":
 		var t transcriptionCompleted
@@ -100,7 +113,7 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.InputTokenDetails.AudioTokens, u.InputTokenDetails.TextTokens, u.OutputTokens, u.Seconds)
 		a.usage.TranscriptionUSD += usd
 		a.transcriptionUnpriced = a.transcriptionUnpriced || !ok
-		return changedUsage, nil
+		return changedCost, nil
 	case "input_audio_buffer.speech_started":
 		var m speechMark
 		if err := json.Unmarshal(frame, &m); err != nil {
@@ -117,7 +130,7 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 			a.usage.UserSpeechSeconds += float64(m.AudioEndMs-a.speechStartMs) / 1000
 		}
 		a.speechStartMs = -1
-		return changedUsage, nil
+		return changedCounters, nil
 	case "output_audio_buffer.started":
 		if a.agentSince.IsZero() {
 			a.agentSince = now
@@ -127,7 +140,7 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		if !a.agentSince.IsZero() {
 			a.usage.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
 			a.agentSince = time.Time{}
-			return changedUsage, nil
+			return changedCounters, nil
 		}
 		return 0, nil
 	case "error":
@@ -137,13 +150,13 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		}
 		a.usage.Errors++
 		if e.Error.Code == "session_expired" {
-			return changedUsage | sawExpired, nil
+			return changedCounters | sawExpired, nil
 		}
-		return changedUsage, nil
+		return changedCounters, nil
 	}
 	if !knownType(typ) {
 		a.usage.Unknown++
-		return changedUsage, nil
+		return changedCounters, nil
 	}
 	return 0, nil
 }
@@ -166,7 +179,7 @@ func knownType(typ []byte) bool {
 
 func (a *account) skip(typ []byte, err error) (change, error) {
 	a.usage.Skipped++
-	return changedUsage, fmt.Errorf("%s: %w", typ, err)
+	return changedCounters, fmt.Errorf("%s: %w", typ, err)
 }
 
 func (a *account) responseDone(frame []byte) (change, error) {
@@ -207,21 +220,31 @@ func (a *account) responseDone(frame []byte) (change, error) {
 			OutputText: out.TextTokens, OutputAudio: out.AudioTokens,
 		})
 	}
-	return changedUsage, nil
+	return changedCost, nil
 }
 
 // snapshot returns the usage as of now, with wall seconds since start,
 // agent speech still in progress, and the cost for model: responses plus
 // transcription. The cost is unknown when either part has no price.
+// Amounts are rounded to the micro-dollar and durations to the
+// millisecond, what they mean and what the wire carries, so a call's live
+// numbers, its final record and its charge are the same numbers.
 func (a *account) snapshot(now, start time.Time, model string) feed.Usage {
 	u := a.usage
 	u.ByStatus = maps.Clone(a.usage.ByStatus)
 	u.ByReason = maps.Clone(a.usage.ByReason)
-	u.Seconds = now.Sub(start).Seconds()
+	u.Seconds = now.Sub(start).Round(time.Millisecond).Seconds()
 	if !a.agentSince.IsZero() {
 		u.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
 	}
+	u.AgentSpeechSeconds, u.UserSpeechSeconds = roundMs(u.AgentSpeechSeconds), roundMs(u.UserSpeechSeconds)
+	u.TranscriptionSeconds, u.GapSeconds = roundMs(u.TranscriptionSeconds), roundMs(u.GapSeconds)
 	cost, ok := a.prices.Cost(model, &u)
-	u.CostUSD, u.CostUnknown = cost+u.TranscriptionUSD, !ok || a.transcriptionUnpriced
+	u.TranscriptionUSD = feed.RoundUSD(u.TranscriptionUSD)
+	u.CostUSD, u.CostUnknown = feed.RoundUSD(cost+a.usage.TranscriptionUSD), !ok || a.transcriptionUnpriced
 	return u
+}
+
+func roundMs(s float64) float64 {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).Seconds()
 }

@@ -55,8 +55,11 @@ type Config struct {
 	// skipped and discarded without closing the sideband. Default 4 MiB
 	// (real session.updated frames exceed coder/websocket's 32 KiB default).
 	MaxFrameBytes int64
-	// PublishInterval coalesces usage events: at most one per call per
-	// interval. Default 250ms.
+	// PublishInterval bounds a call's usage events: a response that moves
+	// its cost is published at once when the call published none within
+	// the interval, and a burst inside it goes out as one event when the
+	// interval is up. Policies are evaluated on this tick too. Default
+	// 250ms.
 	PublishInterval time.Duration
 	// ReattachMax caps the backoff between attempts to re-attach a
 	// sideband that dropped. The agent never gives up on a call OpenAI has
@@ -167,6 +170,11 @@ type Agent struct {
 	handoff bool
 	// creditsDown is when reading credits began to fail (zero: they read).
 	creditsDown time.Time
+
+	// waiting holds the calls with a cost change held back (coalesced)
+	// until their publish interval is up.
+	waitingMu sync.Mutex
+	waiting   map[*call]struct{}
 }
 
 // New returns an agent publishing on nc. It dials nothing until Track.
@@ -244,6 +252,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		calls:    make(map[string]*call),
+		waiting:  make(map[*call]struct{}),
 		ownHTTP:  ownHTTP,
 		adm:      NewAdmission(cfg.PolicyFor),
 		outbox:   fc.NewOutbox(cfg.OutboxLimit),
@@ -403,15 +412,19 @@ func (a *Agent) flush() error {
 	return err
 }
 
-// publishLoop publishes the usage of every call that changed, at most once
-// per PublishInterval, so a chatty call costs a few messages a second; and
-// the agent's heartbeat every HeartbeatInterval, with the fleet's
+// publishLoop evaluates every call's policy each PublishInterval (seconds
+// run between events) and publishes counters that moved; a few times an
+// interval it publishes the cost changes that came in a burst and were
+// held back (a lone one goes out at once, from the sideband reader); and
+// it sends the heartbeat every HeartbeatInterval, with the fleet's
 // upkeep: healing NATS after a restart, adopting the calls of dead
 // agents.
 func (a *Agent) publishLoop() {
 	defer a.wg.Done()
 	t := time.NewTicker(a.cfg.PublishInterval)
 	defer t.Stop()
+	flush := time.NewTicker(max(a.cfg.PublishInterval/5, 5*time.Millisecond))
+	defer flush.Stop()
 	beat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer beat.Stop()
 	lastPrune, lastUpkeep := time.Now(), time.Now()
@@ -426,6 +439,9 @@ func (a *Agent) publishLoop() {
 			continue
 		case <-a.fleet.wake:
 			a.fleet.upkeep(time.Now(), false)
+			continue
+		case now := <-flush.C:
+			a.flushCoalesced(now)
 			continue
 		case <-t.C:
 		}
@@ -446,6 +462,31 @@ func (a *Agent) publishLoop() {
 		if now.Sub(lastPrune) > time.Minute {
 			a.adm.Prune(now)
 			lastPrune = now
+		}
+	}
+}
+
+// coalesced notes a call whose cost change waits for its publish
+// interval. The lock order is the call's, then the set's.
+func (a *Agent) coalesced(c *call) {
+	a.waitingMu.Lock()
+	a.waiting[c] = struct{}{}
+	a.waitingMu.Unlock()
+}
+
+// flushCoalesced publishes the held-back cost changes whose interval is
+// up; only calls that have one are looked at.
+func (a *Agent) flushCoalesced(now time.Time) {
+	a.waitingMu.Lock()
+	calls := make([]*call, 0, len(a.waiting))
+	for c := range a.waiting {
+		calls = append(calls, c)
+	}
+	clear(a.waiting)
+	a.waitingMu.Unlock()
+	for _, c := range calls {
+		if c.flushUsage(now) {
+			a.coalesced(c) // its interval is not up yet
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/calltop/calltop/feed"
 )
 
 func TestPeekType(t *testing.T) {
@@ -99,6 +101,10 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 	if a.session.SessionID != "sess_u1_ETYJSp3oMdsOb7HW9eMflgesrIs0XaTn" || a.session.Model != "gpt-realtime-2025-08-28" || a.session.ExpiresAt.Unix() != 1785217650 {
 		t.Fatalf("session = %+v", a.session)
 	}
+	// The same session again (every attach asks for it) is not news.
+	if ch, err := a.apply([]byte(bigSessionUpdated()), now); err != nil || ch&changedSession != 0 {
+		t.Fatalf("unchanged session.updated: %v %v, want nothing to publish", ch, err)
+	}
 	if ch, _ := a.apply([]byte(frameError), now); ch&sawExpired != 0 || a.usage.Errors != 1 {
 		t.Fatalf("non-fatal error: %v errors=%d", ch, a.usage.Errors)
 	}
@@ -110,7 +116,7 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 			t.Errorf("apply(%q) = nil error", junk)
 		}
 	}
-	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != changedUsage || a.usage.Unknown != 1 {
+	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != changedCounters || a.usage.Unknown != 1 {
 		t.Fatalf("unknown type: %v %v, unknown = %d", ch, err, a.usage.Unknown)
 	}
 	if ch, err := a.apply([]byte(frameTranscriptDelta), now); err != nil || ch != 0 || a.usage.Unknown != 1 {
@@ -128,7 +134,8 @@ func TestCost(t *testing.T) {
 	}
 	u := a.snapshot(time.Now(), time.Now(), "gpt-realtime-2025-08-28")
 	// uncached text 59×4 + uncached audio 9×32 + cached audio 64×0.40 + text out 41×16 + audio out 147×64, per 1M.
-	want := (59*4.0 + 9*32.0 + 64*0.40 + 41*16.0 + 147*64.0) / 1e6
+	// The snapshot is in whole micro-dollars, as the wire and the ledger.
+	want := feed.RoundUSD((59*4.0 + 9*32.0 + 64*0.40 + 41*16.0 + 147*64.0) / 1e6)
 	if u.CostUnknown || diff(u.CostUSD, want) > 1e-12 {
 		t.Fatalf("cost = %v (unknown %v), want %v", u.CostUSD, u.CostUnknown, want)
 	}

@@ -60,6 +60,7 @@ func (a *Agent) store(e feed.Event, rev uint64) <-chan struct{} {
 		close(stored)
 		return stored
 	}
+	a.feed.WithMsgID(live, &e) // retried until stored: stored once
 	final, err := a.feed.FinalMessage(e)
 	if err != nil {
 		a.log.Error("final record not encoded", "call", e.CallID, "err", err)

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Version is the schema version carried in every event ("v") and in every
-// subject ("<prefix>.v1..."). A consumer skips events of a version it does not
-// know instead of misreading them.
-const Version = 1
+// Version is the schema version of the live events this package writes
+// (VersionCompact); every event says its own ("v"). A consumer skips
+// events of a version it does not know instead of misreading them. The
+// "v1" in subjects is their layout, unchanged since schema 1.
+const Version = VersionCompact
 
 // Kind names what an event says about a call; it is also the last token of
 // the event's subject.
@@ -232,15 +233,18 @@ type End struct {
 	EndedAt time.Time `json:"ended_at"`
 }
 
-// Decode parses and checks one event. It never panics on bad input and
-// says what is wrong, so a consumer can count and skip it.
+// Decode parses and checks one self-describing event (schema 1: a final
+// record, a webhook copy, or a live event of an agent of the previous
+// version); DecodeMsg reads live events of either schema. It never panics
+// on bad input and says what is wrong, so a consumer can count and skip
+// it.
 func Decode(data []byte) (Event, error) {
 	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
-	if e.V != Version {
-		return Event{}, fmt.Errorf("decode event: schema version %d, want %d", e.V, Version)
+	if e.V != VersionRecord {
+		return Event{}, fmt.Errorf("decode event: schema version %d, want %d (a live event of schema 2 needs its subject: DecodeMsg)", e.V, VersionRecord)
 	}
 	if err := e.check(); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)

@@ -45,7 +45,7 @@ func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (Terminate
 	if err := ValidateCallID(req.CallID); err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate: %w", err)
 	}
-	req.V = Version
+	req.V = VersionRecord
 	if req.At.IsZero() {
 		req.At = time.Now().UTC()
 	}
@@ -80,7 +80,7 @@ func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) (*Summa
 	}
 	sub, err := c.NC.Subscribe(c.Subjects.Terminate(callID), func(m *nats.Msg) {
 		var req TerminateRequest
-		rep := TerminateReply{V: Version, CallID: callID}
+		rep := TerminateReply{V: VersionRecord, CallID: callID}
 		if err := json.Unmarshal(m.Data, &req); err != nil {
 			rep.Error = "bad request: " + err.Error()
 		} else if req.CallID != "" && req.CallID != callID {
