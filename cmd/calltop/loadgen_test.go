@@ -192,7 +192,6 @@ func TestHeadlessFlagsAreChecked(t *testing.T) {
 		{[]string{"demo", "--headless", "--duration", "0s"}, "--duration 0s"},
 		{[]string{"demo", "--headless", "--agents", "0"}, "--agents 0"},
 		{[]string{"demo", "--headless", "--turn-gap", "0s"}, "--turn-gap 0s"},
-		{[]string{"demo", "--headless", "--calls", "0"}, "--calls 0"},
 	} {
 		code, _, errs := calltop(t, tc.args...)
 		if code != 1 || !strings.Contains(errs, tc.want) {
