@@ -254,9 +254,7 @@ wait:
 	}
 	sum.Calls.LiveAtStop = len(r.openai.Live())
 	sum.Calls.EndedInWindow = r.dash.ended()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	liveAtWindowEnd, err := r.streamBytes(sctx, r.cl.Subjects.Stream())
+	liveAtWindowEnd, err := r.streamBytes(r.cl.Subjects.Stream())
 	if err != nil {
 		return nil, err
 	}
@@ -291,10 +289,10 @@ wait:
 		sb.BytesPerCall = float64(sb.Bytes) / float64(max(c.Registered, 1))
 		sb.BytesPerCallMinute = perMinute(float64(sb.Bytes), callMinutes)
 	}
-	if sum.Stream.LiveState, err = r.streamBytes(sctx, r.cl.Subjects.Stream()); err != nil {
+	if sum.Stream.LiveState, err = r.streamBytes(r.cl.Subjects.Stream()); err != nil {
 		return nil, err
 	}
-	if sum.Stream.Final, err = r.streamBytes(sctx, r.cl.Subjects.FinalStream()); err != nil {
+	if sum.Stream.Final, err = r.streamBytes(r.cl.Subjects.FinalStream()); err != nil {
 		return nil, err
 	}
 	sum.Stream.LiveStateAtWindowEnd = liveAtWindowEnd
@@ -353,7 +351,9 @@ func (r *loadgenRun) agentUse(sum *loadgenSummary, before, atStop []procStats, p
 }
 
 // streamBytes reads a stream's size now.
-func (r *loadgenRun) streamBytes(ctx context.Context, name string) (streamBytes, error) {
+func (r *loadgenRun) streamBytes(name string) (streamBytes, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	s, err := r.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return streamBytes{Stream: name}, nil
@@ -374,9 +374,7 @@ func (r *loadgenRun) streamBytes(ctx context.Context, name string) (streamBytes,
 func (r *loadgenRun) waitFinals(want int, wait time.Duration) (uint64, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		sb, err := r.streamBytes(ctx, r.cl.Subjects.FinalStream())
-		cancel()
+		sb, err := r.streamBytes(r.cl.Subjects.FinalStream())
 		if err != nil {
 			return 0, err
 		}
