@@ -49,8 +49,10 @@
 // (input grows turn by turn, cached tokens are a subset), rate_limits.updated
 // ~40 ms after response.done, and output_audio_buffer.started/stopped
 // around playback. Server.Emitted returns exactly what was sent, so tests
-// can compare an agent's accounting with the truth. Simulate runs a
-// realistic population of calls for the demo.
+// can compare an agent's accounting with the truth, and Options.OnEmit
+// reports each event as it goes out, with when, so load generators can
+// time what follows. Simulate runs a realistic population of calls for
+// the demo and the load generator.
 //
 // # Simplifications
 //

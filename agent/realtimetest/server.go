@@ -24,6 +24,19 @@ type Options struct {
 	// SDP-relay tests fast.
 	TurnGap time.Duration
 
+	// OnEmit, if set, is told about every event a call sends to its
+	// sidebands (its script's events and session.updated), once per event
+	// and only if a write of it to an attached sideband succeeded: events
+	// lost while no sideband is attached are not reported, as they are not
+	// counted in Emitted. at is when the first write of the frame began,
+	// so a client that has read the frame read it after at. It runs on
+	// the goroutine that sent the event, after the write: keep it short.
+	// Load generators use it to time what follows OpenAI's words (a
+	// response.done until a dashboard shows its usage). Error replies to
+	// one sideband's bad client events, the session_expired before a
+	// close, and Inject's and Flood's frames are not reported.
+	OnEmit func(callID, eventType string, at time.Time)
+
 	// OnHangup, if set, is called for every hangup request with the HTTP
 	// status answered (200, 401, 404 or what HangupStatus chose), before
 	// the response is written.
