@@ -57,10 +57,21 @@ type Config struct {
 	MaxFrameBytes int64
 	// PublishInterval bounds a call's usage events: a response that moves
 	// its cost is published at once when the call published none within
-	// the interval, and a burst inside it goes out as one event when the
-	// interval is up. Policies are evaluated on this tick too. Default
-	// 250ms.
+	// the interval, and a burst inside it (a barge-in's cancelled response
+	// and the next one) goes out as one event when the interval is up, so
+	// it is also the most a new total waits. Default 50ms.
 	PublishInterval time.Duration
+	// CountersInterval is how often a call whose cost did not move, but
+	// some counter did (speech seconds, errors, skipped frames), publishes
+	// its usage. While a call talks they ride along with its next response
+	// (the speech that ends a turn is counted after the turn's
+	// response.done, so a short cadence would send every turn twice);
+	// dashboards tick the call's seconds themselves. Default 30s.
+	CountersInterval time.Duration
+	// EvaluateInterval is how often every call's limits are evaluated
+	// between events (seconds run, silence grows without a frame).
+	// Default 250ms.
+	EvaluateInterval time.Duration
 	// ReattachMax caps the backoff between attempts to re-attach a
 	// sideband that dropped. The agent never gives up on a call OpenAI has
 	// not ended: it shows it detached and keeps trying (with jitter) for
@@ -214,7 +225,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 4 << 20
 	}
-	cfg.PublishInterval = orDefault(cfg.PublishInterval, 250*time.Millisecond)
+	cfg.PublishInterval = orDefault(cfg.PublishInterval, 50*time.Millisecond)
+	cfg.EvaluateInterval = orDefault(cfg.EvaluateInterval, 250*time.Millisecond)
+	cfg.CountersInterval = orDefault(cfg.CountersInterval, 30*time.Second)
 	cfg.ClaimGrace = orDefault(cfg.ClaimGrace, 10*time.Second)
 	cfg.ReattachMax = orDefault(cfg.ReattachMax, 5*time.Second)
 	cfg.CloseGrace = orDefault(cfg.CloseGrace, 2*time.Second)
@@ -412,16 +425,17 @@ func (a *Agent) flush() error {
 	return err
 }
 
-// publishLoop evaluates every call's policy each PublishInterval (seconds
-// run between events) and publishes counters that moved; a few times an
-// interval it publishes the cost changes that came in a burst and were
-// held back (a lone one goes out at once, from the sideband reader); and
+// publishLoop evaluates every call's policy each EvaluateInterval
+// (seconds run between events) and publishes counters that moved; a few
+// times a PublishInterval it publishes the cost changes that came in a
+// burst and were held back (a lone one goes out at once, from the
+// sideband reader); and
 // it sends the heartbeat every HeartbeatInterval, with the fleet's
 // upkeep: healing NATS after a restart, adopting the calls of dead
 // agents.
 func (a *Agent) publishLoop() {
 	defer a.wg.Done()
-	t := time.NewTicker(a.cfg.PublishInterval)
+	t := time.NewTicker(a.cfg.EvaluateInterval)
 	defer t.Stop()
 	flush := time.NewTicker(max(a.cfg.PublishInterval/5, 5*time.Millisecond))
 	defer flush.Stop()

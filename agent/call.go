@@ -126,11 +126,6 @@ func (c *call) publishStarted() {
 	c.publishLocked(feed.Event{Kind: feed.KindStarted, Start: c.startLocked(), Policy: c.budget.effective})
 }
 
-// countersEvery is how often a call whose cost did not move, but some
-// counter did (speech seconds, errors, skipped frames), publishes its
-// usage: nobody waits for those, and dashboards tick seconds themselves.
-const countersEvery = 5 * time.Second
-
 // costMovedLocked publishes the call's usage at once when its tokens or
 // cost moved and it published none within PublishInterval; within the
 // interval the change is coalesced and goes out when the interval is up,
@@ -163,7 +158,7 @@ func (c *call) publishUsageLocked(now time.Time) {
 
 // flushUsage publishes what was held back: a coalesced cost change once
 // PublishInterval has passed since the last usage event, counters alone
-// once countersEvery has. It reports whether a cost change is still
+// once CountersInterval has. It reports whether a cost change is still
 // waiting.
 func (c *call) flushUsage(now time.Time) (waiting bool) {
 	c.mu.Lock()
@@ -172,7 +167,7 @@ func (c *call) flushUsage(now time.Time) (waiting bool) {
 		return false
 	}
 	since := now.Sub(c.lastUsage)
-	if (c.costMoved && since >= c.a.cfg.PublishInterval) || (c.countersMoved && since >= countersEvery) {
+	if (c.costMoved && since >= c.a.cfg.PublishInterval) || (c.countersMoved && since >= c.a.cfg.CountersInterval) {
 		c.publishUsageLocked(now)
 	}
 	return c.costMoved

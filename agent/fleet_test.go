@@ -35,6 +35,10 @@ func (e *env) peer(name string, cfg agent.Config) (*agent.Agent, func()) {
 	if cfg.PublishInterval == 0 {
 		cfg.PublishInterval = 20 * time.Millisecond
 	}
+	if cfg.CountersInterval == 0 {
+		cfg.CountersInterval = 100 * time.Millisecond
+	}
+	cfg.EvaluateInterval = 20 * time.Millisecond
 	a, err := agent.New(nc, cfg)
 	if err != nil {
 		e.t.Fatal(err)

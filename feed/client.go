@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -104,14 +103,15 @@ func (c *Client) Message(e Event) (*nats.Msg, error) {
 	return &nats.Msg{Subject: c.Subjects.Of(&e), Data: data}, nil
 }
 
-// RecordMessage is Message in the self-describing schema 1, for records
-// read on their own (final records, webhook copies), with a Nats-Msg-Id.
+// RecordMessage is Message for records read on their own, days later
+// (final records, webhook copies): schema 2 with the kind, call and user
+// in the payload, and a Nats-Msg-Id.
 func (c *Client) RecordMessage(e Event) (*nats.Msg, error) {
-	e.V = VersionRecord
+	e.V = VersionCompact
 	if err := e.check(); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	data, err := json.Marshal(e)
+	data, err := encodeCompact(&e, true)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -92,11 +93,33 @@ func TestEventsDocWire(t *testing.T) {
 			t.Fatalf("%s: %v", subject, err)
 		}
 		kinds[e.Kind] = true
-		again, err := compact(&e)
+		record := strings.Contains(data, `"kind":`+strconv.Quote(string(e.Kind)))
+		var again []byte
+		switch {
+		case record && e.Kind == KindEnded:
+			msg, err := (&Client{}).FinalMessage(e)
+			if err != nil || msg.Subject != subject {
+				t.Errorf("%s: a final record goes on %v (%v)", subject, msg, err)
+			}
+			again = msg.Data
+		case record:
+			msg, err := (&Client{}).NotifyMessage(e)
+			if err != nil || msg.Subject != subject {
+				t.Errorf("%s: a notify copy goes on %v (%v)", subject, msg, err)
+			}
+			again = msg.Data
+		default:
+			again, err = compact(&e)
+		}
 		if err != nil || string(again) != data {
 			t.Errorf("%s: an agent writes\n%s\nthe doc says\n%s", subject, again, data)
 		}
-		v1, ok := records[subject]
+		if record {
+			if d, err := Decode([]byte(data)); err != nil || d.CallID != e.CallID || d.Kind != e.Kind {
+				t.Errorf("%s: a record does not read on its own: %v", subject, err)
+			}
+		}
+		v1, ok := records[Subjects{}.Of(&e)]
 		if !ok {
 			t.Errorf("%s: no schema 1 example of the same event", subject)
 			continue
@@ -107,8 +130,11 @@ func TestEventsDocWire(t *testing.T) {
 			v1.Usage.Seconds = 0
 		}
 		if v1.Scope() == ScopeCall {
-			if v1.Kind != KindStarted && v1.Kind != KindEnded {
+			if !record && v1.Kind != KindStarted && v1.Kind != KindEnded {
 				v1.Agent = ""
+			}
+			if record {
+				v1.User = e.User // a copy names the call's user
 			}
 			v1.Term = max(v1.Term, 1)
 		}

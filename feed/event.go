@@ -233,23 +233,20 @@ type End struct {
 	EndedAt time.Time `json:"ended_at"`
 }
 
-// Decode parses and checks one self-describing event (schema 1: a final
-// record, a webhook copy, or a live event of an agent of the previous
-// version); DecodeMsg reads live events of either schema. It never panics
-// on bad input and says what is wrong, so a consumer can count and skip
-// it.
-func Decode(data []byte) (Event, error) {
-	var e Event
+// decodeVerbose parses and checks one event of schema 1. v is the
+// version the payload says, so a schema 2 payload that does not start with
+// {"v":2 (another writer's spacing) is read as schema 2.
+func decodeVerbose(data []byte) (e Event, v int, err error) {
 	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+		return Event{}, 0, fmt.Errorf("decode event: %w", err)
 	}
-	if e.V != VersionRecord {
-		return Event{}, fmt.Errorf("decode event: schema version %d, want %d (a live event of schema 2 needs its subject: DecodeMsg)", e.V, VersionRecord)
+	if e.V != VersionVerbose {
+		return Event{}, e.V, fmt.Errorf("decode event: schema version %d, want %d or %d", e.V, VersionVerbose, VersionCompact)
 	}
 	if err := e.check(); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+		return Event{}, e.V, fmt.Errorf("decode event: %w", err)
 	}
-	return e, nil
+	return e, e.V, nil
 }
 
 // check verifies that e names what its scope needs and carries the payload

@@ -10,24 +10,28 @@ import (
 	"time"
 )
 
-// Schema 2 is the compact encoding of live events: what a call-minute
-// costs on NATS is mostly usage events, so each says only what it must.
-// The subject already names the call (or user, or agent) and the kind, so
-// the payload does not; zero fields are left out; costs are integer
-// micro-dollars and durations milliseconds (no float noise); times are
-// unix milliseconds; tokens are the per-modality counts (totals are their
-// sums). It is still JSON, readable with `nats sub`; docs/EVENTS.md has
-// the field names. Records that must stand alone (final records, webhook
-// copies) keep schema 1's self-describing form (RecordMessage).
+// Schema 2 is the compact encoding of events: what a call-minute costs on
+// NATS is mostly usage events, so each says only what it must. On a live
+// subject the subject already names the call (or user, or agent) and the
+// kind, so the payload does not; zero fields are left out; costs are
+// integer micro-dollars and durations milliseconds (no float noise);
+// times are unix milliseconds; tokens are the per-modality counts (totals
+// are their sums). It is still JSON, readable with `nats sub`;
+// docs/EVENTS.md has the field names. Records, which must stand alone
+// (final records, webhook copies), are schema 2 with kind, call_id and
+// user in the payload (RecordMessage). Schema 1 is the verbose form of
+// agents before; it is still read.
 const (
-	VersionRecord  = 1 // self-describing: kind, call_id and every field in the payload
-	VersionCompact = 2 // the live events agents publish now
+	VersionVerbose = 1 // every field, RFC 3339 times, float dollars; read, no longer written
+	VersionCompact = 2 // what agents publish now
 )
 
 // wireEvent is a schema 2 payload.
 type wireEvent struct {
 	V         int            `json:"v"`
-	Term      uint64         `json:"term,omitempty"` // absent: 1
+	Kind      Kind           `json:"kind,omitempty"`    // records only: live subjects say it
+	CallID    string         `json:"call_id,omitempty"` // records only
+	Term      uint64         `json:"term,omitempty"`    // absent: 1
 	Seq       uint64         `json:"seq,omitempty"`
 	At        int64          `json:"at"`
 	Agent     string         `json:"agent,omitempty"`
@@ -150,8 +154,12 @@ func durMs(seconds float64) int64 { return int64(math.Round(seconds * 1000)) }
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
-// compact encodes e in schema 2.
-func compact(e *Event) ([]byte, error) {
+// compact encodes e in schema 2 for its live subject.
+func compact(e *Event) ([]byte, error) { return encodeCompact(e, false) }
+
+// encodeCompact encodes e in schema 2; a record also says its kind, call
+// and user, so it reads on its own, wherever it was stored.
+func encodeCompact(e *Event, record bool) ([]byte, error) {
 	w := wireEvent{V: VersionCompact, Seq: e.Seq, At: ms(e.At), Policy: e.Policy, Warning: e.Warning,
 		Flag: e.Flag, Refusal: e.Refusal, Goodbye: e.Goodbye, Flags: e.Flags, Warnings: e.Warnings}
 	if e.Term != 1 {
@@ -163,9 +171,12 @@ func compact(e *Event) ([]byte, error) {
 	case ScopeAgent:
 		w.Agent = e.Agent
 	default:
-		if e.Kind == KindStarted || e.Kind == KindEnded {
-			w.Agent = e.Agent // the owner; other call events leave it to them
+		if record || e.Kind == KindStarted || e.Kind == KindEnded {
+			w.Agent = e.Agent // the owner; other live call events leave it to them
 		}
+	}
+	if record {
+		w.Kind, w.CallID, w.User = e.Kind, e.CallID, e.User
 	}
 	if s := e.Start; s != nil {
 		w.Start = &wireStart{User: s.User, Model: s.Model, StartedAt: ms(s.StartedAt)}
@@ -276,23 +287,58 @@ var ErrNotEvent = errors.New("not an event subject")
 // panics on bad input and says what is wrong, so a consumer can count and
 // skip it.
 func (s Subjects) DecodeMsg(subject string, data []byte) (Event, error) {
-	if !bytes.HasPrefix(data, []byte(`{"v":2`)) {
-		return Decode(data)
+	if !bytes.HasPrefix(data, compactPrefix) {
+		if e, v, err := decodeVerbose(data); v != VersionCompact {
+			return e, err
+		}
 	}
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
-	if w.V != VersionCompact {
-		return Event{}, fmt.Errorf("decode event: schema version %d", w.V)
+	if w.Kind != "" { // a record says whom it is about itself
+		return w.event(Event{Kind: w.Kind, CallID: w.CallID, User: w.User})
 	}
 	e, err := s.fromSubject(subject)
 	if err != nil {
 		return Event{}, fmt.Errorf("decode event on %q: %w", subject, err)
 	}
+	return w.event(e)
+}
+
+// compactPrefix starts every schema 2 payload this package writes: the
+// fast path past schema 1's decoding.
+var compactPrefix = []byte(`{"v":2`)
+
+// Decode parses and checks one event that says whom it is about: a record
+// (schema 2 with its kind; final records, webhook copies) or any event of
+// schema 1. A live event of schema 2 needs its subject: DecodeMsg. It
+// never panics on bad input and says what is wrong, so a consumer can
+// count and skip it.
+func Decode(data []byte) (Event, error) {
+	if !bytes.HasPrefix(data, compactPrefix) {
+		if e, v, err := decodeVerbose(data); v != VersionCompact {
+			return e, err
+		}
+	}
+	var w wireEvent
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	if w.Kind == "" {
+		return Event{}, errors.New("decode event: a live event of schema 2 says its kind and call in its subject: DecodeMsg")
+	}
+	return w.event(Event{Kind: w.Kind, CallID: w.CallID, User: w.User})
+}
+
+// event is the Event w encodes, about what e says (kind, call or user).
+func (w *wireEvent) event(e Event) (Event, error) {
+	if w.V != VersionCompact {
+		return Event{}, fmt.Errorf("decode event: schema version %d", w.V)
+	}
 	e.V, e.Seq, e.At, e.Agent, e.Policy, e.Warning, e.Flag = VersionCompact, w.Seq, fromMs(w.At), w.Agent, w.Policy, w.Warning, w.Flag
 	e.Refusal, e.Goodbye, e.Flags, e.Warnings = w.Refusal, w.Goodbye, w.Flags, w.Warnings
-	if e.Scope() == ScopeUser {
+	if e.Scope() == ScopeUser || e.User == "" {
 		e.User = w.User
 	}
 	if e.Scope() == ScopeCall && e.Seq > 0 {

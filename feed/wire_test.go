@@ -90,10 +90,10 @@ func TestCompactIsSmall(t *testing.T) {
 func TestSchema1StillReads(t *testing.T) {
 	c, _ := NewClient(nil, "")
 	old := started("rtc_old", 1, "bob")
-	old.V = VersionRecord
+	old.V = VersionVerbose
 	data, _ := json.Marshal(old)
 	e, err := c.Subjects.DecodeMsg(c.Subjects.Call("rtc_old", KindStarted), data)
-	if err != nil || e.V != VersionRecord || e.Start.User != "bob" {
+	if err != nil || e.V != VersionVerbose || e.Start.User != "bob" {
 		t.Fatalf("schema 1 event: %+v %v", e, err)
 	}
 	b := NewBoard(0)
