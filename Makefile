@@ -38,7 +38,7 @@ BENCHTIME ?= 1s
 bench:
 	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
 	CALLTOP_BENCH=1 $(GO) test -count 1 -run TestDecodeRatios -v -benchtime 300ms ./agent
-	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
+	$(GO) test -run '^$$' -bench 'Track/' -benchtime 1x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
 
 # The dashboard end to end: the real binary's demo driven in tmux (filter,
