@@ -38,7 +38,8 @@ fuzz:
 BENCHTIME ?= 1s
 bench: build
 	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
-	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
+	CALLTOP_BENCH=1 $(GO) test -count 1 -run TestDecodeRatios -v -benchtime 300ms ./agent
+	$(GO) test -run '^$$' -bench 'Track/' -benchtime 1x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
 	./$(BIN) demo --headless --calls 20 --duration 60s
 

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strconv"
@@ -69,16 +68,16 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 	case "response.done":
 		return a.responseDone(frame)
 	case "session.updated", "session.created":
-		var s sessionUpdated
-		if err := json.Unmarshal(frame, &s); err != nil {
+		s, err := decodeSession(frame)
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		if t := s.Session.Audio.Input.Transcription; t != nil {
-			a.transcriptionModel = t.Model
+		if s.hasTranscription {
+			a.transcriptionModel = s.transcriptionModel
 		}
-		next := feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
-		if s.Session.ExpiresAt > 0 {
-			next.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
+		next := feed.Session{SessionID: s.id, Model: s.model}
+		if s.expiresAt > 0 {
+			next.ExpiresAt = time.Unix(s.expiresAt, 0).UTC()
 		}
 		// session.updated repeats unchanged (the agent asks for it on
 		// every attach, and the app's own updates echo it): publish only
@@ -89,45 +88,45 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		a.session = next
 		return changedSession, nil
 	case "conversation.item.input_audio_transcription.completed":
-		var t transcriptionCompleted
-		if err := json.Unmarshal(frame, &t); err != nil {
+		t, err := decodeTranscription(frame)
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		if t.Usage == nil {
+		if t.usage == nil {
 			return 0, nil
 		}
-		if t.ItemID != "" {
-			key := "transcription:" + t.ItemID + ":" + strconv.Itoa(t.ContentIndex)
+		if t.itemID != "" {
+			key := "transcription:" + t.itemID + ":" + strconv.FormatInt(t.contentIndex, 10)
 			if _, dup := a.seen[key]; dup {
 				return 0, nil
 			}
 			a.seen[key] = struct{}{}
 		}
-		u := t.Usage
-		switch u.Type {
+		u := t.usage
+		switch u.kind {
 		case "tokens":
-			a.usage.TranscriptionTokens += u.TotalTokens
+			a.usage.TranscriptionTokens += u.total
 		case "duration":
-			a.usage.TranscriptionSeconds += u.Seconds
+			a.usage.TranscriptionSeconds += u.seconds
 		}
-		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.InputTokenDetails.AudioTokens, u.InputTokenDetails.TextTokens, u.OutputTokens, u.Seconds)
+		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.audioIn, u.textIn, u.output, u.seconds)
 		a.usage.TranscriptionUSD += usd
 		a.transcriptionUnpriced = a.transcriptionUnpriced || !ok
 		return changedCost, nil
 	case "input_audio_buffer.speech_started":
-		var m speechMark
-		if err := json.Unmarshal(frame, &m); err != nil {
+		ms, err := decodeSpeechMark(frame, "audio_start_ms")
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		a.speechStartMs = m.AudioStartMs
+		a.speechStartMs = ms
 		return 0, nil
 	case "input_audio_buffer.speech_stopped":
-		var m speechMark
-		if err := json.Unmarshal(frame, &m); err != nil {
+		end, err := decodeSpeechMark(frame, "audio_end_ms")
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		if a.speechStartMs >= 0 && m.AudioEndMs > a.speechStartMs {
-			a.usage.UserSpeechSeconds += float64(m.AudioEndMs-a.speechStartMs) / 1000
+		if a.speechStartMs >= 0 && end > a.speechStartMs {
+			a.usage.UserSpeechSeconds += float64(end-a.speechStartMs) / 1000
 		}
 		a.speechStartMs = -1
 		return changedCounters, nil
@@ -144,12 +143,12 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		}
 		return 0, nil
 	case "error":
-		var e errorEvent
-		if err := json.Unmarshal(frame, &e); err != nil {
+		code, err := decodeErrorCode(frame)
+		if err != nil {
 			return a.skip(typ, err)
 		}
 		a.usage.Errors++
-		if e.Error.Code == "session_expired" {
+		if code == "session_expired" {
 			return changedCounters | sawExpired, nil
 		}
 		return changedCounters, nil
@@ -183,42 +182,31 @@ func (a *account) skip(typ []byte, err error) (change, error) {
 }
 
 func (a *account) responseDone(frame []byte) (change, error) {
-	var d responseDone
-	if err := json.Unmarshal(frame, &d); err != nil {
+	r, err := decodeResponseDone(frame)
+	if err != nil {
 		return a.skip([]byte("response.done"), err)
 	}
-	r := &d.Response
-	if r.ID != "" {
-		if _, dup := a.seen[r.ID]; dup {
+	if r.id != "" {
+		if _, dup := a.seen[r.id]; dup {
 			return 0, nil
 		}
-		a.seen[r.ID] = struct{}{}
+		a.seen[r.id] = struct{}{}
 	}
 	a.usage.Responses++
-	if r.Status != "" {
+	if r.status != "" {
 		if a.usage.ByStatus == nil {
 			a.usage.ByStatus = make(map[string]int, 4)
 		}
-		a.usage.ByStatus[r.Status]++
+		a.usage.ByStatus[r.status]++
 	}
-	if r.Status != "completed" && len(r.StatusDetails) > 0 && r.StatusDetails[0] == '{' {
-		var sd statusDetails
-		if json.Unmarshal(r.StatusDetails, &sd) == nil && sd.Reason != "" {
-			if a.usage.ByReason == nil {
-				a.usage.ByReason = make(map[string]int, 2)
-			}
-			a.usage.ByReason[sd.Reason]++
+	if r.reason != "" {
+		if a.usage.ByReason == nil {
+			a.usage.ByReason = make(map[string]int, 2)
 		}
+		a.usage.ByReason[r.reason]++
 	}
-	if u := r.Usage; u != nil {
-		in, out := &u.InputTokenDetails, &u.OutputTokenDetails
-		a.usage.Tokens = a.usage.Tokens.Add(feed.Tokens{
-			Total: u.TotalTokens, Input: u.InputTokens, Output: u.OutputTokens,
-			InputText: in.TextTokens, InputAudio: in.AudioTokens, InputImage: in.ImageTokens,
-			InputCached: in.CachedTokens,
-			CachedText:  in.CachedTokensDetails.TextTokens, CachedAudio: in.CachedTokensDetails.AudioTokens, CachedImage: in.CachedTokensDetails.ImageTokens,
-			OutputText: out.TextTokens, OutputAudio: out.AudioTokens,
-		})
+	if r.usage != nil {
+		a.usage.Tokens = a.usage.Tokens.Add(*r.usage)
 	}
 	return changedCost, nil
 }

@@ -97,7 +97,14 @@ type Config struct {
 	// OutboxLimit bounds the final records kept while NATS is down
 	// (feed.DefaultOutboxLimit if zero).
 	OutboxLimit int
-	// HTTPClient is used for the sideband handshake and REST calls.
+	// HTTPClient carries everything the agent sends OpenAI: the sideband's
+	// WebSocket handshake (wss://) and the REST calls (hang-ups, the SDP
+	// relay, client secrets). Give one to trust a private CA (its
+	// Transport's TLSClientConfig.RootCAs; realtimetest's TLS server has
+	// Client), to go through a proxy, or to bound dials; its Timeout, if
+	// set, bounds each sideband handshake, not the sideband. Nil: a clone
+	// of http.DefaultTransport, whose idle connections Close closes (a
+	// given client's are left to its owner).
 	HTTPClient *http.Client
 	// Logger receives operational logs; discarded if nil.
 	Logger *slog.Logger

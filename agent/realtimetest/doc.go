@@ -1,6 +1,9 @@
 // Package realtimetest is an in-process stand-in for OpenAI's Realtime
 // call-control surface, in the spirit of net/http/httptest: tests, the demo
 // and benchmarks run an agent against it over real sockets on 127.0.0.1.
+// NewServer serves plain HTTP and ws://; NewTLSServer serves https:// and
+// wss://, as OpenAI does, with a certificate of its own that its Client
+// trusts.
 // It follows the project's openai-realtime.md notes (the protocol as
 // observed in real traffic):
 //
