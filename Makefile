@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/calltop
 PKGS    := ./...
 
-.PHONY: all build demo test vet fmt-check fuzz bench e2e clean
+.PHONY: all build demo test vet fmt-check fuzz bench loadgen e2e clean
 
 all: build
 
@@ -33,14 +33,27 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent
 
-# Benchmarks, side by side; results go to docs/BENCHMARKS.md.
+# Benchmarks, side by side; results go to docs/BENCHMARKS.md. The last
+# line is the load generator at a representative size (about a minute).
 BENCHTIME ?= 1s
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
-	$(GO) test -run '^$$' -bench Track1000 -benchtime 1x ./agent
+	CALLTOP_BENCH=1 $(GO) test -count 1 -run TestDecodeRatios -v -benchtime 300ms ./agent
+	$(GO) test -run '^$$' -bench 'Track/' -benchtime 1x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/...
 	$(GO) test -run '^$$' -bench DecodeEvents -benchmem -benchtime $(BENCHTIME) ./tui
 	$(GO) test -run '^$$' -bench Frame -benchtime 600x ./tui
+	./$(BIN) demo --headless --calls 20 --duration 60s
+
+# The load generator (docs/BENCHMARKS.md#load-generator): CALLS simulated
+# calls at real pace for DURATION, tracked by AGENTS `calltop agent`
+# processes; prints calls, events/s, NATS bytes per call-minute by kind,
+# latencies and the agents' CPU and memory. Not part of `make test`.
+CALLS    ?= 20
+DURATION ?= 60s
+AGENTS   ?= 1
+loadgen: build
+	./$(BIN) demo --headless --calls $(CALLS) --duration $(DURATION) --agents $(AGENTS)
 
 # The dashboard end to end: the real binary's demo driven in tmux (filter,
 # sort, detail, hang up with a reason, check the screen). About 20 s; not

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strconv"
@@ -14,7 +13,13 @@ import (
 type change uint8
 
 const (
-	changedUsage change = 1 << iota
+	// changedCost: the call's tokens or cost moved (a response or a
+	// transcription counted): published at once, bursts coalesced.
+	changedCost change = 1 << iota
+	// changedCounters: only counters moved (speech seconds, errors,
+	// skipped or unknown frames): they ride along with the next publish
+	// or go out at a slow cadence.
+	changedCounters
 	changedSession
 	sawExpired
 )
@@ -52,7 +57,7 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 	typ, err := peekType(frame)
 	if err != nil {
 		a.usage.Skipped++
-		return changedUsage, fmt.Errorf("frame: %w", err)
+		return changedCounters, fmt.Errorf("frame: %w", err)
 	}
 	switch string(typ) {
 	case "response.done", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -63,61 +68,68 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 	case "response.done":
 		return a.responseDone(frame)
 	case "session.updated", "session.created":
-		var s sessionUpdated
-		if err := json.Unmarshal(frame, &s); err != nil {
+		s, err := decodeSession(frame)
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		a.session = feed.Session{SessionID: s.Session.ID, Model: s.Session.Model}
-		if t := s.Session.Audio.Input.Transcription; t != nil {
-			a.transcriptionModel = t.Model
+		if s.hasTranscription {
+			a.transcriptionModel = s.transcriptionModel
 		}
-		if s.Session.ExpiresAt > 0 {
-			a.session.ExpiresAt = time.Unix(s.Session.ExpiresAt, 0).UTC()
+		next := feed.Session{SessionID: s.id, Model: s.model}
+		if s.expiresAt > 0 {
+			next.ExpiresAt = time.Unix(s.expiresAt, 0).UTC()
 		}
-		return changedSession, nil
-	case "conversation.item.input_audio_transcription.completed":
-		var t transcriptionCompleted
-		if err := json.Unmarshal(frame, &t); err != nil {
-			return a.skip(typ, err)
-		}
-		if t.Usage == nil {
+		// session.updated repeats unchanged (the agent asks for it on
+		// every attach, and the app's own updates echo it): publish only
+		// what is news.
+		if next == a.session {
 			return 0, nil
 		}
-		if t.ItemID != "" {
-			key := "transcription:" + t.ItemID + ":" + strconv.Itoa(t.ContentIndex)
+		a.session = next
+		return changedSession, nil
+	case "conversation.item.input_audio_transcription.completed":
+		t, err := decodeTranscription(frame)
+		if err != nil {
+			return a.skip(typ, err)
+		}
+		if t.usage == nil {
+			return 0, nil
+		}
+		if t.itemID != "" {
+			key := "transcription:" + t.itemID + ":" + strconv.FormatInt(t.contentIndex, 10)
 			if _, dup := a.seen[key]; dup {
 				return 0, nil
 			}
 			a.seen[key] = struct{}{}
 		}
-		u := t.Usage
-		switch u.Type {
+		u := t.usage
+		switch u.kind {
 		case "tokens":
-			a.usage.TranscriptionTokens += u.TotalTokens
+			a.usage.TranscriptionTokens += u.total
 		case "duration":
-			a.usage.TranscriptionSeconds += u.Seconds
+			a.usage.TranscriptionSeconds += u.seconds
 		}
-		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.InputTokenDetails.AudioTokens, u.InputTokenDetails.TextTokens, u.OutputTokens, u.Seconds)
+		usd, ok := a.prices.TranscriptionCost(a.transcriptionModel, u.audioIn, u.textIn, u.output, u.seconds)
 		a.usage.TranscriptionUSD += usd
 		a.transcriptionUnpriced = a.transcriptionUnpriced || !ok
-		return changedUsage, nil
+		return changedCost, nil
 	case "input_audio_buffer.speech_started":
-		var m speechMark
-		if err := json.Unmarshal(frame, &m); err != nil {
+		ms, err := decodeSpeechMark(frame, "audio_start_ms")
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		a.speechStartMs = m.AudioStartMs
+		a.speechStartMs = ms
 		return 0, nil
 	case "input_audio_buffer.speech_stopped":
-		var m speechMark
-		if err := json.Unmarshal(frame, &m); err != nil {
+		end, err := decodeSpeechMark(frame, "audio_end_ms")
+		if err != nil {
 			return a.skip(typ, err)
 		}
-		if a.speechStartMs >= 0 && m.AudioEndMs > a.speechStartMs {
-			a.usage.UserSpeechSeconds += float64(m.AudioEndMs-a.speechStartMs) / 1000
+		if a.speechStartMs >= 0 && end > a.speechStartMs {
+			a.usage.UserSpeechSeconds += float64(end-a.speechStartMs) / 1000
 		}
 		a.speechStartMs = -1
-		return changedUsage, nil
+		return changedCounters, nil
 	case "output_audio_buffer.started":
 		if a.agentSince.IsZero() {
 			a.agentSince = now
@@ -127,23 +139,23 @@ func (a *account) apply(frame []byte, now time.Time) (change, error) {
 		if !a.agentSince.IsZero() {
 			a.usage.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
 			a.agentSince = time.Time{}
-			return changedUsage, nil
+			return changedCounters, nil
 		}
 		return 0, nil
 	case "error":
-		var e errorEvent
-		if err := json.Unmarshal(frame, &e); err != nil {
+		code, err := decodeErrorCode(frame)
+		if err != nil {
 			return a.skip(typ, err)
 		}
 		a.usage.Errors++
-		if e.Error.Code == "session_expired" {
-			return changedUsage | sawExpired, nil
+		if code == "session_expired" {
+			return changedCounters | sawExpired, nil
 		}
-		return changedUsage, nil
+		return changedCounters, nil
 	}
 	if !knownType(typ) {
 		a.usage.Unknown++
-		return changedUsage, nil
+		return changedCounters, nil
 	}
 	return 0, nil
 }
@@ -166,62 +178,61 @@ func knownType(typ []byte) bool {
 
 func (a *account) skip(typ []byte, err error) (change, error) {
 	a.usage.Skipped++
-	return changedUsage, fmt.Errorf("%s: %w", typ, err)
+	return changedCounters, fmt.Errorf("%s: %w", typ, err)
 }
 
 func (a *account) responseDone(frame []byte) (change, error) {
-	var d responseDone
-	if err := json.Unmarshal(frame, &d); err != nil {
+	r, err := decodeResponseDone(frame)
+	if err != nil {
 		return a.skip([]byte("response.done"), err)
 	}
-	r := &d.Response
-	if r.ID != "" {
-		if _, dup := a.seen[r.ID]; dup {
+	if r.id != "" {
+		if _, dup := a.seen[r.id]; dup {
 			return 0, nil
 		}
-		a.seen[r.ID] = struct{}{}
+		a.seen[r.id] = struct{}{}
 	}
 	a.usage.Responses++
-	if r.Status != "" {
+	if r.status != "" {
 		if a.usage.ByStatus == nil {
 			a.usage.ByStatus = make(map[string]int, 4)
 		}
-		a.usage.ByStatus[r.Status]++
+		a.usage.ByStatus[r.status]++
 	}
-	if r.Status != "completed" && len(r.StatusDetails) > 0 && r.StatusDetails[0] == '{' {
-		var sd statusDetails
-		if json.Unmarshal(r.StatusDetails, &sd) == nil && sd.Reason != "" {
-			if a.usage.ByReason == nil {
-				a.usage.ByReason = make(map[string]int, 2)
-			}
-			a.usage.ByReason[sd.Reason]++
+	if r.reason != "" {
+		if a.usage.ByReason == nil {
+			a.usage.ByReason = make(map[string]int, 2)
 		}
+		a.usage.ByReason[r.reason]++
 	}
-	if u := r.Usage; u != nil {
-		in, out := &u.InputTokenDetails, &u.OutputTokenDetails
-		a.usage.Tokens = a.usage.Tokens.Add(feed.Tokens{
-			Total: u.TotalTokens, Input: u.InputTokens, Output: u.OutputTokens,
-			InputText: in.TextTokens, InputAudio: in.AudioTokens, InputImage: in.ImageTokens,
-			InputCached: in.CachedTokens,
-			CachedText:  in.CachedTokensDetails.TextTokens, CachedAudio: in.CachedTokensDetails.AudioTokens, CachedImage: in.CachedTokensDetails.ImageTokens,
-			OutputText: out.TextTokens, OutputAudio: out.AudioTokens,
-		})
+	if r.usage != nil {
+		a.usage.Tokens = a.usage.Tokens.Add(*r.usage)
 	}
-	return changedUsage, nil
+	return changedCost, nil
 }
 
 // snapshot returns the usage as of now, with wall seconds since start,
 // agent speech still in progress, and the cost for model: responses plus
 // transcription. The cost is unknown when either part has no price.
+// Amounts are rounded to the micro-dollar and durations to the
+// millisecond, what they mean and what the wire carries, so a call's live
+// numbers, its final record and its charge are the same numbers.
 func (a *account) snapshot(now, start time.Time, model string) feed.Usage {
 	u := a.usage
 	u.ByStatus = maps.Clone(a.usage.ByStatus)
 	u.ByReason = maps.Clone(a.usage.ByReason)
-	u.Seconds = now.Sub(start).Seconds()
+	u.Seconds = now.Sub(start).Round(time.Millisecond).Seconds()
 	if !a.agentSince.IsZero() {
 		u.AgentSpeechSeconds += now.Sub(a.agentSince).Seconds()
 	}
+	u.AgentSpeechSeconds, u.UserSpeechSeconds = roundMs(u.AgentSpeechSeconds), roundMs(u.UserSpeechSeconds)
+	u.TranscriptionSeconds, u.GapSeconds = roundMs(u.TranscriptionSeconds), roundMs(u.GapSeconds)
 	cost, ok := a.prices.Cost(model, &u)
-	u.CostUSD, u.CostUnknown = cost+u.TranscriptionUSD, !ok || a.transcriptionUnpriced
+	u.TranscriptionUSD = feed.RoundUSD(u.TranscriptionUSD)
+	u.CostUSD, u.CostUnknown = feed.RoundUSD(cost+a.usage.TranscriptionUSD), !ok || a.transcriptionUnpriced
 	return u
+}
+
+func roundMs(s float64) float64 {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).Seconds()
 }

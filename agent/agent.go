@@ -55,9 +55,23 @@ type Config struct {
 	// skipped and discarded without closing the sideband. Default 4 MiB
 	// (real session.updated frames exceed coder/websocket's 32 KiB default).
 	MaxFrameBytes int64
-	// PublishInterval coalesces usage events: at most one per call per
-	// interval. Default 250ms.
+	// PublishInterval bounds a call's usage events: a response that moves
+	// its cost is published at once when the call published none within
+	// the interval, and a burst inside it (a barge-in's cancelled response
+	// and the next one) goes out as one event when the interval is up, so
+	// it is also the most a new total waits. Default 50ms.
 	PublishInterval time.Duration
+	// CountersInterval is how often a call whose cost did not move, but
+	// some counter did (speech seconds, errors, skipped frames), publishes
+	// its usage. While a call talks they ride along with its next response
+	// (the speech that ends a turn is counted after the turn's
+	// response.done, so a short cadence would send every turn twice);
+	// dashboards tick the call's seconds themselves. Default 30s.
+	CountersInterval time.Duration
+	// EvaluateInterval is how often every call's limits are evaluated
+	// between events (seconds run, silence grows without a frame).
+	// Default 250ms.
+	EvaluateInterval time.Duration
 	// ReattachMax caps the backoff between attempts to re-attach a
 	// sideband that dropped. The agent never gives up on a call OpenAI has
 	// not ended: it shows it detached and keeps trying (with jitter) for
@@ -83,7 +97,14 @@ type Config struct {
 	// OutboxLimit bounds the final records kept while NATS is down
 	// (feed.DefaultOutboxLimit if zero).
 	OutboxLimit int
-	// HTTPClient is used for the sideband handshake and REST calls.
+	// HTTPClient carries everything the agent sends OpenAI: the sideband's
+	// WebSocket handshake (wss://) and the REST calls (hang-ups, the SDP
+	// relay, client secrets). Give one to trust a private CA (its
+	// Transport's TLSClientConfig.RootCAs; realtimetest's TLS server has
+	// Client), to go through a proxy, or to bound dials; its Timeout, if
+	// set, bounds each sideband handshake, not the sideband. Nil: a clone
+	// of http.DefaultTransport, whose idle connections Close closes (a
+	// given client's are left to its owner).
 	HTTPClient *http.Client
 	// Logger receives operational logs; discarded if nil.
 	Logger *slog.Logger
@@ -167,6 +188,11 @@ type Agent struct {
 	handoff bool
 	// creditsDown is when reading credits began to fail (zero: they read).
 	creditsDown time.Time
+
+	// waiting holds the calls with a cost change held back (coalesced)
+	// until their publish interval is up.
+	waitingMu sync.Mutex
+	waiting   map[*call]struct{}
 }
 
 // New returns an agent publishing on nc. It dials nothing until Track.
@@ -206,7 +232,9 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 4 << 20
 	}
-	cfg.PublishInterval = orDefault(cfg.PublishInterval, 250*time.Millisecond)
+	cfg.PublishInterval = orDefault(cfg.PublishInterval, 50*time.Millisecond)
+	cfg.EvaluateInterval = orDefault(cfg.EvaluateInterval, 250*time.Millisecond)
+	cfg.CountersInterval = orDefault(cfg.CountersInterval, 30*time.Second)
 	cfg.ClaimGrace = orDefault(cfg.ClaimGrace, 10*time.Second)
 	cfg.ReattachMax = orDefault(cfg.ReattachMax, 5*time.Second)
 	cfg.CloseGrace = orDefault(cfg.CloseGrace, 2*time.Second)
@@ -244,6 +272,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		calls:    make(map[string]*call),
+		waiting:  make(map[*call]struct{}),
 		ownHTTP:  ownHTTP,
 		adm:      NewAdmission(cfg.PolicyFor),
 		outbox:   fc.NewOutbox(cfg.OutboxLimit),
@@ -403,15 +432,20 @@ func (a *Agent) flush() error {
 	return err
 }
 
-// publishLoop publishes the usage of every call that changed, at most once
-// per PublishInterval, so a chatty call costs a few messages a second; and
-// the agent's heartbeat every HeartbeatInterval, with the fleet's
+// publishLoop evaluates every call's policy each EvaluateInterval
+// (seconds run between events) and publishes counters that moved; a few
+// times a PublishInterval it publishes the cost changes that came in a
+// burst and were held back (a lone one goes out at once, from the
+// sideband reader); and
+// it sends the heartbeat every HeartbeatInterval, with the fleet's
 // upkeep: healing NATS after a restart, adopting the calls of dead
 // agents.
 func (a *Agent) publishLoop() {
 	defer a.wg.Done()
-	t := time.NewTicker(a.cfg.PublishInterval)
+	t := time.NewTicker(a.cfg.EvaluateInterval)
 	defer t.Stop()
+	flush := time.NewTicker(max(a.cfg.PublishInterval/5, 5*time.Millisecond))
+	defer flush.Stop()
 	beat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer beat.Stop()
 	lastPrune, lastUpkeep := time.Now(), time.Now()
@@ -426,6 +460,9 @@ func (a *Agent) publishLoop() {
 			continue
 		case <-a.fleet.wake:
 			a.fleet.upkeep(time.Now(), false)
+			continue
+		case now := <-flush.C:
+			a.flushCoalesced(now)
 			continue
 		case <-t.C:
 		}
@@ -446,6 +483,31 @@ func (a *Agent) publishLoop() {
 		if now.Sub(lastPrune) > time.Minute {
 			a.adm.Prune(now)
 			lastPrune = now
+		}
+	}
+}
+
+// coalesced notes a call whose cost change waits for its publish
+// interval. The lock order is the call's, then the set's.
+func (a *Agent) coalesced(c *call) {
+	a.waitingMu.Lock()
+	a.waiting[c] = struct{}{}
+	a.waitingMu.Unlock()
+}
+
+// flushCoalesced publishes the held-back cost changes whose interval is
+// up; only calls that have one are looked at.
+func (a *Agent) flushCoalesced(now time.Time) {
+	a.waitingMu.Lock()
+	calls := make([]*call, 0, len(a.waiting))
+	for c := range a.waiting {
+		calls = append(calls, c)
+	}
+	clear(a.waiting)
+	a.waitingMu.Unlock()
+	for _, c := range calls {
+		if c.flushUsage(now) {
+			a.coalesced(c) // its interval is not up yet
 		}
 	}
 }

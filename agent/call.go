@@ -33,10 +33,16 @@ type call struct {
 	// ownedSince is when this agent took the call (its start, unless it
 	// adopted it).
 	ownedSince time.Time
-	dirty      bool
-	ended      bool
-	endReq     *feed.End   // how to report the end once our own hangup succeeded
-	final      *feed.Event // the call's final record, once it ended
+	// costMoved: tokens or cost moved since the last usage event, which
+	// was too recent to publish at once (coalesced); countersMoved: only
+	// counters did (they ride along, or go out every countersEvery);
+	// policyMoved: the effective policy changed since it was last sent.
+	// lastUsage is when the last usage event went out.
+	costMoved, countersMoved, policyMoved bool
+	lastUsage                             time.Time
+	ended                                 bool
+	endReq                                *feed.End   // how to report the end once our own hangup succeeded
+	final                                 *feed.Event // the call's final record, once it ended
 	// stored is closed once the final record and the ended event are in
 	// NATS (nil before the call ended).
 	stored <-chan struct{}
@@ -120,16 +126,51 @@ func (c *call) publishStarted() {
 	c.publishLocked(feed.Event{Kind: feed.KindStarted, Start: c.startLocked(), Policy: c.budget.effective})
 }
 
-// flushUsage publishes the call's usage if it changed since the last one.
-func (c *call) flushUsage(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.dirty || c.ended {
+// costMovedLocked publishes the call's usage at once when its tokens or
+// cost moved and it published none within PublishInterval; within the
+// interval the change is coalesced and goes out when the interval is up,
+// so a burst costs one message and a lone response.done reaches the
+// dashboards in milliseconds.
+func (c *call) costMovedLocked(now time.Time) {
+	if c.ended {
 		return
 	}
-	c.dirty = false
+	if now.Sub(c.lastUsage) >= c.a.cfg.PublishInterval {
+		c.publishUsageLocked(now)
+		return
+	}
+	c.costMoved = true
+	c.a.coalesced(c)
+}
+
+// publishUsageLocked publishes the call's cumulative usage, and its
+// effective policy when it changed.
+func (c *call) publishUsageLocked(now time.Time) {
 	u := c.usageLocked(now)
-	c.publishLocked(feed.Event{Kind: feed.KindUsage, Usage: &u, Policy: c.budget.effective})
+	e := feed.Event{Kind: feed.KindUsage, Usage: &u}
+	if c.policyMoved {
+		e.Policy, c.policyMoved = c.budget.effective, false
+	}
+	c.publishLocked(e)
+	c.lastUsage = now
+	c.costMoved, c.countersMoved = false, false
+}
+
+// flushUsage publishes what was held back: a coalesced cost change once
+// PublishInterval has passed since the last usage event, counters alone
+// once CountersInterval has. It reports whether a cost change is still
+// waiting.
+func (c *call) flushUsage(now time.Time) (waiting bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	since := now.Sub(c.lastUsage)
+	if (c.costMoved && since >= c.a.cfg.PublishInterval) || (c.countersMoved && since >= c.a.cfg.CountersInterval) {
+		c.publishUsageLocked(now)
+	}
+	return c.costMoved
 }
 
 // ownEnd is the end our own hangup asked for, if any.
@@ -212,7 +253,7 @@ func (c *call) setAttached(conn *websocket.Conn, now time.Time) {
 		gap := max(now.Sub(c.gapFrom), 0)
 		c.acct.usage.Gaps++
 		c.acct.usage.GapSeconds += gap.Seconds()
-		c.dirty = true
+		c.countersMoved = true
 		c.flagLocked(feed.Flag{Kind: feed.FlagGap,
 			Message: "no agent read the sideband for a while: usage billed then is not counted",
 			Evidence: map[string]string{"from": c.gapFrom.UTC().Format(time.RFC3339Nano), "to": now.UTC().Format(time.RFC3339Nano),

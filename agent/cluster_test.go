@@ -92,7 +92,7 @@ func TestClusterLosesNothing(t *testing.T) {
 	for _, name := range []string{"a1", "a2"} {
 		c := connect(name)
 		a, err := agent.New(c.NC, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: name, Prefix: "cluster",
-			Replicas: 3, PublishInterval: 20 * time.Millisecond, CloseGrace: 100 * time.Millisecond})
+			Replicas: 3, PublishInterval: 20 * time.Millisecond, EvaluateInterval: 20 * time.Millisecond, CountersInterval: 100 * time.Millisecond, CloseGrace: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,7 @@
 package agent
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -72,20 +72,29 @@ func skipWS(b []byte, i int) int {
 
 // scanString expects a string at b[i] and returns its bounds including the
 // quotes. Escapes are skipped, not decoded (a key with escapes never equals
-// "type" in practice, and a wrong "no" there only ignores a frame).
+// "type" in practice, and a wrong "no" there only ignores a frame). It
+// jumps from quote to quote with bytes.IndexByte (vectorised): strings are
+// most of a frame's bytes (transcripts, instructions, tool schemas). A
+// quote ends the string unless an odd run of backslashes precedes it.
 func scanString(b []byte, i int) (start, end int, err error) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, fmt.Errorf("offset %d: want a string", i)
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return i, j + 1, nil
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, 0, fmt.Errorf("offset %d: unterminated string", i)
 		}
+		q := j + k
+		p := q - 1
+		for p > i && b[p] == '\\' {
+			p--
+		}
+		if (q-1-p)%2 == 0 {
+			return i, q + 1, nil
+		}
+		j = q + 1
 	}
-	return 0, 0, fmt.Errorf("offset %d: unterminated string", i)
 }
 
 // maxDepth bounds nesting so a hostile frame cannot recurse deeply.
@@ -93,8 +102,7 @@ const maxDepth = 64
 
 // skipValue skips one JSON value starting at b[i] and returns the offset
 // after it. It checks structure (brackets, strings), not number or literal
-// syntax: the few frames decoded further go through encoding/json, which is
-// strict.
+// syntax: the values the agent keeps are decoded strictly (extract.go).
 func skipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
 		return 0, errFrameEnd
@@ -136,88 +144,4 @@ func skipValue(b []byte, i int) (int, error) {
 		}
 		return j, nil
 	}
-}
-
-// The lean structs below hold only what the accountant needs; every other
-// field of a frame is skipped by encoding/json without being stored.
-
-type sessionUpdated struct {
-	Session struct {
-		ID        string `json:"id"`
-		Model     string `json:"model"`
-		ExpiresAt int64  `json:"expires_at"`
-		Audio     struct {
-			Input struct {
-				Transcription *struct {
-					Model string `json:"model"`
-				} `json:"transcription"`
-			} `json:"input"`
-		} `json:"audio"`
-	} `json:"session"`
-}
-
-type responseDone struct {
-	Response struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		// StatusDetails stays raw: openai-go types it as a string, the wire
-		// has an object ({type, reason, error}).
-		StatusDetails json.RawMessage `json:"status_details"`
-		Usage         *responseUsage  `json:"usage"`
-	} `json:"response"`
-}
-
-type responseUsage struct {
-	TotalTokens       int64 `json:"total_tokens"`
-	InputTokens       int64 `json:"input_tokens"`
-	OutputTokens      int64 `json:"output_tokens"`
-	InputTokenDetails struct {
-		TextTokens          int64 `json:"text_tokens"`
-		AudioTokens         int64 `json:"audio_tokens"`
-		ImageTokens         int64 `json:"image_tokens"`
-		CachedTokens        int64 `json:"cached_tokens"`
-		CachedTokensDetails struct {
-			TextTokens  int64 `json:"text_tokens"`
-			AudioTokens int64 `json:"audio_tokens"`
-			ImageTokens int64 `json:"image_tokens"`
-		} `json:"cached_tokens_details"`
-	} `json:"input_token_details"`
-	OutputTokenDetails struct {
-		TextTokens  int64 `json:"text_tokens"`
-		AudioTokens int64 `json:"audio_tokens"`
-	} `json:"output_token_details"`
-}
-
-type transcriptionCompleted struct {
-	ItemID       string `json:"item_id"`
-	ContentIndex int    `json:"content_index"`
-	Usage        *struct {
-		Type              string  `json:"type"`
-		TotalTokens       int64   `json:"total_tokens"`
-		OutputTokens      int64   `json:"output_tokens"`
-		Seconds           float64 `json:"seconds"`
-		InputTokenDetails struct {
-			TextTokens  int64 `json:"text_tokens"`
-			AudioTokens int64 `json:"audio_tokens"`
-		} `json:"input_token_details"`
-	} `json:"usage"`
-}
-
-type statusDetails struct {
-	Type   string `json:"type"`
-	Reason string `json:"reason"`
-}
-
-type speechMark struct {
-	AudioStartMs int64  `json:"audio_start_ms"`
-	AudioEndMs   int64  `json:"audio_end_ms"`
-	ItemID       string `json:"item_id"`
-}
-
-type errorEvent struct {
-	Error struct {
-		Type    string `json:"type"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/calltop/calltop/feed"
 )
 
 func TestPeekType(t *testing.T) {
@@ -99,6 +101,10 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 	if a.session.SessionID != "sess_u1_ETYJSp3oMdsOb7HW9eMflgesrIs0XaTn" || a.session.Model != "gpt-realtime-2025-08-28" || a.session.ExpiresAt.Unix() != 1785217650 {
 		t.Fatalf("session = %+v", a.session)
 	}
+	// The same session again (every attach asks for it) is not news.
+	if ch, err := a.apply([]byte(bigSessionUpdated()), now); err != nil || ch&changedSession != 0 {
+		t.Fatalf("unchanged session.updated: %v %v, want nothing to publish", ch, err)
+	}
 	if ch, _ := a.apply([]byte(frameError), now); ch&sawExpired != 0 || a.usage.Errors != 1 {
 		t.Fatalf("non-fatal error: %v errors=%d", ch, a.usage.Errors)
 	}
@@ -110,7 +116,7 @@ func TestAccountSessionErrorsAndGarbage(t *testing.T) {
 			t.Errorf("apply(%q) = nil error", junk)
 		}
 	}
-	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != changedUsage || a.usage.Unknown != 1 {
+	if ch, err := a.apply([]byte(`{"type":"brand.new.event","x":1}`), now); err != nil || ch != changedCounters || a.usage.Unknown != 1 {
 		t.Fatalf("unknown type: %v %v, unknown = %d", ch, err, a.usage.Unknown)
 	}
 	if ch, err := a.apply([]byte(frameTranscriptDelta), now); err != nil || ch != 0 || a.usage.Unknown != 1 {
@@ -128,7 +134,8 @@ func TestCost(t *testing.T) {
 	}
 	u := a.snapshot(time.Now(), time.Now(), "gpt-realtime-2025-08-28")
 	// uncached text 59×4 + uncached audio 9×32 + cached audio 64×0.40 + text out 41×16 + audio out 147×64, per 1M.
-	want := (59*4.0 + 9*32.0 + 64*0.40 + 41*16.0 + 147*64.0) / 1e6
+	// The snapshot is in whole micro-dollars, as the wire and the ledger.
+	want := feed.RoundUSD((59*4.0 + 9*32.0 + 64*0.40 + 41*16.0 + 147*64.0) / 1e6)
 	if u.CostUnknown || diff(u.CostUSD, want) > 1e-12 {
 		t.Fatalf("cost = %v (unknown %v), want %v", u.CostUSD, u.CostUnknown, want)
 	}
@@ -147,7 +154,9 @@ func diff(a, b float64) float64 {
 
 // FuzzDecode feeds arbitrary frames to the decoder and accountant: they
 // must never panic, and a frame peekType accepts must be one whose type
-// encoding/json agrees with when it is valid JSON.
+// encoding/json agrees with when it is valid JSON, without escapes and
+// with plain, unique keys (see plainKeys: encoding/json takes the last of
+// repeated keys and matches "TYPE" too; peekType takes the first "type").
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{frameResponseDone, frameResponseCancelled, frameTranscriptDelta, frameRateLimits, frameTranscriptionTokens,
 		frameTranscriptionDuration, frameSpeechStarted, frameSpeechStopped, frameError, frameExpired, bigSessionUpdated()[:4096], `{"type":"x"}`, `{}`, "not json"} {
@@ -158,7 +167,7 @@ func FuzzDecode(f *testing.F) {
 		var probe struct {
 			Type *string `json:"type"`
 		}
-		if err == nil && json.Valid(frame) {
+		if err == nil && json.Valid(frame) && plainKeys(frame) {
 			if jerr := json.Unmarshal(frame, &probe); jerr == nil && probe.Type != nil && *probe.Type != string(typ) && !hasEscape(frame) {
 				t.Fatalf("peekType = %q, encoding/json says %q", typ, *probe.Type)
 			}

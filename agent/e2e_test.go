@@ -61,7 +61,10 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 	if cfg.Name == "" {
 		cfg.Name = "test-agent"
 	}
-	cfg.PublishInterval = 20 * time.Millisecond
+	cfg.PublishInterval, cfg.EvaluateInterval = 20*time.Millisecond, 20*time.Millisecond
+	if cfg.CountersInterval == 0 {
+		cfg.CountersInterval = 100 * time.Millisecond
+	}
 	if cfg.CloseGrace == 0 {
 		cfg.CloseGrace = 200 * time.Millisecond
 	}

@@ -60,6 +60,8 @@ func (a *Agent) store(e feed.Event, rev uint64) <-chan struct{} {
 		close(stored)
 		return stored
 	}
+	// No Nats-Msg-Id: the live-state stream keeps one message per
+	// subject, so an ended event stored twice by a retry is stored once.
 	final, err := a.feed.FinalMessage(e)
 	if err != nil {
 		a.log.Error("final record not encoded", "call", e.CallID, "err", err)

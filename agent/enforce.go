@@ -127,7 +127,8 @@ func (c *call) retryCredits() {
 			c.budget.credits = &usd
 		}
 		c.budget.setEffective()
-		c.dirty = true
+		c.policyMoved = true
+		c.costMovedLocked(time.Now())
 		a.log.Info("credits readable again; the call's credit limit applies", "call", c.id, "user", c.meta.User)
 	})
 }

@@ -282,7 +282,7 @@ func (f *fleet) heal() {
 
 // onAgentEvent follows other agents' heartbeats and goodbyes.
 func (f *fleet) onAgentEvent(m *nats.Msg) {
-	e, err := feed.Decode(m.Data)
+	e, err := f.a.feed.Subjects.DecodeMsg(m.Subject, m.Data)
 	if err != nil {
 		return
 	}

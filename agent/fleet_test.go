@@ -32,7 +32,13 @@ func (e *env) peer(name string, cfg agent.Config) (*agent.Agent, func()) {
 		e.t.Fatal(err)
 	}
 	cfg.Name, cfg.APIKey, cfg.BaseURL, cfg.Prefix = name, e.openai.APIKey(), e.openai.BaseURL(), e.feed.Subjects.Prefix
-	cfg.PublishInterval = 20 * time.Millisecond
+	if cfg.PublishInterval == 0 {
+		cfg.PublishInterval = 20 * time.Millisecond
+	}
+	if cfg.CountersInterval == 0 {
+		cfg.CountersInterval = 100 * time.Millisecond
+	}
+	cfg.EvaluateInterval = 20 * time.Millisecond
 	a, err := agent.New(nc, cfg)
 	if err != nil {
 		e.t.Fatal(err)

@@ -39,7 +39,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	}
 	base, _ := ours()
 
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "leak", PublishInterval: 10 * time.Millisecond})
+	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "leak", PublishInterval: 10 * time.Millisecond, EvaluateInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

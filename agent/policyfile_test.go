@@ -135,10 +135,7 @@ func TestBudgetsDocExamples(t *testing.T) {
 			}
 			files++
 		case probe["kind"] != nil:
-			if _, err := feed.Decode(b[1]); err != nil {
-				t.Fatalf("event example: %v\n%s", err, b[1])
-			}
-			events++
+			t.Fatalf("a schema 1 event example: show what agents write now, a ```nats block\n%s", b[1])
 		default:
 			dec := json.NewDecoder(bytes.NewReader(b[1]))
 			dec.DisallowUnknownFields()
@@ -148,6 +145,13 @@ func TestBudgetsDocExamples(t *testing.T) {
 			}
 			policies++
 		}
+	}
+	for _, b := range regexp.MustCompile("(?s)```nats\n(.*?)```").FindAllSubmatch(doc, -1) {
+		subject, data, _ := strings.Cut(strings.TrimSpace(string(b[1])), " ")
+		if _, err := (feed.Subjects{}).DecodeMsg(subject, []byte(data)); err != nil {
+			t.Fatalf("event example: %v\n%s", err, b[1])
+		}
+		events++
 	}
 	if files != 1 || policies != 1 || events != 1 {
 		t.Fatalf("examples: %d files, %d policies, %d events", files, policies, events)

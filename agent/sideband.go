@@ -103,7 +103,7 @@ func (c *call) read(conn *websocket.Conn) (end *feed.End, drop *dropInfo) {
 func (c *call) skipped() {
 	c.mu.Lock()
 	c.acct.usage.Skipped++
-	c.dirty = true
+	c.countersMoved = true
 	c.mu.Unlock()
 }
 
@@ -114,9 +114,12 @@ func (c *call) apply(frame []byte) (expired bool) {
 	c.mu.Lock()
 	before := c.acct.usage.Responses
 	ch, err := c.acct.apply(frame, now)
-	if ch&changedUsage != 0 {
-		c.dirty = true
+	switch {
+	case ch&changedCost != 0:
 		c.noteZombieLocked(now, before)
+		c.costMovedLocked(now)
+	case ch&changedCounters != 0:
+		c.countersMoved = true
 	}
 	if ch&changedSession != 0 {
 		s := c.acct.session
@@ -126,7 +129,7 @@ func (c *call) apply(frame []byte) (expired bool) {
 	if err != nil {
 		c.a.log.Debug("frame skipped", "call", c.id, "err", err)
 	}
-	if ch&changedUsage != 0 {
+	if ch&(changedCost|changedCounters) != 0 {
 		c.enforce(now)
 	}
 	return ch&sawExpired != 0

@@ -112,7 +112,7 @@ func NewBoard(retain time.Duration) *Board {
 // older usage never replaces newer usage (by term, then sequence), and
 // nothing revives an ended call.
 func (b *Board) Apply(e Event) bool {
-	if e.V != Version {
+	if e.V < VersionVerbose || e.V > VersionCompact {
 		return false
 	}
 	switch e.Scope() {

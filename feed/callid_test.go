@@ -41,7 +41,11 @@ func TestNewSubjects(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	for name, in := range map[string]string{
 		"not json":     `{"v":1,`,
-		"version":      `{"v":2,"kind":"usage","call_id":"rtc_1","usage":{}}`,
+		"version":      `{"v":3,"kind":"usage","call_id":"rtc_1","usage":{}}`,
+		"live v2":      `{"v":2,"seq":1,"at":1,"usage":{}}`,
+		"v2 bad id":    `{"v":2,"kind":"usage","call_id":"rtc.1","usage":{}}`,
+		"v2 no usage":  `{"v":2,"kind":"usage","call_id":"rtc_1"}`,
+		"v2 no kind":   `{ "v": 2, "call_id":"rtc_1","usage":{}}`,
 		"bad id":       `{"v":1,"kind":"usage","call_id":"rtc.1","usage":{}}`,
 		"no payload":   `{"v":1,"kind":"usage","call_id":"rtc_1"}`,
 		"unknown kind": `{"v":1,"kind":"nope","call_id":"rtc_1"}`,
@@ -50,6 +54,10 @@ func TestDecodeRejects(t *testing.T) {
 		if _, err := Decode([]byte(in)); err == nil {
 			t.Errorf("%s: Decode accepted %s", name, in)
 		}
+	}
+	rec, err := Decode([]byte(`{ "v": 2, "kind":"usage","call_id":"rtc_1","seq":3,"usage":{"cost":1500}}`))
+	if err != nil || rec.CallID != "rtc_1" || rec.Usage.CostUSD != 0.0015 || rec.Term != 1 {
+		t.Fatalf("Decode record of schema 2, spaced: %+v %v", rec, err)
 	}
 	e, err := Decode([]byte(`{"v":1,"kind":"ended","call_id":"rtc_1","seq":4,"end":{"reason":"operator","ended_at":"2026-11-29T10:00:00Z"}}`))
 	if err != nil || e.End.Reason != ReasonOperator || e.Seq != 4 {

@@ -62,5 +62,5 @@ func (c *Client) LastEvents(ctx context.Context, filter string) ([]Event, error)
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll(msgs), nil
+	return c.decodeAll(msgs), nil
 }

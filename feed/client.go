@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -89,27 +88,51 @@ func (c *Client) Publish(e Event) error {
 	return nil
 }
 
-// Message checks e and encodes it as the NATS message Publish sends. A
-// call event's Nats-Msg-Id header (agent instance or name, call, term,
-// seq) lets JetStream drop a duplicate of a retried publish, and never
-// drops the events of a restarted agent: its instance differs.
+// Message checks e and encodes it, in the compact schema 2, as the NATS
+// message Publish sends: no header (a core publish is never retried, so it
+// needs no Nats-Msg-Id; see WithMsgID for those that are).
 func (c *Client) Message(e Event) (*nats.Msg, error) {
-	e.V = Version
+	e.V = VersionCompact
 	if err := e.check(); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	data, err := json.Marshal(e)
+	data, err := compact(&e)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
 	}
-	msg := nats.NewMsg(c.Subjects.Of(&e))
-	msg.Data = data
-	if e.Seq > 0 {
-		who := c.Instance
-		if who == "" {
-			who = e.Agent
-		}
-		msg.Header.Set(jetstream.MsgIDHeader, who+"."+e.CallID+"."+strconv.FormatUint(e.Term, 10)+"."+strconv.FormatUint(e.Seq, 10))
+	return &nats.Msg{Subject: c.Subjects.Of(&e), Data: data}, nil
+}
+
+// RecordMessage is Message for records read on their own, days later
+// (final records, webhook copies): schema 2 with the kind, call and user
+// in the payload, and a Nats-Msg-Id.
+func (c *Client) RecordMessage(e Event) (*nats.Msg, error) {
+	e.V = VersionCompact
+	if err := e.check(); err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
 	}
+	data, err := encodeCompact(&e, true)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s/%s: %w", e.CallID, e.Kind, err)
+	}
+	msg := &nats.Msg{Subject: c.Subjects.Of(&e), Data: data}
+	c.WithMsgID(msg, &e)
 	return msg, nil
+}
+
+// WithMsgID sets a call event's Nats-Msg-Id (agent instance or name, call,
+// term, seq), so JetStream drops a duplicate of a retried publish, and
+// never the events of a restarted agent: its instance differs.
+func (c *Client) WithMsgID(msg *nats.Msg, e *Event) {
+	if e.Seq == 0 {
+		return
+	}
+	who := c.Instance
+	if who == "" {
+		who = e.Agent
+	}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, who+"."+e.CallID+"."+strconv.FormatUint(e.Term, 10)+"."+strconv.FormatUint(e.Seq, 10))
 }

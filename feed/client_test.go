@@ -180,7 +180,7 @@ func TestTerminate(t *testing.T) {
 	if _, err := c.Terminate(ctx, TerminateRequest{CallID: "rtc_a", Reason: "fail"}); err == nil || !errors.Is(err, err) || err.Error() != "terminate rtc_a: agent: hangup: 500 from OpenAI" {
 		t.Fatalf("failed terminate: %v", err)
 	}
-	if len(got) != 2 || got[0].Operator != "op@host" || got[0].Reason != "abuse" || got[0].V != Version {
+	if len(got) != 2 || got[0].Operator != "op@host" || got[0].Reason != "abuse" || got[0].V != TerminateVersion {
 		t.Fatalf("agent saw %+v", got)
 	}
 }

@@ -75,14 +75,20 @@ func (c *Client) direct(ctx context.Context, stream string, req directReq) (msgs
 }
 
 // decodeAll decodes the messages that are events, skipping the rest.
-func decodeAll(msgs []*nats.Msg) []Event {
+func (c *Client) decodeAll(msgs []*nats.Msg) []Event {
 	out := make([]Event, 0, len(msgs))
 	for _, m := range msgs {
-		if e, err := Decode(m.Data); err == nil {
+		if e, err := c.decodeDirect(m); err == nil {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// decodeDirect decodes a direct get's message: its subject is in a
+// header (the message itself arrives on an inbox).
+func (c *Client) decodeDirect(m *nats.Msg) (Event, error) {
+	return c.Subjects.DecodeMsg(m.Header.Get(jetstream.SubjectHeader), m.Data)
 }
 
 // msgSeq is a direct-get message's stream sequence.

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Version is the schema version carried in every event ("v") and in every
-// subject ("<prefix>.v1..."). A consumer skips events of a version it does not
-// know instead of misreading them.
-const Version = 1
+// Version is the schema version of the live events this package writes
+// (VersionCompact); every event says its own ("v"). A consumer skips
+// events of a version it does not know instead of misreading them. The
+// "v1" in subjects is their layout, unchanged since schema 1.
+const Version = VersionCompact
 
 // Kind names what an event says about a call; it is also the last token of
 // the event's subject.
@@ -232,20 +233,20 @@ type End struct {
 	EndedAt time.Time `json:"ended_at"`
 }
 
-// Decode parses and checks one event. It never panics on bad input and
-// says what is wrong, so a consumer can count and skip it.
-func Decode(data []byte) (Event, error) {
-	var e Event
+// decodeVerbose parses and checks one event of schema 1. v is the
+// version the payload says, so a schema 2 payload that does not start with
+// {"v":2 (another writer's spacing) is read as schema 2.
+func decodeVerbose(data []byte) (e Event, v int, err error) {
 	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+		return Event{}, 0, fmt.Errorf("decode event: %w", err)
 	}
-	if e.V != Version {
-		return Event{}, fmt.Errorf("decode event: schema version %d, want %d", e.V, Version)
+	if e.V != VersionVerbose {
+		return Event{}, e.V, fmt.Errorf("decode event: schema version %d, want %d or %d", e.V, VersionVerbose, VersionCompact)
 	}
 	if err := e.check(); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+		return Event{}, e.V, fmt.Errorf("decode event: %w", err)
 	}
-	return e, nil
+	return e, e.V, nil
 }
 
 // check verifies that e names what its scope needs and carries the payload

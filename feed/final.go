@@ -16,7 +16,7 @@ func (c *Client) FinalMessage(e Event) (*nats.Msg, error) {
 	if e.Kind != KindEnded {
 		return nil, fmt.Errorf("final record of %s: kind %q, want ended", e.CallID, e.Kind)
 	}
-	msg, err := c.Message(e)
+	msg, err := c.RecordMessage(e)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +57,10 @@ func (c *Client) lastIn(ctx context.Context, stream, subject string) (Event, boo
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
 	}
-	return lastEvent(ctx, s, subject)
+	return c.lastEvent(ctx, s, subject)
 }
 
-func lastEvent(ctx context.Context, s jetstream.Stream, subject string) (Event, bool, error) {
+func (c *Client) lastEvent(ctx context.Context, s jetstream.Stream, subject string) (Event, bool, error) {
 	m, err := s.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Event{}, false, nil
@@ -68,7 +68,7 @@ func lastEvent(ctx context.Context, s jetstream.Stream, subject string) (Event, 
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
 	}
-	e, err := Decode(m.Data)
+	e, err := c.Subjects.DecodeMsg(m.Subject, m.Data)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read %s: %w", subject, err)
 	}

@@ -136,7 +136,7 @@ func (c *Client) walk(ctx context.Context, stream, filter string, q ListQuery, p
 		}
 		for i, m := range msgs {
 			seq = msgSeq(m) + 1
-			e, err := Decode(m.Data)
+			e, err := c.decodeDirect(m)
 			if err != nil || seen[e.CallID] {
 				continue
 			}

@@ -64,12 +64,12 @@ func (c *Client) NotifyMessage(e Event) (*nats.Msg, error) {
 	default:
 		return nil, fmt.Errorf("notify copy of %s: kind %q, want flag, warning or refused", e.CallID, e.Kind)
 	}
-	msg, err := c.Message(e)
+	msg, err := c.RecordMessage(e) // read on its own, days later
 	if err != nil {
 		return nil, err
 	}
 	msg.Subject = c.Subjects.Notify(&e)
-	msg.Header.Del(jetstream.MsgIDHeader)
+	msg.Header = nats.Header{} // the caller names the copy (its webhook-id)
 	return msg, nil
 }
 

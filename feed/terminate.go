@@ -14,6 +14,10 @@ import (
 // ended, or its agent is gone).
 var ErrNoOwner = errors.New("no agent owns this call")
 
+// TerminateVersion is the version of the terminate request and reply,
+// which have their own schema (docs/EVENTS.md).
+const TerminateVersion = 1
+
 // TerminateRequest asks the owning agent to hang a call up.
 type TerminateRequest struct {
 	V        int       `json:"v"`
@@ -45,7 +49,7 @@ func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (Terminate
 	if err := ValidateCallID(req.CallID); err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate: %w", err)
 	}
-	req.V = Version
+	req.V = TerminateVersion
 	if req.At.IsZero() {
 		req.At = time.Now().UTC()
 	}
@@ -80,7 +84,7 @@ func (c *Client) ServeTerminate(callID string, fn func(TerminateRequest) (*Summa
 	}
 	sub, err := c.NC.Subscribe(c.Subjects.Terminate(callID), func(m *nats.Msg) {
 		var req TerminateRequest
-		rep := TerminateReply{V: Version, CallID: callID}
+		rep := TerminateReply{V: TerminateVersion, CallID: callID}
 		if err := json.Unmarshal(m.Data, &req); err != nil {
 			rep.Error = "bad request: " + err.Error()
 		} else if req.CallID != "" && req.CallID != callID {

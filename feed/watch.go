@@ -160,7 +160,7 @@ func (w *Watcher) handle(serial int, m jetstream.Msg) {
 		}
 	}
 	w.mu.Unlock()
-	e, err := Decode(m.Data())
+	e, err := w.c.Subjects.DecodeMsg(m.Subject(), m.Data())
 	if err != nil {
 		w.skipped.Add(1)
 		return

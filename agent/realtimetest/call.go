@@ -247,11 +247,12 @@ func expiryMessage(d time.Duration) string {
 	return fmt.Sprintf("Your session hit the maximum duration of %s.", d)
 }
 
-// broadcast sends one event to every sideband attached to the call and
-// reports whether at least one write succeeded. The usage delta d (may be
-// nil) is counted as emitted before the writes, so a client that has read
-// the event always finds it in Emitted, and uncounted if none succeeded.
-func (s *Server) broadcast(c *call, data []byte, d *Usage) bool {
+// broadcast sends one event of type typ to every sideband attached to the
+// call and reports whether at least one write succeeded. The usage delta d
+// (may be nil) is counted as emitted before the writes, so a client that
+// has read the event always finds it in Emitted, and uncounted if none
+// succeeded. A delivered event is reported to Options.OnEmit.
+func (s *Server) broadcast(c *call, typ string, data []byte, d *Usage) bool {
 	s.mu.Lock()
 	if c.ended {
 		s.mu.Unlock()
@@ -268,6 +269,7 @@ func (s *Server) broadcast(c *call, data []byte, d *Usage) bool {
 	s.mu.Unlock()
 
 	delivered := false
+	at := time.Now()
 	for _, sb := range sbs {
 		if sb.send(data) == nil {
 			delivered = true
@@ -277,6 +279,9 @@ func (s *Server) broadcast(c *call, data []byte, d *Usage) bool {
 		s.mu.Lock()
 		c.emitted.add(d, -1)
 		s.mu.Unlock()
+	}
+	if delivered && s.opts.OnEmit != nil {
+		s.opts.OnEmit(c.id, typ, at)
 	}
 	return delivered
 }

@@ -1,6 +1,9 @@
 // Package realtimetest is an in-process stand-in for OpenAI's Realtime
 // call-control surface, in the spirit of net/http/httptest: tests, the demo
 // and benchmarks run an agent against it over real sockets on 127.0.0.1.
+// NewServer serves plain HTTP and ws://; NewTLSServer serves https:// and
+// wss://, as OpenAI does, with a certificate of its own that its Client
+// trusts.
 // It follows the project's openai-realtime.md notes (the protocol as
 // observed in real traffic):
 //
@@ -49,8 +52,10 @@
 // (input grows turn by turn, cached tokens are a subset), rate_limits.updated
 // ~40 ms after response.done, and output_audio_buffer.started/stopped
 // around playback. Server.Emitted returns exactly what was sent, so tests
-// can compare an agent's accounting with the truth. Simulate runs a
-// realistic population of calls for the demo.
+// can compare an agent's accounting with the truth, and Options.OnEmit
+// reports each event as it goes out, with when, so load generators can
+// time what follows. Simulate runs a realistic population of calls for
+// the demo and the load generator.
 //
 // # Simplifications
 //

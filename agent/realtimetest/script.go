@@ -134,13 +134,13 @@ func (r *runner) scaled(sec float64) time.Duration {
 
 // emit broadcasts one event and reports whether a sideband got it.
 func (r *runner) emit(typ string, d *Usage, fields ...kv) bool {
-	return r.s.broadcast(r.c, encodeEvent(newEventID(), typ, fields...), d)
+	return r.s.broadcast(r.c, typ, encodeEvent(newEventID(), typ, fields...), d)
 }
 
 // emitBuffer sends an output_audio_buffer.* event, whose event ids have
 // their own hex style on the sideband.
 func (r *runner) emitBuffer(typ, respID string) {
-	r.s.broadcast(r.c, encodeEvent(newAudioBufferEventID(), typ, kv{"response_id", respID}), nil)
+	r.s.broadcast(r.c, typ, encodeEvent(newAudioBufferEventID(), typ, kv{"response_id", respID}), nil)
 }
 
 func (r *runner) snapshot() turnConfig {

@@ -2,6 +2,8 @@ package realtimetest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log"
 	"math/rand/v2"
@@ -23,6 +25,19 @@ type Options struct {
 	// POST /v1/realtime/calls (default 300ms, real time); lower it to run
 	// SDP-relay tests fast.
 	TurnGap time.Duration
+
+	// OnEmit, if set, is told about every event a call sends to its
+	// sidebands (its script's events and session.updated), once per event
+	// and only if a write of it to an attached sideband succeeded: events
+	// lost while no sideband is attached are not reported, as they are not
+	// counted in Emitted. at is when the first write of the frame began,
+	// so a client that has read the frame read it after at. It runs on
+	// the goroutine that sent the event, after the write: keep it short.
+	// Load generators use it to time what follows OpenAI's words (a
+	// response.done until a dashboard shows its usage). Error replies to
+	// one sideband's bad client events, the session_expired before a
+	// close, and Inject's and Flood's frames are not reported.
+	OnEmit func(callID, eventType string, at time.Time)
 
 	// OnHangup, if set, is called for every hangup request with the HTTP
 	// status answered (200, 401, 404 or what HangupStatus chose), before
@@ -100,6 +115,7 @@ type Server struct {
 	hs   *http.Server
 	mux  *http.ServeMux
 	base string
+	cert *x509.Certificate // nil: plain HTTP (NewServer)
 
 	closing chan struct{}   // closed by Close; stops Simulate and webhook retries
 	ctx     context.Context // cancelled by Close; bounds webhook requests
@@ -127,9 +143,18 @@ type Server struct {
 // sideband can be dropped at the TCP level and so Close can force it shut.
 type rawConnKey struct{}
 
-// NewServer starts a Server on 127.0.0.1 with a random port. Like
-// httptest.NewServer it panics if it cannot listen.
-func NewServer(opts Options) *Server {
+// NewServer starts a Server on 127.0.0.1 with a random port, serving
+// plain HTTP and ws://. Like httptest.NewServer it panics if it cannot
+// listen.
+func NewServer(opts Options) *Server { return newServer(opts, false) }
+
+// NewTLSServer is NewServer serving HTTPS and wss://, as OpenAI does, with
+// a certificate of its own for 127.0.0.1 that no system trusts: give
+// clients Client, or a transport trusting Certificate. Like
+// httptest.NewTLSServer it panics if it cannot listen.
+func NewTLSServer(opts Options) *Server { return newServer(opts, true) }
+
+func newServer(opts Options, secure bool) *Server {
 	if opts.APIKey == "" {
 		opts.APIKey = defaultAPIKey
 	}
@@ -190,13 +215,29 @@ func NewServer(opts Options) *Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn() // a drop is at the TCP level, under TLS
+			}
 			return context.WithValue(ctx, rawConnKey{}, c)
 		},
 	}
 	s.hs.ConnState = s.trackConn
+	if secure {
+		cert, err := newCertificate()
+		if err != nil {
+			panic("realtimetest: " + err.Error())
+		}
+		s.cert = cert.Leaf
+		s.hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.base = "https://" + ln.Addr().String() + "/v1"
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		if secure {
+			_ = s.hs.ServeTLS(outageListener{Listener: ln, s: s}, "", "")
+			return
+		}
 		_ = s.hs.Serve(outageListener{Listener: ln, s: s})
 	}()
 	return s
@@ -238,8 +279,9 @@ func (s *Server) track() bool {
 	return true
 }
 
-// BaseURL returns what OPENAI_BASE_URL would be: "http://127.0.0.1:PORT/v1".
-// The sideband lives at the same host under ws://…/v1/realtime?call_id=….
+// BaseURL returns what OPENAI_BASE_URL would be: "http://127.0.0.1:PORT/v1"
+// ("https://…" for NewTLSServer). The sideband lives at the same host under
+// ws://…/v1/realtime?call_id=… (wss://…).
 func (s *Server) BaseURL() string { return s.base }
 
 // APIKey returns the standard key the server accepts.

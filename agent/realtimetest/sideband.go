@@ -249,7 +249,7 @@ func (s *Server) handleSessionUpdate(sb *sideband, data []byte, evID any) {
 	c.configured = true
 	s.mu.Unlock()
 
-	s.broadcast(c, encodeEvent(newEventID(), "session.updated", kv{"session", obj}), nil)
+	s.broadcast(c, "session.updated", encodeEvent(newEventID(), "session.updated", kv{"session", obj}), nil)
 	if first {
 		close(c.start)
 	}

@@ -15,16 +15,24 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR] [--readonly] [--keys FILE]", stderr)
+	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR] [--readonly] [--keys FILE]\n       calltop demo --headless [--calls N] [--duration D] [--turn-gap 300ms] [--agents 1] [--json]", stderr)
 	calls := fs.Int("calls", 12, "simulated concurrent calls")
 	var wf watchFlags
 	wf.register(fs)
-	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken)")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken; with --headless, a free port unless given)")
+	var hf headlessFlags
+	hf.register(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *calls < 1 || *calls > 10000 {
 		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
+	}
+	if err := hf.check(fs); err != nil {
+		return err
+	}
+	if hf.on {
+		return runLoadgen(ctx, hf.config(fs, *calls, *natsListen), stdout, stderr)
 	}
 	opts, err := wf.options()
 	if err != nil {
