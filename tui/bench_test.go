@@ -33,7 +33,7 @@ var (
 // one batch per frame at 60 frames a second; the screen is 200×50. Each
 // batch is encoded once as the NATS messages agents publish
 // (feed.Client.Message), and each implementation decodes it with
-// feed.Decode as feed.Watcher does. A frame is decode + Update (fold the
+// feed.Subjects.DecodeMsg as feed.Watcher does. A frame is decode + Update (fold the
 // batch; every 60th frame also the one-second tick, which prunes) + View,
 // all on the benchmark's goroutine: the worst case, where one core does
 // everything. Decode is also reported on its own.

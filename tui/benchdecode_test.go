@@ -6,7 +6,7 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// BenchmarkDecodeEvents is feed.Decode alone on the events of
+// BenchmarkDecodeEvents is feed's DecodeMsg alone on the events of
 // BenchmarkFrame's load, one sub-benchmark per kind plus the frame's mix:
 // what feed.Watcher spends per message before the dashboard sees it. It
 // reports the message size (wire-bytes) next to time and allocations.
@@ -23,7 +23,7 @@ func BenchmarkDecodeEvents(b *testing.B) {
 	var mix [][]byte
 	for range 2 * benchFPS { // two seconds: every kind of the load occurs
 		for _, m := range encodeBatch(b, enc, g.frame()) {
-			e, err := feed.Decode(m)
+			e, err := decodeWire(m)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -40,7 +40,7 @@ func BenchmarkDecodeEvents(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := feed.Decode(msgs[i%len(msgs)]); err != nil {
+				if _, err := decodeWire(msgs[i%len(msgs)]); err != nil {
 					b.Fatal(err)
 				}
 			}

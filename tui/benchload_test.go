@@ -262,7 +262,9 @@ func (g *frameLoad) usageEvent(c *simCall, at time.Time) feed.Event {
 	cp := *u
 	cp.ByStatus = map[string]int{"completed": u.ByStatus["completed"]}
 	e.Usage = &cp
-	e.Policy = c.policy
+	if c.policy != nil && g.rng.IntN(100) == 0 {
+		e.Policy = c.policy // as the agent: only when it moved (a credits top-up)
+	}
 	return e
 }
 

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -214,7 +215,9 @@ func runWorker(spec string) {
 	runtime.KeepAlive(impl)
 }
 
-// encodeBatch encodes a batch as the NATS messages an agent publishes.
+// encodeBatch encodes a batch as the NATS messages an agent publishes,
+// each as its subject, a newline and its payload: schema 2 says the kind
+// and the call in the subject, so decoding needs both.
 func encodeBatch(b *testing.B, enc *feed.Client, batch []feed.Event) [][]byte {
 	msgs := make([][]byte, len(batch))
 	for i := range batch {
@@ -222,10 +225,28 @@ func encodeBatch(b *testing.B, enc *feed.Client, batch []feed.Event) [][]byte {
 		if err != nil {
 			b.Fatalf("encode %s/%s: %v", batch[i].CallID, batch[i].Kind, err)
 		}
-		msgs[i] = m.Data
+		msgs[i] = append(append([]byte(m.Subject), '\n'), m.Data...)
 	}
 	return msgs
 }
+
+// decodeWire decodes one message of encodeBatch as feed.Watcher does.
+func decodeWire(m []byte) (feed.Event, error) {
+	i := bytes.IndexByte(m, '\n')
+	if i < 0 {
+		return feed.Event{}, fmt.Errorf("no subject in %q", m)
+	}
+	return wireSubjects.DecodeMsg(string(m[:i]), m[i+1:])
+}
+
+// wireSubjects are the default prefix's, which feed.NewClient(nil, "") uses.
+var wireSubjects = func() feed.Subjects {
+	s, err := feed.NewSubjects("")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // timeFrame decodes msgs as feed.Watcher does, then updates and views.
 func timeFrame(impl frameImpl, msgs [][]byte, now time.Time, tick bool) frameTimes {
@@ -234,7 +255,7 @@ func timeFrame(impl frameImpl, msgs [][]byte, now time.Time, tick bool) frameTim
 	start := time.Now()
 	evs := make([]feed.Event, 0, len(msgs))
 	for _, m := range msgs {
-		e, err := feed.Decode(m)
+		e, err := decodeWire(m)
 		if err != nil {
 			panic(fmt.Sprintf("decode %s: %v", m, err))
 		}
