@@ -40,7 +40,9 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
 	CALLTOP_BENCH=1 $(GO) test -count 1 -run TestDecodeRatios -v -benchtime 300ms ./agent
 	$(GO) test -run '^$$' -bench 'Track/' -benchtime 1x ./agent
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/... ./tui/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/...
+	$(GO) test -run '^$$' -bench DecodeEvents -benchmem -benchtime $(BENCHTIME) ./tui
+	$(GO) test -run '^$$' -bench Frame -benchtime 600x ./tui
 	./$(BIN) demo --headless --calls 20 --duration 60s
 
 # The load generator (docs/BENCHMARKS.md#load-generator): CALLS simulated

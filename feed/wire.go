@@ -241,7 +241,7 @@ func compactUsage(u *Usage, final bool) *wireUsage {
 	return w
 }
 
-func (w *wireUsage) usage() *Usage {
+func (w *wireUsage) usage(t *wireTokens) *Usage {
 	u := &Usage{Responses: w.Resp, ByReason: w.Reason, TranscriptionTokens: w.TrTok, TranscriptionSeconds: secs(w.TrMs),
 		TranscriptionUSD: float64(w.TrCost) / 1e6, Seconds: secs(w.Ms), UserSpeechSeconds: secs(w.UserMs),
 		AgentSpeechSeconds: secs(w.AgentMs), CostUSD: float64(w.Cost) / 1e6, CostUnknown: w.CostUnknown,
@@ -257,7 +257,7 @@ func (w *wireUsage) usage() *Usage {
 			u.ByStatus["completed"] = done
 		}
 	}
-	if t := w.Tok; t != nil {
+	if t != nil {
 		u.Tokens = Tokens{InputText: t.IT, InputAudio: t.IA, InputImage: t.II, CachedText: t.CT, CachedAudio: t.CA,
 			CachedImage: t.CI, OutputText: t.OT, OutputAudio: t.OA,
 			Input: t.IT + t.IA + t.II, Output: t.OT + t.OA, InputCached: t.CT + t.CA + t.CI}
@@ -287,6 +287,16 @@ var ErrNotEvent = errors.New("not an event subject")
 // panics on bad input and says what is wrong, so a consumer can count and
 // skip it.
 func (s Subjects) DecodeMsg(subject string, data []byte) (Event, error) {
+	if strings.HasSuffix(subject, ".usage") {
+		if e, ok, err := s.decodeUsageMsg(subject, data); ok {
+			return e, err
+		}
+	}
+	return s.decodeMsg(subject, data)
+}
+
+// decodeMsg is DecodeMsg's general path, for every kind and shape.
+func (s Subjects) decodeMsg(subject string, data []byte) (Event, error) {
 	if !bytes.HasPrefix(data, compactPrefix) {
 		if e, v, err := decodeVerbose(data); v != VersionCompact {
 			return e, err
@@ -351,7 +361,7 @@ func (w *wireEvent) event(e Event) (Event, error) {
 		e.Session = &Session{SessionID: x.SessionID, Model: x.Model, ExpiresAt: fromMs(x.ExpiresAt)}
 	}
 	if x := w.Usage; x != nil {
-		e.Usage = x.usage()
+		e.Usage = x.usage(x.Tok)
 	}
 	if x := w.End; x != nil {
 		e.End = &End{Reason: x.Reason, Detail: x.Detail, By: x.By, EndedAt: fromMs(x.EndedAt)}
@@ -377,8 +387,8 @@ func (w *wireEvent) event(e Event) (Event, error) {
 // <prefix>.v1.call.<id>.<kind>[.<qualifier>], <prefix>.v1.user.<key>.<kind>[.…],
 // <prefix>.v1.agent.<name>.<kind>.
 func (s Subjects) fromSubject(subject string) (Event, error) {
-	rest, ok := strings.CutPrefix(subject, s.prefix()+".v1.")
-	if !ok {
+	rest, ok := strings.CutPrefix(subject, s.prefix())
+	if rest, ok = strings.CutPrefix(rest, ".v1."); !ok {
 		return Event{}, ErrNotEvent
 	}
 	scope, rest, _ := strings.Cut(rest, ".")

@@ -132,3 +132,65 @@ func FuzzDecodeMsg(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUsageFastPath: whatever usage message the fast path reads, it reads
+// as the general path does (same event, or both an error), and it reads
+// what the agent writes.
+func FuzzUsageFastPath(f *testing.F) {
+	subject := "calltop.v1.call.rtc_a.usage"
+	for _, d := range []string{
+		`{"v":2,"seq":3,"at":1764660000000,"usage":{"tok":{"it":1},"resp":1,"cost":5}}`,
+		`{"v":2,"term":2,"seq":9,"at":1,"usage":{"tok":{"it":50,"ia":438,"ca":121,"oa":188,"total":7},"resp":3,"status":{"cancelled":1,"odd":2},"reason":{"turn_detected":1},"tr_tok":4,"tr_ms":5,"tr_cost":6,"ms":7,"user_ms":8,"agent_ms":9,"cost":27648,"cost_unknown":true,"errors":1,"skipped":2,"unknown":3,"gaps":1,"gap_ms":400}}`,
+		`{"v":2,"seq":1,"at":1,"usage":{"resp":1,"resp":2}}`,
+		`{"v":2,"seq":-1,"at":1,"usage":{}}`,
+		`{"v":3,"seq":1,"at":1,"usage":{}}`,
+		`{"v":2,"seq":1,"at":1,"usage":{"tok":{"it":01}}}`,
+		`{"v":2,"seq":1,"at":1,"usage":{"status":{"a\u0062":1}}}`,
+	} {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		s := Subjects{}
+		fast, ok, ferr := s.decodeUsageMsg(subject, []byte(data))
+		if !ok {
+			return
+		}
+		slow, serr := s.decodeMsg(subject, []byte(data))
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("%s: fast path error %v, general path error %v", data, ferr, serr)
+		}
+		if ferr == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s:\nfast    %+v %+v\ngeneral %+v %+v", data, fast, *fast.Usage, slow, *slow.Usage)
+		}
+	})
+}
+
+// TestUsageFastPathTakesAgentOutput: the events the agent publishes take
+// the fast path, so a change of the encoder cannot slip it silently.
+func TestUsageFastPathTakesAgentOutput(t *testing.T) {
+	c, err := NewClient(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(1764660000123).UTC()
+	for _, u := range []Usage{
+		{Responses: 2, ByStatus: map[string]int{"completed": 1, "cancelled": 1}, ByReason: map[string]int{"turn_detected": 1},
+			Tokens: Tokens{InputText: 5, InputAudio: 7, Input: 12, OutputAudio: 3, Output: 3, Total: 15}, CostUSD: 0.001234,
+			UserSpeechSeconds: 1.5, AgentSpeechSeconds: 2.25, TranscriptionTokens: 9, TranscriptionSeconds: 1.2, TranscriptionUSD: 0.0001},
+		{Errors: 1, Gaps: 1, GapSeconds: 3.5, CostUnknown: true},
+	} {
+		e := Event{V: Version, Kind: KindUsage, CallID: "rtc_a", Term: 2, Seq: 7, At: at, Usage: &u}
+		m, err := c.Message(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, ok, err := c.Subjects.decodeUsageMsg(m.Subject, m.Data)
+		if !ok || err != nil {
+			t.Fatalf("%s: the fast path refused the agent's own usage event (ok %v, %v)", m.Data, ok, err)
+		}
+		slow, err := c.Subjects.decodeMsg(m.Subject, m.Data)
+		if err != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s: fast %+v, general %+v (%v)", m.Data, fast, slow, err)
+		}
+	}
+}

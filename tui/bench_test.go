@@ -2,241 +2,192 @@ package tui
 
 import (
 	"cmp"
-	"context"
+	"flag"
 	"fmt"
-	"math/rand/v2"
-	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
-
-	"charm.land/bubbles/v2/table"
-	tea "charm.land/bubbletea/v2"
 
 	"github.com/calltop/calltop/feed"
 )
 
-// The load of the dashboard benchmark: 10,000 live calls and 20,000
-// usage events a second, delivered as the dashboard receives them, one
-// batch per frame at 60 frames a second; the screen is 200×50.
-const (
-	benchCalls     = 10_000
-	benchPerSecond = 20_000
-	benchFPS       = 60
-	benchPerFrame  = benchPerSecond / benchFPS // 333
-	benchW, benchH = 200, 50
+var (
+	benchCalls = flag.String("frame.calls", "10000",
+		"BenchmarkFrame: live calls, comma-separated to run several sizes (1000,2000,5000,10000,20000)")
+	benchOnly = flag.String("frame.impls", "",
+		"BenchmarkFrame: the implementations to run, comma-separated (default all: calltop,calltop-age,fair,naive)")
+	benchWorst = flag.Int("frame.worst", 0,
+		"BenchmarkFrame: log calltop's n slowest frames, split into decode, update and view")
 )
 
-// BenchmarkFrame measures one frame of that load, Update (fold the
-// batch; once a second also the tick) plus View, for the dashboard and,
-// side by side, for the naive way: a bubbles v2 table whose rows are
-// rebuilt from the Board and set with SetRows every batch. It reports the
-// p50 and p99 frame time and the live heap after the run.
+// BenchmarkFrame measures the dashboard frame by frame against two
+// bubbles-table baselines, paired: every implementation gets the same
+// batches, one frame each per iteration in a rotating order, so each
+// ratio compares the same moments of the same machine.
 //
-//	go test -run '^$' -bench Frame -benchtime 1200x ./tui
+// The load (benchload_test.go): 10,000 live calls (-frame.calls), 20,000
+// events a second of every kind (usage, starts with their session events,
+// ends, sidebands dropping and coming back, flags, warnings, heartbeats),
+// one batch per frame at 60 frames a second; the screen is 200×50. Each
+// batch is encoded once as the NATS messages agents publish
+// (feed.Client.Message), and each implementation decodes it with
+// feed.Subjects.DecodeMsg as feed.Watcher does. A frame is decode + Update (fold the
+// batch; every 60th frame also the one-second tick, which prunes) + View,
+// all on the benchmark's goroutine: the worst case, where one core does
+// everything. Decode is also reported on its own.
+//
+// Sub-benchmarks: quiet, and busy, where a child process keeps one core
+// spinning for the whole run (an SSH host is never idle).
+//
+//	go test -run '^$' -bench Frame -benchtime 600x ./tui
+//
+// Metrics: p50 and p99 frame time per implementation, in ms; the ratios
+// of the baselines' p99 to calltop's; calltop's decode, update and view
+// times and allocations per frame.
 func BenchmarkFrame(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		new  func() frameRunner
-	}{
-		{"calltop/sort=age", func() frameRunner { return newDashRunner(sortAge) }},
-		{"calltop/sort=cost", func() frameRunner { return newDashRunner(sortCost) }},
-		{"naive-bubbles-table/sort=cost", func() frameRunner { return newNaiveRunner() }},
-	} {
-		b.Run(bc.name, func(b *testing.B) { benchFrames(b, bc.new) })
+	for _, n := range parseCounts(b, *benchCalls) {
+		for _, busy := range []bool{false, true} {
+			mode := "quiet"
+			if busy {
+				mode = "busy"
+			}
+			b.Run(fmt.Sprintf("calls=%d/%s", n, mode), func(b *testing.B) { benchFrames(b, n, busy) })
+		}
 	}
 }
 
-// frameRunner is one implementation under the load.
-type frameRunner interface {
-	load(evs []feed.Event, now time.Time)
-	frame(evs []feed.Event, now time.Time, tick bool) string
+func parseCounts(b *testing.B, s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 100 {
+			b.Fatalf("-frame.calls: %q is not a number of calls (at least 100)", f)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
-func benchFrames(b *testing.B, newRunner func() frameRunner) {
-	gen := newLoadGen(benchCalls)
-	now := gen.start
-	r := newRunner()
-	r.load(gen.initial(), now)
-	runtime.GC()
-	durs := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
+func benchFrames(b *testing.B, n int, busy bool) {
+	var names []string
+	for _, bi := range benchImpls {
+		if *benchOnly == "" || slices.Contains(strings.Split(*benchOnly, ","), bi.name) {
+			names = append(names, bi.name)
+		}
+	}
+	if len(names) == 0 {
+		b.Fatalf("-frame.impls %q names no implementation", *benchOnly)
+	}
+	workers := make([]*frameWorker, 0, len(names))
+	defer func() {
+		for _, w := range workers {
+			if w.cmd.ProcessState == nil {
+				w.kill()
+			}
+		}
+	}()
+	for _, name := range names {
+		workers = append(workers, startWorker(b, name, n))
+	}
+	if busy {
+		defer busyCore(b)()
+	}
+	g := newFrameLoad(n)
+	g.initial(n) // as the workers did: the same state, the same frames
+	enc, err := feed.NewClient(nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		now = now.Add(time.Second / benchFPS)
-		batch := gen.batch(benchPerFrame, now)
-		b.StartTimer()
-		t := time.Now()
-		if out := r.frame(batch, now, i%benchFPS == 0); len(out) == 0 {
-			b.Fatal("empty screen")
+		msgs := encodeBatch(b, enc, g.frame())
+		waitIdle() // this process's garbage collection must not run into a frame
+		tick := i%benchFPS == benchFPS-1
+		for k := range workers {
+			workers[(i+k)%len(workers)].frame(b, i, msgs, g.now, tick)
 		}
-		durs = append(durs, time.Since(t))
 	}
 	b.StopTimer()
-	slices.Sort(durs)
-	q := func(p float64) float64 { return float64(durs[min(len(durs)-1, int(p*float64(len(durs))))]) / 1e6 }
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
-	runtime.KeepAlive(r)
-}
-
-// loadGen makes the events of benchCalls live calls and their usage.
-type loadGen struct {
-	rng   *rand.Rand
-	start time.Time
-	calls []benchCall
-}
-
-type benchCall struct {
-	id, user, model string
-	seq             uint64
-	usage           feed.Usage
-}
-
-func newLoadGen(n int) *loadGen {
-	g := &loadGen{rng: rand.New(rand.NewPCG(7, 8)), start: time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)}
-	models := []string{"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-2", "gpt-realtime-1.5"}
-	for i := range n {
-		g.calls = append(g.calls, benchCall{
-			id:    fmt.Sprintf("rtc_u1_%032x", g.rng.Uint64()),
-			user:  fmt.Sprintf("user%04d@example.com", i%3000),
-			model: models[i%len(models)],
-		})
+	for _, w := range workers {
+		w.finish(b)
 	}
-	return g
-}
-
-// initial is every call's started, session and first usage event.
-func (g *loadGen) initial() []feed.Event {
-	var evs []feed.Event
-	for i := range g.calls {
-		c := &g.calls[i]
-		at := g.start.Add(-time.Duration(g.rng.IntN(3600)) * time.Second)
-		evs = append(evs,
-			feed.Event{V: feed.Version, Kind: feed.KindStarted, CallID: c.id, Seq: 1, At: at, Agent: "api-1",
-				Start: &feed.Start{User: c.user, Model: c.model, StartedAt: at}},
-			feed.Event{V: feed.Version, Kind: feed.KindSession, CallID: c.id, Seq: 2, At: at, Agent: "api-1",
-				Session: &feed.Session{SessionID: "sess_" + c.id[4:], Model: c.model, ExpiresAt: at.Add(time.Hour)}},
-		)
-		c.seq = 2
-		evs = append(evs, g.usage(c, at))
-	}
-	return evs
-}
-
-// batch is n usage events on random calls, each a little more usage.
-func (g *loadGen) batch(n int, now time.Time) []feed.Event {
-	evs := make([]feed.Event, n)
-	for i := range evs {
-		evs[i] = g.usage(&g.calls[g.rng.IntN(len(g.calls))], now)
-	}
-	return evs
-}
-
-func (g *loadGen) usage(c *benchCall, at time.Time) feed.Event {
-	c.seq++
-	in, out := int64(20+g.rng.IntN(400)), int64(10+g.rng.IntN(200))
-	t := &c.usage.Tokens
-	t.Input += in
-	t.InputAudio += in
-	t.Output += out
-	t.OutputAudio += out
-	t.Total += in + out
-	c.usage.Responses++
-	c.usage.CostUSD += float64(in)*32e-6 + float64(out)*64e-6
-	u := c.usage
-	return feed.Event{V: feed.Version, Kind: feed.KindUsage, CallID: c.id, Seq: c.seq, At: at, Agent: "api-1", Usage: &u}
-}
-
-// dashRunner is the dashboard itself.
-type dashRunner struct {
-	m   *Model
-	now time.Time
-}
-
-func newDashRunner(by sortBy) *dashRunner {
-	r := &dashRunner{}
-	r.m = New(blockSource{}, Options{Now: func() time.Time { return r.now }})
-	r.m.Update(tea.WindowSizeMsg{Width: benchW, Height: benchH})
-	if by != sortAge {
-		r.m.setSort(by)
-	}
-	return r
-}
-
-func (r *dashRunner) load(evs []feed.Event, now time.Time) {
-	r.now = now
-	r.m.Update(eventsMsg{events: evs})
-}
-
-func (r *dashRunner) frame(evs []feed.Event, now time.Time, tick bool) string {
-	r.now = now
-	r.m.Update(eventsMsg{events: evs})
-	if tick {
-		r.m.Update(tickMsg(now))
-	}
-	return r.m.View().Content
-}
-
-// blockSource never delivers: the benchmark hands batches to Update
-// itself.
-type blockSource struct{}
-
-func (blockSource) Next(ctx context.Context) ([]feed.Event, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-func (blockSource) Terminate(context.Context, feed.TerminateRequest) (feed.TerminateReply, error) {
-	return feed.TerminateReply{}, nil
-}
-func (blockSource) State() feed.ConnState { return feed.ConnConnected }
-
-// naiveRunner is what the dashboard would be with the bubbles v2 table:
-// fold the batch into a Board, then rebuild every row from Board.Calls,
-// sort, format and SetRows, then View.
-type naiveRunner struct {
-	board *feed.Board
-	t     table.Model
-}
-
-func newNaiveRunner() *naiveRunner {
-	cols := []table.Column{
-		{Title: "CALL", Width: 40}, {Title: "USER", Width: 22}, {Title: "MODEL", Width: 18}, {Title: "STATE", Width: 8},
-		{Title: "AGE", Width: 7}, {Title: "IN", Width: 7}, {Title: "OUT", Width: 7}, {Title: "TOKENS", Width: 8},
-		{Title: "COST", Width: 9}, {Title: "$/MIN", Width: 8},
-	}
-	return &naiveRunner{
-		board: feed.NewBoard(DefaultRetain),
-		t:     table.New(table.WithColumns(cols), table.WithWidth(benchW), table.WithHeight(benchH-4), table.WithFocused(true)),
+	report(b, workers)
+	for _, w := range workers[1:] {
+		if w.calls != workers[0].calls {
+			b.Fatalf("%s holds %d calls, %s %d: they folded the events differently", w.name, w.calls, workers[0].name, workers[0].calls)
+		}
 	}
 }
 
-func (r *naiveRunner) load(evs []feed.Event, now time.Time) { r.frame(evs, now, false) }
+// logWorst logs the n slowest frames: whether a tick was in them (every
+// 60th frame), where their time went, the CPU time the worker's process
+// used meanwhile and whether a collection ended in them.
+func logWorst(b *testing.B, times []frameTimes, n int) {
+	idx := make([]int, len(times))
+	for i := range idx {
+		idx[i] = i
+	}
+	total := func(i int) time.Duration { return times[i].decode + times[i].update + times[i].view }
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(total(b), total(a)) })
+	for _, i := range idx[:min(n, len(idx))] {
+		t := times[i]
+		b.Logf("frame %d (tick %v): %v = decode %v + update %v + view %v; process CPU %v, collections ended %d", i, i%benchFPS == benchFPS-1,
+			total(i).Round(time.Microsecond), t.decode.Round(time.Microsecond), t.update.Round(time.Microsecond), t.view.Round(time.Microsecond),
+			t.cpu.Round(time.Microsecond), t.gcs)
+	}
+}
 
-func (r *naiveRunner) frame(evs []feed.Event, now time.Time, tick bool) string {
-	for _, e := range evs {
-		r.board.Apply(e)
+// quantile is the q-quantile of ds in milliseconds.
+func quantile(ds []time.Duration, q float64) float64 {
+	ds = slices.Sorted(slices.Values(ds))
+	i := min(len(ds)-1, int(q*float64(len(ds))))
+	return float64(ds[i]) / 1e6
+}
+
+// report turns the workers' measurements into the benchmark's metrics.
+func report(b *testing.B, workers []*frameWorker) {
+	b.ReportMetric(0, "ns/op") // an iteration is a frame of every implementation
+	p99 := map[string]float64{}
+	for _, w := range workers {
+		total := make([]time.Duration, len(w.times))
+		var dec, upd, view, ui []time.Duration
+		var allocs, bytes uint64
+		for i, t := range w.times {
+			total[i] = t.decode + t.update + t.view
+			dec, upd, view = append(dec, t.decode), append(upd, t.update), append(view, t.view)
+			ui = append(ui, t.update+t.view)
+			allocs += t.allocs
+			bytes += t.bytes
+		}
+		frames := float64(len(w.times))
+		b.ReportMetric(quantile(total, 0.50), w.name+"-p50-ms")
+		b.ReportMetric(quantile(total, 0.99), w.name+"-p99-ms")
+		b.ReportMetric(w.heapMB, w.name+"-heap-MB")
+		p99[w.name] = quantile(total, 0.99)
+		if w.name != "calltop" {
+			continue
+		}
+		logWorst(b, w.times, *benchWorst)
+		b.ReportMetric(quantile(dec, 0.50), "decode-p50-ms")
+		b.ReportMetric(quantile(dec, 0.99), "decode-p99-ms")
+		b.ReportMetric(quantile(upd, 0.50), "calltop-update-p50-ms")
+		b.ReportMetric(quantile(upd, 0.99), "calltop-update-p99-ms")
+		b.ReportMetric(quantile(view, 0.50), "calltop-view-p50-ms")
+		b.ReportMetric(quantile(view, 0.99), "calltop-view-p99-ms")
+		// The frame of the UI goroutine alone, when the watcher decodes on
+		// another core.
+		b.ReportMetric(quantile(ui, 0.50), "calltop-nodecode-p50-ms")
+		b.ReportMetric(quantile(ui, 0.99), "calltop-nodecode-p99-ms")
+		b.ReportMetric(float64(allocs)/frames, "calltop-allocs/frame")
+		b.ReportMetric(float64(bytes)/frames/1024, "calltop-KiB/frame")
 	}
-	if tick {
-		r.board.Prune(now)
+	if c, ok := p99["calltop"]; ok {
+		for _, base := range []string{"fair", "naive"} {
+			if p, ok := p99[base]; ok {
+				b.ReportMetric(p/c, base+"/calltop-p99")
+			}
+		}
 	}
-	calls := r.board.Calls()
-	slices.SortFunc(calls, func(a, b feed.Call) int {
-		return cmp.Or(cmp.Compare(b.Usage.CostUSD, a.Usage.CostUSD), cmp.Compare(a.ID, b.ID))
-	})
-	rows := make([]table.Row, len(calls))
-	for i := range calls {
-		c := &calls[i]
-		u := c.Usage
-		rows[i] = table.Row{c.ID, c.User, c.Model, string(c.State), formatAge(c.Seconds(now)),
-			formatTokens(u.Tokens.Input), formatTokens(u.Tokens.Output), formatTokens(u.Tokens.Total),
-			formatCost(u.CostUSD, u.CostUnknown), formatRate(c.PerMinute(now), u.CostUnknown)}
-	}
-	r.t.SetRows(rows)
-	return r.t.View()
 }

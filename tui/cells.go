@@ -212,26 +212,6 @@ func notes(c *feed.Call) (string, tone) {
 	return strings.Join(parts, " "), t
 }
 
-// measure returns the widest value of each flexible column among rows,
-// from the widths cached on each row.
-func measure(rs []*row) contentWidths {
-	var call, user, model, agent, state, notes int
-	for _, x := range rs {
-		call = max(call, len(x.call.ID))
-		user = max(user, x.wUser)
-		model = max(model, x.wModel)
-		agent = max(agent, x.wAgent)
-		notes = max(notes, x.wNotes)
-		if !x.live {
-			state = max(state, stateWidth(&x.call))
-		}
-	}
-	if len(rs) > 0 {
-		state = max(state, len("live"))
-	}
-	return contentWidths{colCall: call, colUser: user, colModel: model, colAgent: agent, colState: state, colNotes: notes}
-}
-
 // stateWidth is the widest STATE text a call may show before the next
 // measure: a live call may turn "hanging up" or "agent silent", which
 // refresh makes room for.

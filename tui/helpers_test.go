@@ -24,6 +24,14 @@ import (
 var natsURL string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(spinEnv) != "" {
+		spin() // a busy core for BenchmarkFrame (benchbusy_test.go)
+		return
+	}
+	if spec := os.Getenv(workerEnv); spec != "" {
+		runWorker(spec) // one implementation under BenchmarkFrame's load
+		return
+	}
 	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tui tests: embedded NATS:", err)

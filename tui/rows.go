@@ -25,7 +25,15 @@ type row struct {
 	match     bool   // passes the current filter
 	idx       int    // position among the shown rows, -1 when filtered out
 
-	wUser, wModel, wAgent, wNotes int // display widths, for the layout
+	wUser, wModel, wAgent, wNotes int   // display widths, for the layout
+	slot                          int32 // its rowStat in rows.stats
+
+	// timeline is the call's (Model.timelines holds it too), meter its
+	// user's spend meter, batch the last batch that touched it: what
+	// applyEvents would otherwise look up by ID for every event.
+	timeline *timeline
+	meter    userMeter
+	batch    uint64
 
 	flash flash
 
@@ -51,11 +59,26 @@ type rows struct {
 	removed bool   // a row left since the last resort
 	reshown bool   // a row's filter match changed since the last resort
 
-	rest, shownBuf []*row // reused buffers
+	// ents is the order of record (roworder.go); order and shown are
+	// derived from it. marks holds each slot's markDirty, markRemoved and
+	// markMatch.
+	ents, rest, moved []ent
+	marks             []uint8
+	shownBuf          []*row // reused buffer
+
+	// stats is every row's rowStat by slot (slots: the row in each), for
+	// the per-frame passes (rowstats.go); free lists free slots, freeing
+	// the slots of rows deleted since the last resort, which stay in the
+	// order until then.
+	stats         []rowStat
+	slots         []*row
+	free, freeing []int32
+	agentIDs      map[string]int32 // interned agent names, for rowStat
+	agentNames    []string
 }
 
 func newRows() *rows {
-	return &rows{byID: make(map[string]*row), full: true}
+	return &rows{byID: make(map[string]*row), full: true, agentIDs: make(map[string]int32)}
 }
 
 // Len is the number of shown rows.
@@ -103,10 +126,26 @@ func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
 		x = &row{idx: -1}
 		r.byID[c.ID] = x
 		r.order = append(r.order, x)
-	} else {
-		old = x.call
+		r.slotFor(x)
+		r.put(x, false, &old, &c, kc)
+		return x, old, false
 	}
-	x.call = c
+	old = x.call
+	r.put(x, true, &old, &c, kc)
+	return x, old, true
+}
+
+// update replaces the call of an existing row (c has its ID) and keeps
+// the call it replaced in old.
+func (r *rows) update(x *row, c *feed.Call, old *feed.Call, kc keyCtx) {
+	*old = x.call
+	r.put(x, true, old, c, kc)
+}
+
+// put sets a row's call; ok is false for a new row, old is the call it
+// replaces.
+func (r *rows) put(x *row, ok bool, old *feed.Call, c *feed.Call, kc keyCtx) {
+	x.call = *c
 	x.live = c.Live()
 	if !ok || old.User != c.User || old.Model != c.Model || old.Agent != c.Agent ||
 		old.State != c.State || len(old.Flags) != len(c.Flags) || len(old.Warnings) != len(c.Warnings) {
@@ -118,10 +157,11 @@ func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
 		x.wNotes = 0
 		if m := r.filter.matches(x.hay); m != x.match || !ok {
 			x.match = m
+			r.mark(x.slot, markMatch, m)
 			r.reshown = true
 		}
 	}
-	if len(c.Flags) > 0 || len(c.Warnings) > 0 || !c.Live() {
+	if (len(c.Flags) > 0 || len(c.Warnings) > 0 || !c.Live()) && (!ok || notesChanged(old, &x.call) || x.wNotes == 0) {
 		n, _ := notes(&x.call)
 		x.wNotes = lipgloss.Width(n)
 	}
@@ -130,14 +170,37 @@ func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
 	if !ok || k != x.key || sk != x.skey || old.Live() != c.Live() || !old.StartedAt.Equal(c.StartedAt) {
 		r.touch(x)
 	}
-	return x, old, ok
+	r.restat(x)
+}
+
+// notesChanged reports whether the NOTES text of a call may differ from
+// old's. The Board never changes a call's flags or warnings in place
+// (feed.Board.Get), so the same slices hold the same values.
+func notesChanged(old, c *feed.Call) bool {
+	return old.Live() != c.Live() || old.End != c.End ||
+		!sameSlice(old.Flags, c.Flags) || !sameSlice(old.Warnings, c.Warnings)
+}
+
+// sameSlice reports whether a and b are the same slice of the same array.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // touch marks a row to be placed again by the next resort.
 func (r *rows) touch(x *row) {
 	if !x.dirty {
 		x.dirty = true
+		r.marks[x.slot] |= markDirty
 		r.changed = append(r.changed, x)
+	}
+}
+
+// mark sets or clears a mark of a slot.
+func (r *rows) mark(slot int32, m uint8, on bool) {
+	if on {
+		r.marks[slot] |= m
+	} else {
+		r.marks[slot] &^= m
 	}
 }
 
@@ -150,6 +213,10 @@ func (r *rows) Delete(id string) {
 	delete(r.byID, id)
 	x.removed = true
 	r.removed = true
+	r.marks[x.slot] |= markRemoved
+	r.stats[x.slot] = rowStat{}
+	r.slots[x.slot] = nil
+	r.freeing = append(r.freeing, x.slot)
 }
 
 // SetSort changes the order; every key is recomputed.
@@ -172,6 +239,10 @@ func (r *rows) SetFilter(f filter) {
 	r.filter = f
 	for _, x := range r.order {
 		x.match = f.matches(x.hay)
+		if !x.removed {
+			r.mark(x.slot, markMatch, x.match)
+			r.restat(x)
+		}
 	}
 	r.reshown = true
 }
@@ -179,61 +250,71 @@ func (r *rows) SetFilter(f filter) {
 // Resort brings order and shown up to date and reports whether anything
 // moved. With no change it costs nothing; with a few changed rows it
 // merges them into the rest; after a change of sort or filter, or when
-// most rows changed, it sorts everything.
+// most rows changed, it sorts everything. Both work on entries
+// (roworder.go), not on the rows.
 func (r *rows) Resort() bool {
 	if !r.full && !r.removed && !r.reshown && len(r.changed) == 0 {
 		return false
 	}
-	cmpRows := func(a, b *row) int { return compareRows(a, b, r.sort) }
 	switch {
 	case r.full || len(r.changed)*8 > len(r.order):
-		if r.removed {
-			r.order = slices.DeleteFunc(r.order, func(x *row) bool { return x.removed })
+		ents := r.ents[:0]
+		for _, x := range r.order {
+			if !x.removed {
+				ents = append(ents, entOf(x))
+			}
 		}
-		slices.SortFunc(r.order, cmpRows)
+		slices.SortFunc(ents, func(a, b ent) int { return compareEnts(&a, &b, r.sort) })
+		clear(ents[len(ents):cap(ents)]) // drop references to rows now gone
+		r.ents = ents
 	default:
-		moved := r.changed[:0:0]
+		moved := r.moved[:0]
 		for _, x := range r.changed {
 			if !x.removed {
-				moved = append(moved, x)
+				moved = append(moved, entOf(x))
 			}
 		}
-		slices.SortFunc(moved, cmpRows)
+		slices.SortFunc(moved, func(a, b ent) int { return compareEnts(&a, &b, r.sort) })
 		rest := r.rest[:0]
-		for _, x := range r.order {
-			if !x.dirty && !x.removed {
-				rest = append(rest, x)
+		for _, e := range r.ents {
+			if r.marks[e.slot]&(markDirty|markRemoved) == 0 {
+				rest = append(rest, e)
 			}
 		}
-		n := len(r.order)
-		r.order = mergeRows(r.order[:0], rest, moved, cmpRows)
-		clear(r.order[len(r.order):n]) // the tail held rows now gone
-		clear(rest)                    // drop references to rows that may be gone
-		r.rest = rest[:0]
+		n := len(r.ents)
+		r.ents = mergeEnts(r.ents[:0], rest, moved, r.sort)
+		clearTail(r.ents, n) // the tail held rows now gone
+		clear(rest)          // drop references to rows that may be gone
+		clear(moved)
+		r.rest, r.moved = rest[:0], moved[:0]
 	}
+	n := len(r.order)
+	r.order = r.order[:0]
+	for _, e := range r.ents {
+		r.order = append(r.order, e.r)
+	}
+	clearTail(r.order, n)
 	for _, x := range r.changed {
 		x.dirty = false
+		r.marks[x.slot] &^= markDirty
 	}
 	r.changed = r.changed[:0]
 	r.full, r.removed, r.reshown = false, false, false
+	for _, slot := range r.freeing { // their rows have left the order
+		r.marks[slot] = 0
+	}
+	r.free = append(r.free, r.freeing...)
+	r.freeing = r.freeing[:0]
 	r.reshow()
 	return true
 }
 
-// mergeRows merges two sorted runs into dst (which may alias neither).
-func mergeRows(dst, a, b []*row, cmpRows func(a, b *row) int) []*row {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if cmpRows(b[j], a[i]) < 0 {
-			dst = append(dst, b[j])
-			j++
-		} else {
-			dst = append(dst, a[i])
-			i++
-		}
+// clearTail clears what s's array held past its length, up to n, so that
+// it keeps no row that left alive.
+func clearTail[T any](s []T, n int) {
+	if n > len(s) {
+		clear(s[len(s):n])
 	}
-	dst = append(dst, a[i:]...)
-	return append(dst, b[j:]...)
 }
 
 // reshow rebuilds the shown rows from the order and numbers them.
@@ -247,11 +328,12 @@ func (r *rows) reshow() {
 	}
 	clear(r.shownBuf)
 	shown := r.shownBuf[:0]
-	for _, x := range r.order {
-		x.idx = -1
-		if x.match {
-			x.idx = len(shown)
-			shown = append(shown, x)
+	for _, e := range r.ents {
+		if r.marks[e.slot]&markMatch != 0 {
+			e.r.idx = len(shown)
+			shown = append(shown, e.r)
+		} else {
+			e.r.idx = -1
 		}
 	}
 	r.shownBuf, r.shown = shown, shown

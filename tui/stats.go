@@ -14,9 +14,13 @@ const ringLen = 64
 // 1 min, …) that values are added to and summed over. Its memory is
 // constant, whatever the rate of events: a few hundred bytes per user.
 type ring struct {
-	size  int64 // bucket size in seconds
-	stamp [ringLen]int64
-	val   [ringLen]float64
+	size int64 // bucket size in seconds
+	// buckets holds each slot's bucket number and value side by side, so
+	// adding to one touches one cache line.
+	buckets [ringLen]struct {
+		stamp int64
+		val   float64
+	}
 }
 
 func newRing(size time.Duration) ring { return ring{size: max(1, int64(size/time.Second))} }
@@ -33,13 +37,14 @@ func (r *ring) add(t time.Time, v float64) {
 	if i < 0 {
 		i += ringLen
 	}
-	if b < r.stamp[i] {
+	k := &r.buckets[i]
+	if b < k.stamp {
 		return
 	}
-	if r.stamp[i] != b {
-		r.stamp[i], r.val[i] = b, 0
+	if k.stamp != b {
+		k.stamp, k.val = b, 0
 	}
-	r.val[i] += v
+	k.val += v
 }
 
 // get returns the value of bucket b (0 if it was never filled or has been
@@ -49,10 +54,10 @@ func (r *ring) get(b int64) float64 {
 	if i < 0 {
 		i += ringLen
 	}
-	if r.stamp[i] != b {
-		return 0
+	if k := &r.buckets[i]; k.stamp == b {
+		return k.val
 	}
-	return r.val[i]
+	return 0
 }
 
 // sum adds up the last n bucket sizes before now: the n buckets ending
@@ -107,6 +112,17 @@ type meter struct {
 	burnN  ring // sample count per 10 s bucket
 	users  map[string]*ring
 	since  time.Time // first observation, for rates over short uptimes
+	// gen counts forget's runs: a userMeter of an older one may hold a
+	// ring forget dropped.
+	gen uint64
+}
+
+// userMeter is a row's cached pointer to its user's ring in meter.users,
+// so that a usage event does not look the user up.
+type userMeter struct {
+	user string
+	gen  uint64
+	ring *ring
 }
 
 func newMeter() *meter {
@@ -125,6 +141,11 @@ const sparkBucket = 15 * time.Second
 // dashboard had not seen) to c at now. A new call's usage so far is spread
 // over its life; a known call's increase is put at now.
 func (m *meter) observe(old *feed.Call, seen bool, c *feed.Call, now time.Time) {
+	m.observeRow(old, seen, c, now, nil)
+}
+
+// observeRow is observe with the row's userMeter (nil: none).
+func (m *meter) observeRow(old *feed.Call, seen bool, c *feed.Call, now time.Time, um *userMeter) {
 	if m.since.IsZero() {
 		m.since = now
 	}
@@ -142,11 +163,19 @@ func (m *meter) observe(old *feed.Call, seen bool, c *feed.Call, now time.Time) 
 		dTok = c.Usage.Tokens.Total - old.Usage.Tokens.Total
 	}
 	if !c.Usage.CostUnknown && c.User != "" {
-		u := m.users[c.User]
-		if u == nil {
-			u = new(ring)
-			*u = newRing(time.Minute)
-			m.users[c.User] = u
+		var u *ring
+		if um != nil && um.ring != nil && um.gen == m.gen && um.user == c.User {
+			u = um.ring
+		} else {
+			u = m.users[c.User]
+			if u == nil {
+				u = new(ring)
+				*u = newRing(time.Minute)
+				m.users[c.User] = u
+			}
+			if um != nil {
+				*um = userMeter{user: c.User, gen: m.gen, ring: u}
+			}
 		}
 		switch {
 		case !seen:
@@ -209,6 +238,7 @@ func (m *meter) userSpend(user string, now time.Time) (last5, last60 float64) {
 // forget drops users with nothing spent in the last hour and no call on
 // the board, so the meter does not grow with every user ever seen.
 func (m *meter) forget(now time.Time, onBoard func(user string) bool) {
+	m.gen++
 	for name, u := range m.users {
 		if u.sum(now, ringLen-1) == 0 && !onBoard(name) {
 			delete(m.users, name)

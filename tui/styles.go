@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"bytes"
+	"strings"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/lipgloss/v2"
 )
@@ -22,8 +25,47 @@ type styles struct {
 	Dialog   lipgloss.Style
 	Help     help.Styles
 	// cells is every tone in every row variant (see rowVariant), built
-	// once so that rendering a row makes no new styles.
+	// once so that rendering a row makes no new styles; sgr is what each
+	// of them puts around a line of text (see cell).
 	cells [numTones][4]lipgloss.Style
+	sgr   [numTones][4]sgrPair
+}
+
+// sgrPair is the escape sequences a style puts before and after a single
+// line of text.
+type sgrPair struct{ open, close string }
+
+// sgrOf finds what st puts around a line by rendering a marker. It holds
+// for styles of attributes and colours only (no width, padding, border,
+// margin or underline, whose spaces lipgloss styles apart), which is what
+// the cell styles are; TestCellMatchesRender checks it.
+func sgrOf(st lipgloss.Style) sgrPair {
+	const marker = "X" // no escape sequence contains it
+	out := st.Render(marker)
+	i := strings.Index(out, marker)
+	return sgrPair{open: out[:i], close: out[i+len(marker):]}
+}
+
+// cell renders one line of a table cell in tone t and row variant v, as
+// s.cells[t][v].Render would: a table draws a few hundred cells a frame,
+// and lipgloss renders each through its whole layout pipeline.
+func (s *styles) cell(t tone, v int, text string) string {
+	if text == "" || strings.ContainsAny(text, "\t\r\n") {
+		return s.cells[t][v].Render(text)
+	}
+	p := s.sgr[t][v]
+	return p.open + text + p.close
+}
+
+// appendCell appends s.cell(t, v, text) to dst.
+func (s *styles) appendCell(dst []byte, t tone, v int, text []byte) []byte {
+	if len(text) == 0 || bytes.ContainsAny(text, "\t\r\n") {
+		return append(dst, s.cells[t][v].Render(string(text))...)
+	}
+	p := s.sgr[t][v]
+	dst = append(dst, p.open...)
+	dst = append(dst, text...)
+	return append(dst, p.close...)
 }
 
 // Row variants: ended rows are faint, the selected row is reversed.
@@ -101,6 +143,9 @@ func newStyles(noColor bool) styles {
 		s.cells[t][variantEnded] = st.Faint(true)
 		s.cells[t][variantSelected] = st.Reverse(true)
 		s.cells[t][variantEnded|variantSelected] = st.Faint(true).Reverse(true)
+		for v := range s.cells[t] {
+			s.sgr[t][v] = sgrOf(s.cells[t][v])
+		}
 	}
 	return s
 }

@@ -45,7 +45,7 @@ func (l layout) width() int {
 // renderRow draws one call. Cells are styled by tone and the row by its
 // variant (faint when ended, reversed when selected); neighbouring cells of
 // the same style are rendered together, so a row costs a handful of style
-// renders, not one per cell.
+// renders, not one per cell, built in buffers the model reuses.
 func (m *Model) renderRow(l layout, x *row, sel bool) string {
 	c := &x.call
 	rc := m.rowCtx(c)
@@ -56,32 +56,32 @@ func (m *Model) renderRow(l layout, x *row, sel bool) string {
 	if sel {
 		variant |= variantSelected
 	}
-	var out, run strings.Builder
+	out, run := m.lineBuf[:0], m.runBuf[:0]
 	runTone := tonePlain
 	flush := func() {
-		if run.Len() == 0 {
+		if len(run) == 0 {
 			return
 		}
 		if variant == 0 && runTone == tonePlain {
-			out.WriteString(run.String())
+			out = append(out, run...)
 		} else {
-			out.WriteString(m.styles.cells[runTone][variant].Render(run.String()))
+			out = m.styles.appendCell(out, runTone, variant, run)
 		}
-		run.Reset()
+		run = run[:0]
 	}
 	add := func(s string, t tone) {
 		if t != runTone {
 			flush()
 			runTone = t
 		}
-		run.WriteString(s)
+		run = append(run, s...)
 	}
 	if sel {
 		add("> ", tonePlain)
 	} else {
 		add("  ", tonePlain)
 	}
-	gap := strings.Repeat(" ", l.gap)
+	gap := spaces(l.gap)
 	for i, cl := range l.cells {
 		if i > 0 {
 			add(gap, tonePlain)
@@ -93,5 +93,15 @@ func (m *Model) renderRow(l layout, x *row, sel bool) string {
 		add(text, t)
 	}
 	flush()
-	return out.String()
+	m.lineBuf, m.runBuf = out, run
+	return string(out)
+}
+
+// spaces is n spaces, without allocating for the usual widths.
+func spaces(n int) string {
+	const blank = "                                "
+	if n <= len(blank) {
+		return blank[:max(0, n)]
+	}
+	return strings.Repeat(" ", n)
 }

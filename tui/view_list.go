@@ -127,21 +127,21 @@ func (m *Model) renderList(w, height int, cols []lcol, n int, cur *cursor, dim f
 			marker = "> "
 		}
 		var b strings.Builder
-		b.WriteString(m.styles.cells[tonePlain][variant].Render(marker))
+		b.WriteString(m.styles.cell(tonePlain, variant, marker))
 		first := true
 		for j, c := range cols {
 			if widths[j] < 0 {
 				continue
 			}
 			if !first {
-				b.WriteString(m.styles.cells[tonePlain][variant].Render("  "))
+				b.WriteString(m.styles.cell(tonePlain, variant, "  "))
 			}
 			first = false
 			var cl lcell
 			if j < len(cells) {
 				cl = cells[j]
 			}
-			b.WriteString(m.styles.cells[cl.tone][variant].Render(pad(cl.text, widths[j], c.right)))
+			b.WriteString(m.styles.cell(cl.tone, variant, pad(cl.text, widths[j], c.right)))
 		}
 		lines = append(lines, clip(b.String(), w))
 	}
