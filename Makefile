@@ -43,6 +43,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/...
 	$(GO) test -run '^$$' -bench DecodeEvents -benchmem -benchtime $(BENCHTIME) ./tui
 	$(GO) test -run '^$$' -bench Frame -benchtime 600x ./tui
+	$(GO) test -run '^$$' -bench OpenAIToScreen -benchtime 200x ./cmd/calltop
 	./$(BIN) demo --headless --calls 20 --duration 60s
 
 # The load generator (docs/BENCHMARKS.md#load-generator): CALLS simulated

@@ -38,7 +38,7 @@ type child struct {
 
 // startAgent runs `calltop agent` in its own process against natsURL and
 // the stand-in, and waits until its API answers.
-func startAgent(t *testing.T, name, natsURL string, rt *realtimetest.Server, extra ...string) *child {
+func startAgent(t testing.TB, name, natsURL string, rt *realtimetest.Server, extra ...string) *child {
 	t.Helper()
 	api := freeAddr(t)
 	args := append([]string{"agent", "--name", name, "--nats", natsURL, "--listen", api}, extra...)
@@ -73,7 +73,7 @@ func startAgent(t *testing.T, name, natsURL string, rt *realtimetest.Server, ext
 }
 
 // track registers a call with the agent's API, as a backend does.
-func (c *child) track(t *testing.T, id, user string) {
+func (c *child) track(t testing.TB, id, user string) {
 	t.Helper()
 	resp, err := http.Post(c.api+"/v1/calls", "application/json",
 		strings.NewReader(fmt.Sprintf(`{"call_id":%q,"user":%q,"model":"gpt-realtime"}`, id, user)))
@@ -86,7 +86,7 @@ func (c *child) track(t *testing.T, id, user string) {
 	}
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
