@@ -190,9 +190,13 @@ type Agent struct {
 	creditsDown time.Time
 
 	// waiting holds the calls with a cost change held back (coalesced)
-	// until their publish interval is up.
-	waitingMu sync.Mutex
-	waiting   map[*call]struct{}
+	// until their publish interval is up. flushTimer is armed only while
+	// it is not empty: a ticker woke the agent 100 times a second, which
+	// cost 2 % of a core at 10 calls.
+	waitingMu  sync.Mutex
+	waiting    map[*call]struct{}
+	flushTimer *time.Timer
+	flushing   bool // flush is armed
 }
 
 // New returns an agent publishing on nc. It dials nothing until Track.
@@ -266,17 +270,18 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 			option.WithMaxRetries(3),
 			option.WithRequestTimeout(5*time.Second),
 		),
-		wsBase:   wsBase,
-		log:      log.With("agent", cfg.Name),
-		instance: instance,
-		ctx:      ctx,
-		cancel:   cancel,
-		calls:    make(map[string]*call),
-		waiting:  make(map[*call]struct{}),
-		ownHTTP:  ownHTTP,
-		adm:      NewAdmission(cfg.PolicyFor),
-		outbox:   fc.NewOutbox(cfg.OutboxLimit),
-		peers:    newPeerBook(instance, time.Now()),
+		wsBase:     wsBase,
+		log:        log.With("agent", cfg.Name),
+		instance:   instance,
+		ctx:        ctx,
+		cancel:     cancel,
+		calls:      make(map[string]*call),
+		waiting:    make(map[*call]struct{}),
+		flushTimer: stoppedTimer(),
+		ownHTTP:    ownHTTP,
+		adm:        NewAdmission(cfg.PolicyFor),
+		outbox:     fc.NewOutbox(cfg.OutboxLimit),
+		peers:      newPeerBook(instance, time.Now()),
 	}
 	a.started = time.Now().UTC()
 	if err := a.fleet.start(a); err != nil {
@@ -444,8 +449,7 @@ func (a *Agent) publishLoop() {
 	defer a.wg.Done()
 	t := time.NewTicker(a.cfg.EvaluateInterval)
 	defer t.Stop()
-	flush := time.NewTicker(max(a.cfg.PublishInterval/5, 5*time.Millisecond))
-	defer flush.Stop()
+	defer a.flushTimer.Stop()
 	beat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer beat.Stop()
 	lastPrune, lastUpkeep := time.Now(), time.Now()
@@ -461,7 +465,7 @@ func (a *Agent) publishLoop() {
 		case <-a.fleet.wake:
 			a.fleet.upkeep(time.Now(), false)
 			continue
-		case now := <-flush.C:
+		case now := <-a.flushTimer.C:
 			a.flushCoalesced(now)
 			continue
 		case <-t.C:
@@ -492,13 +496,31 @@ func (a *Agent) publishLoop() {
 func (a *Agent) coalesced(c *call) {
 	a.waitingMu.Lock()
 	a.waiting[c] = struct{}{}
+	a.armFlushLocked()
 	a.waitingMu.Unlock()
+}
+
+// armFlushLocked arms the flush timer unless it is: a held-back change
+// goes out within a fifth of PublishInterval of its interval being up.
+func (a *Agent) armFlushLocked() {
+	if !a.flushing {
+		a.flushing = true
+		a.flushTimer.Reset(max(a.cfg.PublishInterval/5, 5*time.Millisecond))
+	}
+}
+
+// stoppedTimer is a timer that has not been armed.
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // flushCoalesced publishes the held-back cost changes whose interval is
 // up; only calls that have one are looked at.
 func (a *Agent) flushCoalesced(now time.Time) {
 	a.waitingMu.Lock()
+	a.flushing = false // coalesced re-arms it for what is still waiting
 	calls := make([]*call, 0, len(a.waiting))
 	for c := range a.waiting {
 		calls = append(calls, c)
