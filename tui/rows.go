@@ -23,7 +23,6 @@ type row struct {
 	userLower string
 	hay       string // filter haystack (see haystack)
 	match     bool   // passes the current filter
-	idx       int    // position among the shown rows, -1 when filtered out
 
 	wUser, wModel, wAgent, wNotes int   // display widths, for the layout
 	slot                          int32 // its rowStat in rows.stats
@@ -48,11 +47,14 @@ type row struct {
 // ones, which stay sorted), not a full sort, and nothing is re-rendered
 // here: the view draws only the rows on screen.
 type rows struct {
-	byID   map[string]*row
-	order  []*row // every row, in display order
-	shown  []*row // the rows that pass the filter, in display order
-	sort   sortSpec
-	filter filter
+	byID  map[string]*row
+	order []*row // every row, in display order
+	shown []*row // the rows that pass the filter, in display order
+	// lastIndex is where Index last found a row: the cursor asks for
+	// the same one frame after frame.
+	lastIndex int
+	sort      sortSpec
+	filter    filter
 
 	changed []*row // rows marked dirty since the last resort
 	full    bool   // the next resort re-sorts everything
@@ -90,13 +92,25 @@ func (r *rows) Total() int { return len(r.order) }
 // Key is the call ID of shown row i (the cursor's list interface).
 func (r *rows) Key(i int) string { return r.shown[i].call.ID }
 
-// Index is the shown row of a call ID.
+// Index is the shown row of a call ID. Rows do not carry their position:
+// numbering 14,000 rows after every re-sort wrote to each of them (a cache
+// miss apiece) for the one row the cursor asks about. Index looks where
+// that row was last time, then scans the shown pointers, which are dense.
 func (r *rows) Index(id string) (int, bool) {
 	x, ok := r.byID[id]
-	if !ok || x.idx < 0 {
+	if !ok || x.removed {
 		return 0, false
 	}
-	return x.idx, true
+	if i := r.lastIndex; i < len(r.shown) && r.shown[i] == x {
+		return i, true
+	}
+	for i, y := range r.shown {
+		if y == x {
+			r.lastIndex = i
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // At is shown row i.
@@ -123,7 +137,7 @@ func (r *rows) row(id string) (*row, bool) {
 func (r *rows) Put(c feed.Call, kc keyCtx) (x *row, old feed.Call, ok bool) {
 	x, ok = r.byID[c.ID]
 	if !ok {
-		x = &row{idx: -1}
+		x = &row{}
 		r.byID[c.ID] = x
 		r.order = append(r.order, x)
 		r.slotFor(x)
@@ -321,19 +335,13 @@ func clearTail[T any](s []T, n int) {
 func (r *rows) reshow() {
 	if !r.filter.active() {
 		r.shown = r.order
-		for i, x := range r.order {
-			x.idx = i
-		}
 		return
 	}
 	clear(r.shownBuf)
 	shown := r.shownBuf[:0]
 	for _, e := range r.ents {
 		if r.marks[e.slot]&markMatch != 0 {
-			e.r.idx = len(shown)
 			shown = append(shown, e.r)
-		} else {
-			e.r.idx = -1
 		}
 	}
 	r.shownBuf, r.shown = shown, shown

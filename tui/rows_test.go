@@ -187,7 +187,7 @@ func TestIncrementalSortMatchesFullSort(t *testing.T) {
 			t.Fatalf("batch %d: incremental order differs from a full sort", batch)
 		}
 		for i, x := range r.shown {
-			if x.idx != i || !x.match || x.removed {
+			if j, ok := r.Index(x.call.ID); !ok || j != i || !x.match || x.removed {
 				t.Fatalf("batch %d: shown row %d = %+v", batch, i, x.call.ID)
 			}
 		}
