@@ -164,6 +164,7 @@ func runWorker(spec string) {
 		os.Exit(2)
 	}
 	flag.Parse() // the testing flags, for the profiles' names
+	tuneGC()     // every implementation runs as the dashboard's process does
 	g := newFrameLoad(n)
 	impl.update(g.initial(n), g.now, true)
 	impl.view()

@@ -10,8 +10,10 @@ import (
 
 // Run shows the dashboard full-screen until the user quits (q or ctrl+c)
 // or ctx ends; both are a normal end and return nil. It returns an error
-// only when the terminal cannot be driven.
+// only when the terminal cannot be driven. It sets the process's GC
+// target for the dashboard (gc.go) unless GOGC is set.
 func Run(ctx context.Context, src Source, opts Options) error {
+	tuneGC()
 	m := newModel(ctx, src, opts)
 	defer m.cancel()
 	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
