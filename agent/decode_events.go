@@ -19,28 +19,18 @@ type responseInfo struct {
 func decodeResponseDone(frame []byte) (responseInfo, error) {
 	var r responseInfo
 	var details []byte
-	err := walkFrame(frame, func(k []byte, vs int) (int, error) {
-		if string(k) != "response" {
-			return skipValue(frame, vs)
+	err := eachMemberField(frame, "response", func(k, v []byte) (err error) {
+		switch string(k) {
+		case "id":
+			r.id, err = jsonString(v)
+		case "status":
+			r.status, err = jsonString(v)
+		case "status_details":
+			details = v
+		case "usage":
+			r.usage, err = decodeUsage(v, r.usage)
 		}
-		return walk(frame, vs, func(k []byte, vs int) (int, error) {
-			ve, err := skipValue(frame, vs)
-			if err != nil {
-				return 0, err
-			}
-			v := frame[vs:ve]
-			switch string(k) {
-			case "id":
-				r.id, err = jsonString(v)
-			case "status":
-				r.status, err = jsonString(v)
-			case "status_details":
-				details = v
-			case "usage":
-				r.usage, err = decodeUsage(v, r.usage)
-			}
-			return ve, err
-		})
+		return err
 	})
 	if err != nil {
 		return responseInfo{}, err
@@ -122,28 +112,18 @@ type sessionInfo struct {
 func decodeSession(frame []byte) (sessionInfo, error) {
 	var s sessionInfo
 	var audio []byte
-	err := walkFrame(frame, func(k []byte, vs int) (int, error) {
-		if string(k) != "session" {
-			return skipValue(frame, vs)
+	err := eachMemberField(frame, "session", func(k, v []byte) (err error) {
+		switch string(k) {
+		case "id":
+			s.id, err = jsonString(v)
+		case "model":
+			s.model, err = jsonString(v)
+		case "expires_at":
+			s.expiresAt, err = jsonInt(v)
+		case "audio":
+			audio = v
 		}
-		return walk(frame, vs, func(k []byte, vs int) (int, error) {
-			ve, err := skipValue(frame, vs)
-			if err != nil {
-				return 0, err
-			}
-			v := frame[vs:ve]
-			switch string(k) {
-			case "id":
-				s.id, err = jsonString(v)
-			case "model":
-				s.model, err = jsonString(v)
-			case "expires_at":
-				s.expiresAt, err = jsonInt(v)
-			case "audio":
-				audio = v
-			}
-			return ve, err
-		})
+		return err
 	})
 	if err != nil || audio == nil {
 		return s, err

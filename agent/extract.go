@@ -97,6 +97,25 @@ func walkFrame(frame []byte, fn func(key []byte, vs int) (int, error)) error {
 	return trailing(frame, end)
 }
 
+// eachMemberField walks a frame and calls fn with each key and raw value
+// of its top-level member name, an object; the other members are skipped
+// without being decoded. A repeated member is walked each time, as
+// encoding/json fills a struct field twice.
+func eachMemberField(frame []byte, name string, fn func(key, value []byte) error) error {
+	return walkFrame(frame, func(k []byte, vs int) (int, error) {
+		if string(k) != name {
+			return skipValue(frame, vs)
+		}
+		return walk(frame, vs, func(k []byte, vs int) (int, error) {
+			ve, err := skipValue(frame, vs)
+			if err != nil {
+				return 0, err
+			}
+			return ve, fn(k, frame[vs:ve])
+		})
+	})
+}
+
 // trailing checks that only whitespace follows offset i.
 func trailing(v []byte, i int) error {
 	if i = skipWS(v, i); i != len(v) {
