@@ -297,23 +297,31 @@ func (s Subjects) DecodeMsg(subject string, data []byte) (Event, error) {
 
 // decodeMsg is DecodeMsg's general path, for every kind and shape.
 func (s Subjects) decodeMsg(subject string, data []byte) (Event, error) {
-	if !bytes.HasPrefix(data, compactPrefix) {
-		if e, v, err := decodeVerbose(data); v != VersionCompact {
-			return e, err
-		}
-	}
-	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+	w, e, done, err := readWire(data)
+	if done {
+		return e, err
 	}
 	if w.Kind != "" { // a record says whom it is about itself
 		return w.event(Event{Kind: w.Kind, CallID: w.CallID, User: w.User})
 	}
-	e, err := s.fromSubject(subject)
-	if err != nil {
+	if e, err = s.fromSubject(subject); err != nil {
 		return Event{}, fmt.Errorf("decode event on %q: %w", subject, err)
 	}
 	return w.event(e)
+}
+
+// readWire reads a payload of either schema: an event of schema 1 comes
+// back whole (done, or its error), one of schema 2 as its wire form.
+func readWire(data []byte) (w wireEvent, e Event, done bool, err error) {
+	if !bytes.HasPrefix(data, compactPrefix) {
+		if e, v, err := decodeVerbose(data); v != VersionCompact {
+			return wireEvent{}, e, true, err
+		}
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return wireEvent{}, Event{}, true, fmt.Errorf("decode event: %w", err)
+	}
+	return w, Event{}, false, nil
 }
 
 // compactPrefix starts every schema 2 payload this package writes: the
@@ -326,14 +334,9 @@ var compactPrefix = []byte(`{"v":2`)
 // never panics on bad input and says what is wrong, so a consumer can
 // count and skip it.
 func Decode(data []byte) (Event, error) {
-	if !bytes.HasPrefix(data, compactPrefix) {
-		if e, v, err := decodeVerbose(data); v != VersionCompact {
-			return e, err
-		}
-	}
-	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+	w, e, done, err := readWire(data)
+	if done {
+		return e, err
 	}
 	if w.Kind == "" {
 		return Event{}, errors.New("decode event: a live event of schema 2 says its kind and call in its subject: DecodeMsg")
