@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +66,7 @@ func BenchmarkOpenAIToScreen(b *testing.B) {
 		if total >= 100_000 {
 			b.Fatal("past 100,000 tokens the dashboard abbreviates; run at most 2,700 iterations")
 		}
-		want := groupDigits(total)
+		want := num(float64(total), 0)
 		frame := fmt.Appendf(nil, `{"type":"response.done","event_id":"event_b%d","response":{"id":"resp_b%d","status":"completed","usage":{"total_tokens":%d,"input_tokens":30,"output_tokens":7,"input_token_details":{"text_tokens":10,"audio_tokens":20,"cached_tokens":0},"output_token_details":{"text_tokens":1,"audio_tokens":6}}}}`, i, i, perResponse)
 		sent := time.Now()
 		if rt.Inject(probe, frame, false) != 1 {
@@ -92,15 +91,18 @@ func BenchmarkOpenAIToScreen(b *testing.B) {
 	}
 	b.StopTimer()
 	if l, ok := row(); ok {
-		b.Logf("the probe's row at the end (%d responses, %s tokens):\n%s", len(lat), groupDigits(total), strings.TrimRight(l, " "))
+		b.Logf("the probe's row at the end (%d responses, %s tokens):\n%s", len(lat), num(float64(total), 0), strings.TrimRight(l, " "))
 	}
-	b.ReportMetric(msPct(lat, 50), "p50-ms")
-	b.ReportMetric(msPct(lat, 90), "p90-ms")
-	b.ReportMetric(msPct(lat, 99), "p99-ms")
-	b.ReportMetric(msPct(lat, 100), "max-ms")
-	b.ReportMetric(msPct(reads, 50), "screen-read-p50-ms")
+	slices.Sort(lat)
+	slices.Sort(reads)
+	ms := func(ds []time.Duration, p int) float64 { return float64(percentile(ds, p)) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat, 50), "p50-ms")
+	b.ReportMetric(ms(lat, 90), "p90-ms")
+	b.ReportMetric(ms(lat, 99), "p99-ms")
+	b.ReportMetric(ms(lat, 100), "max-ms")
+	b.ReportMetric(ms(reads, 50), "screen-read-p50-ms")
 	// OpenAI's own usage data comes in 1-minute buckets: how much fresher.
-	b.ReportMetric(float64(time.Minute)/float64(pctDur(lat, 99)), "x-fresher-than-usage-api-p99")
+	b.ReportMetric(float64(time.Minute)/float64(percentile(lat, 99)), "x-fresher-than-usage-api-p99")
 }
 
 // showsTokens reports whether a dashboard row's TOKENS cell reads want
@@ -112,24 +114,4 @@ func showsTokens(row, want string) bool {
 		}
 	}
 	return false
-}
-
-// groupDigits writes n with thousands separators, as the dashboard does.
-func groupDigits(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-func pctDur(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := max(0, (len(s)*p+99)/100-1) // nearest rank
-	return s[min(i, len(s)-1)]
-}
-
-func msPct(d []time.Duration, p int) float64 {
-	return float64(pctDur(d, p)) / float64(time.Millisecond)
 }
