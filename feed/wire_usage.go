@@ -40,8 +40,8 @@ func decodeUsage(data []byte) (w wireEvent, u wireUsage, t wireTokens, hasTok, o
 	p := usageParser{b: data}
 	var seen uint32
 	ok = p.object(func(key []byte) bool {
-		bit, known := topKeys[string(key)]
-		if !known || seen&bit != 0 {
+		bit := topKey(string(key))
+		if bit == 0 || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
@@ -79,40 +79,73 @@ const (
 	topUsage
 )
 
-var topKeys = map[string]uint32{"v": topV, "term": topTerm, "seq": topSeq, "at": topAt, "usage": topUsage}
+// topKey is the bit of a top-level key, 0 for any other.
+func topKey(k string) uint32 {
+	switch k {
+	case "v":
+		return topV
+	case "term":
+		return topTerm
+	case "seq":
+		return topSeq
+	case "at":
+		return topAt
+	case "usage":
+		return topUsage
+	}
+	return 0
+}
 
-// usageField is where a key of the usage object goes: an int64, an int,
-// or neither (nil, nil) for the others.
-func usageField(u *wireUsage, k string) (*int64, *int) {
+// Keys of the usage object that are not numbers; usageField numbers the
+// others 0–12.
+const (
+	usageTok uint = 13 + iota
+	usageStatus
+	usageReason
+	usageCostUnknown
+)
+
+// usageField is where a key of the usage object goes (an int64, an int,
+// or neither for the four that are not numbers) and its bit; ok is false
+// for a key the usage object does not have.
+func usageField(u *wireUsage, k string) (i64 *int64, i *int, bit uint, ok bool) {
 	switch k {
 	case "tr_tok":
-		return &u.TrTok, nil
+		return &u.TrTok, nil, 0, true
 	case "tr_ms":
-		return &u.TrMs, nil
+		return &u.TrMs, nil, 1, true
 	case "tr_cost":
-		return &u.TrCost, nil
+		return &u.TrCost, nil, 2, true
 	case "ms":
-		return &u.Ms, nil
+		return &u.Ms, nil, 3, true
 	case "user_ms":
-		return &u.UserMs, nil
+		return &u.UserMs, nil, 4, true
 	case "agent_ms":
-		return &u.AgentMs, nil
+		return &u.AgentMs, nil, 5, true
 	case "cost":
-		return &u.Cost, nil
+		return &u.Cost, nil, 6, true
 	case "gap_ms":
-		return &u.GapMs, nil
+		return &u.GapMs, nil, 7, true
 	case "resp":
-		return nil, &u.Resp
+		return nil, &u.Resp, 8, true
 	case "errors":
-		return nil, &u.Errors
+		return nil, &u.Errors, 9, true
 	case "skipped":
-		return nil, &u.Skipped
+		return nil, &u.Skipped, 10, true
 	case "unknown":
-		return nil, &u.Unknown
+		return nil, &u.Unknown, 11, true
 	case "gaps":
-		return nil, &u.Gaps
+		return nil, &u.Gaps, 12, true
+	case "tok":
+		return nil, nil, usageTok, true
+	case "status":
+		return nil, nil, usageStatus, true
+	case "reason":
+		return nil, nil, usageReason, true
+	case "cost_unknown":
+		return nil, nil, usageCostUnknown, true
 	}
-	return nil, nil
+	return nil, nil, 0, false
 }
 
 // tokenField is the wireTokens field of a key and its index, or nil.
@@ -241,61 +274,37 @@ func (p *usageParser) uint() (int64, bool) {
 }
 
 func (p *usageParser) usage(u *wireUsage, t *wireTokens, hasTok *bool) bool {
-	var seen [17]string // keys so far: a repeated one gives up
-	n := 0
-	mark := func(k string) { seen[n], n = k, n+1 }
+	var seen uint32 // keys so far: a repeated one gives up
 	return p.object(func(key []byte) bool {
-		for _, k := range seen[:n] {
-			if k == string(key) {
-				return false
-			}
-		}
-		if n == len(seen) {
+		i64, i, bit, ok := usageField(u, string(key))
+		if !ok || seen&(1<<bit) != 0 {
 			return false
 		}
-		if i64, i := usageField(u, string(key)); i64 != nil || i != nil {
+		seen |= 1 << bit
+		switch {
+		case i64 != nil:
+			*i64, ok = p.int()
+			return ok
+		case i != nil:
 			v, ok := p.int()
-			if i64 != nil {
-				*i64 = v
-			} else {
-				*i = int(v)
-			}
-			mark(usageKeyName(key))
+			*i = int(v)
 			return ok
 		}
-		switch string(key) {
-		case "tok":
+		switch bit {
+		case usageTok:
 			*hasTok = true
-			mark("tok")
 			return p.tokens(t)
-		case "status":
+		case usageStatus:
 			u.Status = map[string]int{}
-			mark("status")
 			return p.counts(u.Status)
-		case "reason":
+		case usageReason:
 			u.Reason = map[string]int{}
-			mark("reason")
 			return p.counts(u.Reason)
-		case "cost_unknown":
-			mark("cost_unknown")
+		default: // usageCostUnknown
 			return p.bool(&u.CostUnknown)
 		}
-		return false
 	})
 }
-
-// usageKeyName is a known usage key as a constant string (no allocation).
-func usageKeyName(key []byte) string {
-	for _, k := range usageKeyNames {
-		if k == string(key) {
-			return k
-		}
-	}
-	return string(key)
-}
-
-var usageKeyNames = [...]string{"tr_tok", "tr_ms", "tr_cost", "ms", "user_ms", "agent_ms", "cost", "gap_ms",
-	"resp", "errors", "skipped", "unknown", "gaps"}
 
 func (p *usageParser) tokens(t *wireTokens) bool {
 	var seen uint16
