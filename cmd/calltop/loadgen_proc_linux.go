@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// procAvailable says whether procSample works here: it reads /proc.
-const procAvailable = true
-
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
 // 100 on every Linux architecture Go supports (it is part of the ABI,
 // whatever the kernel's own HZ).
