@@ -391,6 +391,9 @@ func (w *wireEvent) event(e Event) (Event, error) {
 // <prefix>.v1.agent.<name>.<kind>.
 func (s Subjects) fromSubject(subject string) (Event, error) {
 	rest, ok := strings.CutPrefix(subject, s.prefix())
+	if !ok {
+		return Event{}, ErrNotEvent
+	}
 	if rest, ok = strings.CutPrefix(rest, ".v1."); !ok {
 		return Event{}, ErrNotEvent
 	}

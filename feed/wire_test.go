@@ -2,6 +2,7 @@ package feed
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -192,5 +193,22 @@ func TestUsageFastPathTakesAgentOutput(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%s: fast %+v, general %+v (%v)", m.Data, fast, slow, err)
 		}
+	}
+}
+
+// TestDecodeMsgRefusesForeignSubjects: a message on a subject outside the
+// prefix is not an event, whichever path reads it.
+func TestDecodeMsgRefusesForeignSubjects(t *testing.T) {
+	usage := []byte(`{"v":2,"seq":1,"at":1764660000000,"usage":{"resp":1}}`)
+	session := []byte(`{"v":2,"seq":1,"at":1764660000000,"session":{"model":"m"}}`)
+	for _, subject := range []string{".v1.call.rtc_a.usage", "other.v1.call.rtc_a.usage", "calltop.v2.call.rtc_a.usage"} {
+		for _, data := range [][]byte{usage, session} {
+			if _, err := (Subjects{}).DecodeMsg(subject, data); !errors.Is(err, ErrNotEvent) {
+				t.Errorf("%s %s: %v, want ErrNotEvent", subject, data, err)
+			}
+		}
+	}
+	if _, err := (Subjects{}).DecodeMsg("calltop.v1.call.rtc_a.usage", usage); err != nil {
+		t.Fatalf("the prefix's own subject: %v", err)
 	}
 }
