@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -339,7 +340,7 @@ func (f *fleet) goodbye(calls int, handoff bool) int {
 		done = f.handedDone
 	}
 	f.mu.Unlock()
-	err := a.feed.Publish(feed.Event{Kind: feed.KindGoodbye, Agent: a.cfg.Name, At: time.Now().UTC(),
+	err := f.publishGoodbye(feed.Event{Kind: feed.KindGoodbye, Agent: a.cfg.Name, At: time.Now().UTC(),
 		Goodbye: &feed.Goodbye{Instance: a.instance, Calls: calls, Handoff: handoff}})
 	if err != nil {
 		a.log.Warn("goodbye", "err", err)
@@ -359,6 +360,36 @@ func (f *fleet) goodbye(calls int, handoff bool) int {
 		a.log.Warn("calls handed over but not taken yet; the next agent to scan takes them", "calls", left)
 	}
 	return n - left
+}
+
+// publishGoodbye has the goodbye stored in the live-state stream before
+// Close returns, so an agent started right after (this one restarted
+// under its name) reads it (learnGoodbyes) and takes the calls back at
+// once. A core publish was only on its way to the stream when that agent
+// looked, and it then refused the calls as another live agent's. While
+// NATS is down, or JetStream does not answer within 2 s, it is sent as
+// any event is (buffered while reconnecting).
+func (f *fleet) publishGoodbye(e feed.Event) error {
+	c := f.a.feed
+	msg, err := c.Message(e)
+	if err != nil {
+		return fmt.Errorf("goodbye: %w", err)
+	}
+	if c.NC.Status() == nats.CONNECTED {
+		if js, err := jetstream.New(c.NC); err == nil {
+			// Close has cancelled the agent's context by now.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = js.PublishMsg(ctx, msg)
+			cancel()
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	if err := c.NC.PublishMsg(msg); err != nil {
+		return fmt.Errorf("goodbye: %w", err)
+	}
+	return nil
 }
 
 // isMissing reports a stream or bucket that does not exist (a NATS that
