@@ -22,10 +22,13 @@ const DefaultRetain = 5 * time.Minute
 
 // Call is the Board's view of one call: the facts of its events, folded.
 type Call struct {
-	ID        string
-	User      string
-	Agent     string
-	Model     string
+	ID    string
+	User  string
+	Agent string
+	Model string
+	// API is the voice API the call runs on, as its agent said (empty
+	// until its started event is read: see Kind).
+	API       API
 	SessionID string
 	State     State
 	StartedAt time.Time
@@ -49,6 +52,15 @@ type Call struct {
 	Term, Seq                 uint64
 	UsageTerm, UsageSeq       uint64
 	SidebandTerm, SidebandSeq uint64
+}
+
+// Kind is the call's voice API: what its agent said, else what its id
+// suggests.
+func (c *Call) Kind() API {
+	if c.API != "" {
+		return c.API
+	}
+	return APIOf(c.ID)
 }
 
 // Live reports whether the call has not ended.
@@ -204,6 +216,10 @@ func (b *Board) Apply(e Event) bool {
 func (c *Call) applyStart(s *Start) bool {
 	changed := setIfEmpty(&c.User, s.User)
 	changed = setIfEmpty(&c.Model, s.Model) || changed
+	if s.API != "" && s.API != c.API {
+		c.API = s.API
+		changed = true
+	}
 	if !s.StartedAt.IsZero() && (c.StartedAt.IsZero() || s.StartedAt.Before(c.StartedAt)) {
 		c.StartedAt = s.StartedAt
 		changed = true

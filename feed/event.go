@@ -127,6 +127,9 @@ type Start struct {
 	User      string    `json:"user,omitempty"`
 	Model     string    `json:"model,omitempty"` // the model the app configured, if it said
 	StartedAt time.Time `json:"started_at"`
+	// API is the voice API the call runs on; empty (older agents) reads
+	// as Realtime.
+	API API `json:"api,omitempty"`
 }
 
 // Session is what the sideband's session.updated revealed.
@@ -206,6 +209,20 @@ type Usage struct {
 	// the gaps lasted, so a reader knows how much is unaccounted.
 	Gaps       int     `json:"gaps,omitempty"`
 	GapSeconds float64 `json:"gap_seconds,omitempty"`
+
+	// GPT-Live sessions are billed by the second, not by the token.
+	// LiveSeconds is OpenAI's cumulative count of the session's billed
+	// audio seconds (session.usage.updated, final on session.closed);
+	// StandbySeconds the rest of the time the session was open, billed at
+	// the standby rate over WebRTC. Both are zero on Realtime calls.
+	LiveSeconds    float64 `json:"live_seconds,omitempty"`
+	StandbySeconds float64 `json:"standby_seconds,omitempty"`
+	// BackendTokens are the tokens of a Live session's delegated Responses
+	// backend (response.event), billed apart at the backend model's
+	// rates; BackendUSD is their part of CostUSD (zero when the backend
+	// model has no price: the tokens still count).
+	BackendTokens Tokens  `json:"backend_tokens,omitzero"`
+	BackendUSD    float64 `json:"backend_usd,omitempty"`
 }
 
 // Reason says why a call ended.
@@ -219,6 +236,9 @@ const (
 	ReasonExpired  Reason = "expired"  // OpenAI's 60-minute cap (session_expired)
 	ReasonHangup   Reason = "hangup"   // the sideband closed cleanly: the caller or the app hung up
 	ReasonGone     Reason = "gone"     // OpenAI does not know the call (404/410 on attach or hangup)
+	// ReasonContent: OpenAI closed a GPT-Live session for its content
+	// (session.closed reason "content", a safety filter).
+	ReasonContent Reason = "content"
 	// ReasonError is kept for events of older agents, which ended a call
 	// on an error close or failed attaches. Agents now end a call only
 	// when OpenAI says it ended, and show it detached meanwhile.

@@ -23,6 +23,7 @@ type Owner struct {
 	Term      uint64    `json:"term"`     // 1 for the first owner, +1 per takeover
 	User      string    `json:"user,omitempty"`
 	Model     string    `json:"model,omitempty"`
+	API       API       `json:"api,omitempty"` // empty: Realtime
 	StartedAt time.Time `json:"started_at"`
 	Since     time.Time `json:"since"` // when this owner took the call
 	// Released is set by an owner that stopped cleanly and handed the

@@ -55,6 +55,7 @@ type wireStart struct {
 	User      string `json:"user,omitempty"`
 	Model     string `json:"model,omitempty"`
 	StartedAt int64  `json:"started_at"`
+	API       API    `json:"api,omitempty"` // only "live": absent is Realtime
 }
 
 type wireSession struct {
@@ -108,6 +109,10 @@ type wireUsage struct {
 	Unknown     int            `json:"unknown,omitempty"`
 	Gaps        int            `json:"gaps,omitempty"`
 	GapMs       int64          `json:"gap_ms,omitempty"`
+	LiveMs      int64          `json:"live_ms,omitempty"`    // GPT-Live billed seconds
+	StandbyMs   int64          `json:"standby_ms,omitempty"` // GPT-Live standby seconds
+	BeTok       *wireTokens    `json:"be_tok,omitempty"`     // GPT-Live backend tokens
+	BeCost      int64          `json:"be_cost,omitempty"`    // micro-dollars
 }
 
 // wireTokens: it/ia/ii are input text/audio/image, ct/ca/ci their cached
@@ -180,6 +185,9 @@ func encodeCompact(e *Event, record bool) ([]byte, error) {
 	}
 	if s := e.Start; s != nil {
 		w.Start = &wireStart{User: s.User, Model: s.Model, StartedAt: ms(s.StartedAt)}
+		if s.API == APILive {
+			w.Start.API = APILive
+		}
 	}
 	if s := e.Session; s != nil {
 		w.Session = &wireSession{SessionID: s.SessionID, Model: s.Model, ExpiresAt: ms(s.ExpiresAt)}
@@ -219,26 +227,56 @@ func compactUsage(u *Usage, final bool) *wireUsage {
 			w.Status[s] = n
 		}
 	}
-	t := u.Tokens
-	if t != (Tokens{}) {
-		wt := &wireTokens{IT: t.InputText, IA: t.InputAudio, II: t.InputImage, CT: t.CachedText, CA: t.CachedAudio,
-			CI: t.CachedImage, OT: t.OutputText, OA: t.OutputAudio}
-		in, out, cached := t.InputText+t.InputAudio+t.InputImage, t.OutputText+t.OutputAudio, t.CachedText+t.CachedAudio+t.CachedImage
-		if t.Input != in {
-			wt.In = t.Input
-		}
-		if t.Output != out {
-			wt.Out = t.Output
-		}
-		if t.InputCached != cached {
-			wt.Cached = t.InputCached
-		}
-		if t.Total != t.Input+t.Output {
-			wt.Total = t.Total
-		}
-		w.Tok = wt
-	}
+	w.Tok = compactTokens(u.Tokens)
+	w.LiveMs, w.StandbyMs, w.BeTok, w.BeCost = durMs(u.LiveSeconds), durMs(u.StandbySeconds), compactTokens(u.BackendTokens), Micro(u.BackendUSD)
 	return w
+}
+
+// compactTokens is t without its derivable sums; nil when t is zero.
+func compactTokens(t Tokens) *wireTokens {
+	if t == (Tokens{}) {
+		return nil
+	}
+	wt := &wireTokens{IT: t.InputText, IA: t.InputAudio, II: t.InputImage, CT: t.CachedText, CA: t.CachedAudio,
+		CI: t.CachedImage, OT: t.OutputText, OA: t.OutputAudio}
+	in, out, cached := t.InputText+t.InputAudio+t.InputImage, t.OutputText+t.OutputAudio, t.CachedText+t.CachedAudio+t.CachedImage
+	if t.Input != in {
+		wt.In = t.Input
+	}
+	if t.Output != out {
+		wt.Out = t.Output
+	}
+	if t.InputCached != cached {
+		wt.Cached = t.InputCached
+	}
+	if t.Total != t.Input+t.Output {
+		wt.Total = t.Total
+	}
+	return wt
+}
+
+// tokens restores the sums compactTokens left out.
+func (t *wireTokens) tokens() Tokens {
+	if t == nil {
+		return Tokens{}
+	}
+	u := Tokens{InputText: t.IT, InputAudio: t.IA, InputImage: t.II, CachedText: t.CT, CachedAudio: t.CA,
+		CachedImage: t.CI, OutputText: t.OT, OutputAudio: t.OA,
+		Input: t.IT + t.IA + t.II, Output: t.OT + t.OA, InputCached: t.CT + t.CA + t.CI}
+	if t.In != 0 {
+		u.Input = t.In
+	}
+	if t.Out != 0 {
+		u.Output = t.Out
+	}
+	if t.Cached != 0 {
+		u.InputCached = t.Cached
+	}
+	u.Total = u.Input + u.Output
+	if t.Total != 0 {
+		u.Total = t.Total
+	}
+	return u
 }
 
 func (w *wireUsage) usage(t *wireTokens) *Usage {
@@ -257,24 +295,8 @@ func (w *wireUsage) usage(t *wireTokens) *Usage {
 			u.ByStatus["completed"] = done
 		}
 	}
-	if t != nil {
-		u.Tokens = Tokens{InputText: t.IT, InputAudio: t.IA, InputImage: t.II, CachedText: t.CT, CachedAudio: t.CA,
-			CachedImage: t.CI, OutputText: t.OT, OutputAudio: t.OA,
-			Input: t.IT + t.IA + t.II, Output: t.OT + t.OA, InputCached: t.CT + t.CA + t.CI}
-		if t.In != 0 {
-			u.Tokens.Input = t.In
-		}
-		if t.Out != 0 {
-			u.Tokens.Output = t.Out
-		}
-		if t.Cached != 0 {
-			u.Tokens.InputCached = t.Cached
-		}
-		u.Tokens.Total = u.Tokens.Input + u.Tokens.Output
-		if t.Total != 0 {
-			u.Tokens.Total = t.Total
-		}
-	}
+	u.Tokens = t.tokens()
+	u.LiveSeconds, u.StandbySeconds, u.BackendTokens, u.BackendUSD = secs(w.LiveMs), secs(w.StandbyMs), w.BeTok.tokens(), float64(w.BeCost)/1e6
 	return u
 }
 
@@ -358,7 +380,7 @@ func (w *wireEvent) event(e Event) (Event, error) {
 		e.Term = max(w.Term, 1)
 	}
 	if x := w.Start; x != nil {
-		e.Start = &Start{User: x.User, Model: x.Model, StartedAt: fromMs(x.StartedAt)}
+		e.Start = &Start{User: x.User, Model: x.Model, StartedAt: fromMs(x.StartedAt), API: x.API}
 	}
 	if x := w.Session; x != nil {
 		e.Session = &Session{SessionID: x.SessionID, Model: x.Model, ExpiresAt: fromMs(x.ExpiresAt)}
