@@ -22,6 +22,9 @@ const (
 	changedCounters
 	changedSession
 	sawExpired
+	// sawClosed: a GPT-Live session.closed, OpenAI's word that the
+	// session is over (account.closed says why).
+	sawClosed
 )
 
 // account is one call's accountant: it folds sideband frames into
@@ -45,6 +48,15 @@ type account struct {
 	// transcriptionUnpriced is set once a transcription could not be priced.
 	transcriptionUnpriced bool
 	prices                *Prices
+
+	// live: a GPT-Live session, whose frames applyLive reads; webrtc: it
+	// runs over WebRTC, which bills standby time and a creation minimum.
+	live, webrtc bool
+	// closed is session.closed's reason, once OpenAI said it.
+	closed string
+	// backendUnpriced is the last backend model without a price (its
+	// tokens count, its cost does not).
+	backendUnpriced string
 }
 
 func newAccount(prices *Prices) *account {
@@ -54,6 +66,9 @@ func newAccount(prices *Prices) *account {
 // apply accounts for one text frame received at now. It returns an error
 // (and changes nothing but the skipped count) for a frame it cannot read.
 func (a *account) apply(frame []byte, now time.Time) (change, error) {
+	if a.live {
+		return a.applyLive(frame, now)
+	}
 	typ, err := peekType(frame)
 	if err != nil {
 		a.usage.Skipped++
@@ -227,6 +242,10 @@ func (a *account) snapshot(now, start time.Time, model string) feed.Usage {
 	}
 	u.AgentSpeechSeconds, u.UserSpeechSeconds = roundMs(u.AgentSpeechSeconds), roundMs(u.UserSpeechSeconds)
 	u.TranscriptionSeconds, u.GapSeconds = roundMs(u.TranscriptionSeconds), roundMs(u.GapSeconds)
+	if a.live {
+		a.liveSnapshot(&u, model)
+		return u
+	}
 	cost, ok := a.prices.Cost(model, &u)
 	u.TranscriptionUSD = feed.RoundUSD(u.TranscriptionUSD)
 	u.CostUSD, u.CostUnknown = feed.RoundUSD(cost+a.usage.TranscriptionUSD), !ok || a.transcriptionUnpriced

@@ -116,6 +116,10 @@ type Config struct {
 	// an integration is given none; {"type":"realtime","model":"gpt-realtime"}
 	// if empty.
 	DefaultSession json.RawMessage
+	// DefaultLiveSession is the GPT-Live session config (the "session"
+	// object of POST /v1/live/sessions) used when a Live integration is
+	// given none; {"model":"gpt-live-1"} if empty.
+	DefaultLiveSession json.RawMessage
 	// PolicyFor returns the policy a user's calls run under: per-call
 	// limits (seconds, tokens, cost), per-user admission limits and abuse
 	// thresholds. Nil: no limits, default abuse thresholds.
@@ -140,6 +144,15 @@ type Meta struct {
 	// Model is the model the app configured; it prices the call (OpenAI
 	// may echo a dated snapshot instead).
 	Model string
+	// API is the voice API the call runs on: feed.APIRealtime or
+	// feed.APILive. Empty: read from the id ("live_…" is a GPT-Live
+	// session, anything else a Realtime call). A SIP call answered on
+	// the Live API keeps its "rtc_…" id: say APILive (TrackLive does).
+	API feed.API
+
+	// sip: the call came in over SIP (the webhook), so a Live session
+	// bills no standby and no WebRTC creation minimum.
+	sip bool
 
 	// admitted: the call passed the agent's admission, which counted it
 	// and read the user's credit into credits (nil: no credit limit), so

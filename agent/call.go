@@ -18,6 +18,7 @@ type call struct {
 	a     *Agent
 	id    string
 	meta  Meta
+	api   feed.API // what the call runs on: which sideband, hangup and meter
 	start time.Time
 
 	ctx      context.Context // cancelled to stop reading: hangup done, agent closing, call taken over
@@ -73,20 +74,39 @@ type call struct {
 func newCall(a *Agent, id string, meta Meta) *call {
 	ctx, cancel := context.WithCancel(a.ctx)
 	now := time.Now()
-	return &call{a: a, id: id, meta: meta, start: now, ownedSince: now, term: 1, ctx: ctx, cancel: cancel,
-		done: make(chan struct{}), attached: make(chan error, 1), acct: newAccount(a.cfg.Prices)}
+	api := meta.API
+	if api == "" {
+		api = feed.APIOf(id)
+	}
+	acct := newAccount(a.cfg.Prices)
+	acct.live, acct.webrtc = api == feed.APILive, !meta.sip
+	return &call{a: a, id: id, meta: meta, api: api, start: now, ownedSince: now, term: 1, ctx: ctx, cancel: cancel,
+		done: make(chan struct{}), attached: make(chan error, 1), acct: acct}
 }
+
+// live reports whether the call is a GPT-Live session.
+func (c *call) live() bool { return c.api == feed.APILive }
 
 // model is the model that prices the call: the one OpenAI says the session
 // runs (a dated snapshot falls back to its alias in the price table), else
 // the one the app configured.
 func (c *call) model() string {
 	if m := c.acct.session.Model; m != "" {
-		if _, ok := c.a.cfg.Prices.Lookup(m); ok || c.meta.Model == "" {
+		if c.priced(m) || c.meta.Model == "" {
 			return m
 		}
 	}
 	return c.meta.Model
+}
+
+// priced reports whether the price table knows model for the call's API.
+func (c *call) priced(model string) bool {
+	if c.live() {
+		_, ok := c.a.cfg.Prices.LookupLive(model)
+		return ok
+	}
+	_, ok := c.a.cfg.Prices.Lookup(model)
+	return ok
 }
 
 func (c *call) usageLocked(now time.Time) feed.Usage {
@@ -117,7 +137,11 @@ func (c *call) publishLocked(e feed.Event) {
 }
 
 func (c *call) startLocked() *feed.Start {
-	return &feed.Start{User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC()}
+	s := &feed.Start{User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC()}
+	if c.live() {
+		s.API = feed.APILive
+	}
+	return s
 }
 
 func (c *call) publishStarted() {

@@ -160,8 +160,12 @@ func (c *call) leave() {
 
 // ownerLocked is the call's ownership record as this agent holds it.
 func (c *call) ownerLocked() feed.Owner {
-	return feed.Owner{CallID: c.id, Agent: c.a.cfg.Name, Instance: c.a.instance, Term: c.term,
+	o := feed.Owner{CallID: c.id, Agent: c.a.cfg.Name, Instance: c.a.instance, Term: c.term,
 		User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC(), Since: c.ownedSince.UTC()}
+	if c.live() {
+		o.API = feed.APILive
+	}
+	return o
 }
 
 // reannounce makes sure NATS knows the call after a restart, maybe

@@ -167,7 +167,7 @@ func (c *call) enforce(now time.Time) {
 	}
 	v := b.policy.Evaluate(Input{
 		Credits: b.credits, Usage: u, Elapsed: elapsed, Now: now,
-		ExpiresAt: c.acct.session.ExpiresAt, LastActivity: c.acct.lastActivity,
+		ExpiresAt: c.acct.session.ExpiresAt, Cap: c.sessionCap(), LastActivity: c.acct.lastActivity,
 		Prices: c.a.cfg.Prices, Model: c.model(), Window: b.window, Marks: b.marks,
 	})
 	if v.Cut == nil && b.creditsUnknown && b.policy.creditsUnavailable() == CreditsHangup {
@@ -219,17 +219,15 @@ func (c *call) cut(limit feed.Limit) {
 	}
 }
 
-// wrapUp asks the model, over the sideband, to close the conversation: a
-// system message, then a response.
+// wrapUp asks the model, over the sideband, to close the conversation: on
+// Realtime a system message, then a response; on GPT-Live appended
+// instructions (session.instructions.append, the sideband's way to steer
+// a running session; the model speaks on its own turn).
 func (c *call) wrapUp(conn *websocket.Conn, w feed.Warning) {
-	item, _ := json.Marshal(map[string]any{
-		"type": "conversation.item.create",
-		"item": map[string]any{"type": "message", "role": "system",
-			"content": []map[string]string{{"type": "input_text", "text": WrapUpInstructions(w)}}},
-	})
+	msgs := wrapUpMessages(c.live(), WrapUpInstructions(w))
 	ctx, cancel := context.WithTimeout(c.a.ctx, 5*time.Second)
 	defer cancel()
-	for _, msg := range [][]byte{item, []byte(`{"type":"response.create"}`)} {
+	for _, msg := range msgs {
 		if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
 			c.a.log.Warn("wrap-up not sent", "call", c.id, "err", err)
 			return
@@ -310,4 +308,18 @@ func (a *Agent) goTracked(fn func()) bool {
 		fn()
 	}()
 	return true
+}
+
+// wrapUpMessages are the client events that carry a wrap-up instruction.
+func wrapUpMessages(live bool, text string) [][]byte {
+	if live {
+		m, _ := json.Marshal(map[string]any{"type": "session.instructions.append", "delegation_id": nil, "content": text})
+		return [][]byte{m}
+	}
+	item, _ := json.Marshal(map[string]any{
+		"type": "conversation.item.create",
+		"item": map[string]any{"type": "message", "role": "system",
+			"content": []map[string]string{{"type": "input_text", "text": text}}},
+	})
+	return [][]byte{item, []byte(`{"type":"response.create"}`)}
 }

@@ -39,7 +39,12 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	}
 	c.mu.Unlock()
 
-	err := a.oai.Realtime.Calls.Hangup(ctx, callID)
+	var err error
+	if c.live() {
+		err = a.oai.Live.Sessions.Hangup(ctx, callID)
+	} else {
+		err = a.oai.Realtime.Calls.Hangup(ctx, callID)
+	}
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone) {
 		err = nil

@@ -32,6 +32,8 @@ type SidecarConfig struct {
 	// WebhookSecret verifies OpenAI's SIP webhook; empty disables the
 	// webhook endpoint (404).
 	WebhookSecret string
+	// SIPAPI is the voice API SIP calls are answered on (see SIPConfig.API).
+	SIPAPI feed.API
 }
 
 // DefaultTokenName names SidecarConfig.Token in ended_by.
@@ -66,7 +68,7 @@ func (a *Agent) routes(cfg SidecarConfig) []route {
 		})},
 	}
 	if cfg.WebhookSecret != "" {
-		rs = append(rs, route{pattern: "POST /v1/webhooks/openai", open: true, handler: a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret})})
+		rs = append(rs, route{pattern: "POST /v1/webhooks/openai", open: true, handler: a.SIPWebhook(SIPConfig{Secret: cfg.WebhookSecret, API: cfg.SIPAPI})})
 	}
 	return rs
 }
@@ -74,10 +76,11 @@ func (a *Agent) routes(cfg SidecarConfig) []route {
 // Handler is the sidecar's HTTP API, for backends not written in Go. The
 // backend has authenticated its user; it passes who they are.
 //
-//	POST /v1/relay?user=USER        SDP offer in, SDP answer out (201, Location: /v1/calls/<id>);
-//	                                session config in X-Calltop-Session (JSON) or the default
+//	POST /v1/relay?user=USER[&api=live] SDP offer in, SDP answer out (201, Location: /v1/calls/<id>);
+//	                                session config in X-Calltop-Session (JSON) or the default;
+//	                                api=live creates a GPT-Live session instead of a Realtime call
 //	POST /v1/client_secrets         {"user":"…","session":{…},"ttl_seconds":60} → OpenAI's client-secret JSON
-//	POST /v1/calls                  {"call_id":"rtc_…","user":"…","model":"…","client_secret":"ek_…"} → 202
+//	POST /v1/calls                  {"call_id":"rtc_…","user":"…","model":"…","client_secret":"ek_…","api":"realtime|live"} → 202
 //	GET  /v1/calls/{call_id}        the call as `calltop ls --json` prints it, whichever agent tracks it
 //	GET  /v1/calls?user=U&state=S   {"calls":[…],"next_cursor":"…"}: live or ended calls, paginated
 //	POST /v1/calls/{call_id}/hangup {"reason":"…"} → the ended call, once OpenAI confirmed
@@ -143,7 +146,15 @@ func (a *Agent) handleRelay(w http.ResponseWriter, r *http.Request) {
 		}
 		session = json.RawMessage(h)
 	}
-	a.relay(w, r, user, session, nil)
+	api := feed.APIRealtime
+	if s := r.URL.Query().Get("api"); s != "" {
+		var ok bool
+		if api, ok = feed.ParseAPI(s); !ok {
+			writeError(w, http.StatusBadRequest, "invalid_api", fmt.Sprintf("api %q: want realtime or live", s))
+			return
+		}
+	}
+	a.relay(w, r, user, api, session, nil)
 }
 
 // mintRequest is the body of POST /v1/client_secrets.
@@ -181,6 +192,8 @@ type trackRequest struct {
 	User         string `json:"user"`
 	Model        string `json:"model"`
 	ClientSecret string `json:"client_secret"`
+	// API is "realtime" or "live"; empty: from the id ("live_…" is Live).
+	API string `json:"api"`
 }
 
 func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +205,16 @@ func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_call_id", err.Error())
 		return
 	}
-	err := a.TrackWithSecret(req.CallID, Meta{User: req.User, Model: req.Model}, req.ClientSecret)
+	meta := Meta{User: req.User, Model: req.Model}
+	if req.API != "" {
+		api, ok := feed.ParseAPI(req.API)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid_api", fmt.Sprintf("api %q: want realtime or live", req.API))
+			return
+		}
+		meta.API = api
+	}
+	err := a.TrackWithSecret(req.CallID, meta, req.ClientSecret)
 	var owned *feed.OwnedError
 	switch {
 	case err == nil:

@@ -18,6 +18,9 @@ const (
 	// session ends 60 minutes after it was created (session.expires_at),
 	// with error session_expired and close 1001.
 	SessionCap = 60 * time.Minute
+	// LiveSessionCap is a GPT-Live session's: expires_at was observed 2 h
+	// after creation (openai-realtime.md §8; inferred, not documented).
+	LiveSessionCap = 2 * time.Hour
 	// DefaultNearCap is how long before the cap a near_cap flag is raised.
 	DefaultNearCap = 5 * time.Minute
 	// DefaultSilence is how long a call may go without activity before a

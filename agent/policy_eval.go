@@ -59,8 +59,11 @@ type Input struct {
 	// Now is the evaluation time; the call started at Now − Elapsed.
 	Now time.Time
 	// ExpiresAt is session.expires_at; zero if not seen yet, and then the
-	// cap is estimated as start + SessionCap.
+	// cap is estimated as start + Cap.
 	ExpiresAt time.Time
+	// Cap is OpenAI's maximum session duration for the call's API:
+	// SessionCap (Realtime) if zero, LiveSessionCap for GPT-Live.
+	Cap time.Duration
 	// LastActivity is the last sign of conversation: speech started or
 	// stopped, a response done, model audio playing. Zero: the start.
 	LastActivity time.Time
@@ -116,7 +119,7 @@ type measure struct {
 // Signals: burn_rate when the cost per minute, over the last
 // BurnRateWindow or more (Input.Window) or else since the start once the
 // call is that old, exceeds BurnThreshold; near_cap when OpenAI's
-// 60-minute cap (session.expires_at, or start + SessionCap while unknown)
+// cap (session.expires_at, or start + Input.Cap while unknown)
 // is NearCap away or less; silence when nothing happened for Silence.
 func (p Policy) Evaluate(in Input) Verdict {
 	var v Verdict
@@ -229,16 +232,17 @@ func (p Policy) nearCap(in Input, start time.Time) *feed.Flag {
 	if ahead < 0 {
 		return nil
 	}
+	limit := orDefault(in.Cap, SessionCap)
 	capAt, source := in.ExpiresAt, "session.expires_at"
 	if capAt.IsZero() {
-		capAt, source = start.Add(SessionCap), "estimated: start + 60m"
+		capAt, source = start.Add(limit), fmt.Sprintf("estimated: start + %dm", limit/time.Minute)
 	}
 	left := capAt.Sub(in.Now)
 	if left > ahead {
 		return nil
 	}
 	return &feed.Flag{Kind: feed.FlagNearCap,
-		Message: fmt.Sprintf("%s left before OpenAI's 60-minute cap", left.Round(time.Second)),
+		Message: fmt.Sprintf("%s left before OpenAI's %s cap", left.Round(time.Second), capName(limit)),
 		Evidence: map[string]string{
 			"expires_at":        capAt.UTC().Format(time.RFC3339),
 			"remaining_seconds": strconv.FormatFloat(max(left.Seconds(), 0), 'f', 0, 64),
@@ -273,4 +277,12 @@ func (p Policy) silence(in Input, start time.Time) *feed.Flag {
 func WrapUpInstructions(w feed.Warning) string {
 	return fmt.Sprintf("This conversation is about to reach its limit (%s). "+
 		"In your next reply, briefly wrap up: summarise if useful, and say goodbye politely. Do not start new topics.", w.Message)
+}
+
+// capName names a session cap as messages say it: "60-minute", "2-hour".
+func capName(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d-hour", d/time.Hour)
+	}
+	return fmt.Sprintf("%d-minute", d/time.Minute)
 }

@@ -18,7 +18,8 @@ import (
 //
 //	{"source": "our contract, 2027-01",
 //	 "models": {"gpt-realtime": {"text_in": 4, "text_cached": 0.4, "text_out": 16, "audio_in": 32, …}},
-//	 "transcription": {"whisper-1": {"per_minute": 0.006}}}
+//	 "transcription": {"whisper-1": {"per_minute": 0.006}},
+//	 "live": {"gpt-live-1": {"per_minute": 0.05, "standby_per_minute": 0.02, "minimum_seconds": 15, "source": "…"}}}
 //
 // The file is read strictly, since a mistake in it would misprice every
 // call without a word: an unknown key, a price that is not a number ≥ 0,
@@ -36,9 +37,10 @@ func LoadPrices(path string) (*Prices, error) {
 		Source        string                     `json:"source"`
 		Models        map[string]json.RawMessage `json:"models"`
 		Transcription map[string]json.RawMessage `json:"transcription"`
+		Live          map[string]json.RawMessage `json:"live"`
 	}
 	if err := decodeStrict(data, &over); err != nil {
-		return fail(`%v (a price table has "source", "models" and "transcription")`, err)
+		return fail(`%v (a price table has "source", "models", "transcription" and "live")`, err)
 	}
 	p := DefaultPrices()
 	for _, m := range slices.Sorted(maps.Keys(over.Models)) {
@@ -55,6 +57,13 @@ func LoadPrices(path string) (*Prices, error) {
 		}
 		p.Transcription[m] = pr
 	}
+	for _, m := range slices.Sorted(maps.Keys(over.Live)) {
+		var pr LivePrice
+		if err := decodePrice(over.Live[m], &pr); err != nil {
+			return fail("live: %q: %v", m, err)
+		}
+		p.Live[m] = pr
+	}
 	if over.Source != "" {
 		p.Source = over.Source
 	}
@@ -67,7 +76,7 @@ const maxPrice = 1e6
 
 // decodePrice reads one model's prices and refuses a price below 0 (or
 // not a number).
-func decodePrice[T Price | TranscriptionPrice](raw json.RawMessage, v *T) error {
+func decodePrice[T Price | TranscriptionPrice | LivePrice](raw json.RawMessage, v *T) error {
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return errors.New("want an object of prices, got null")
 	}
@@ -76,6 +85,9 @@ func decodePrice[T Price | TranscriptionPrice](raw json.RawMessage, v *T) error 
 	}
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {
+		if rv.Field(i).Kind() != reflect.Float64 {
+			continue // a source
+		}
 		if f := rv.Field(i).Float(); !(f >= 0 && f <= maxPrice) {
 			name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
 			return fmt.Errorf("%s is %v: want a price in USD from 0 to %g", name, f, maxPrice)

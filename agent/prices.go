@@ -27,6 +27,21 @@ type Prices struct {
 	// Transcription prices input-transcription models, billed apart from
 	// responses: per token (gpt-4o-transcribe) or per minute (whisper).
 	Transcription map[string]TranscriptionPrice `json:"transcription"`
+	// Live prices GPT-Live models by the second (see LivePrice).
+	Live map[string]LivePrice `json:"live"`
+}
+
+// LivePrice is one GPT-Live model's price: USD per minute of billed audio
+// (OpenAI's usage.seconds, counted per second, not rounded to minutes)
+// and per minute of standby, the rest of the time a WebRTC session is
+// open. A WebRTC session bills MinimumSeconds at creation, credited once
+// it runs. Source says where the figures come from and when, since these
+// are young prices.
+type LivePrice struct {
+	PerMinute        float64 `json:"per_minute"`
+	StandbyPerMinute float64 `json:"standby_per_minute,omitempty"`
+	MinimumSeconds   float64 `json:"minimum_seconds,omitempty"`
+	Source           string  `json:"source,omitempty"`
 }
 
 // TranscriptionPrice is one transcription model's price: USD per 1M
@@ -44,6 +59,11 @@ func DefaultPrices() *Prices {
 	gptRealtime := Price{TextIn: 4, TextCached: 0.40, TextOut: 16, AudioIn: 32, AudioCached: 0.40, AudioOut: 64, ImageIn: 5, ImageCached: 0.50}
 	gpt2 := gptRealtime
 	gpt2.TextOut = 24
+	// openai-realtime.md §8: $0.05/min active, $0.02/min standby (WebRTC
+	// only), 15 s billed at WebRTC creation; a third-party summary, not
+	// an OpenAI page: replace it with a price file when you have yours.
+	gptLive := LivePrice{PerMinute: 0.05, StandbyPerMinute: 0.02, MinimumSeconds: 15,
+		Source: "apidog summary of OpenAI's voice cost guide, 2026-11-20"}
 	mini := Price{TextIn: 0.60, TextCached: 0.06, TextOut: 2.40, AudioIn: 10, AudioCached: 0.30, AudioOut: 20, ImageIn: 0.80, ImageCached: 0.08}
 	return &Prices{
 		Source: "OpenAI model pages and pricing, as of 2026-11 (USD per 1M tokens)",
@@ -62,6 +82,10 @@ func DefaultPrices() *Prices {
 			"whisper-1":              {PerMinute: 0.006},
 			"gpt-4o-transcribe":      {AudioIn: 6, TextIn: 2.50, TextOut: 10},
 			"gpt-4o-mini-transcribe": {AudioIn: 3, TextIn: 1.25, TextOut: 5},
+		},
+		Live: map[string]LivePrice{
+			"gpt-live-1":   gptLive,
+			"gpt-live-1.1": gptLive,
 		},
 	}
 }
@@ -113,4 +137,43 @@ func (p *Prices) TranscriptionCost(model string, audioIn, textIn, textOut int64,
 		return 0, false
 	}
 	return (float64(audioIn)*pr.AudioIn+float64(textIn)*pr.TextIn+float64(textOut)*pr.TextOut)/1e6 + seconds/60*pr.PerMinute, true
+}
+
+// LookupLive finds a GPT-Live model's price, falling back from a dated
+// snapshot to its alias.
+func (p *Prices) LookupLive(model string) (LivePrice, bool) {
+	if pr, ok := p.Live[model]; ok {
+		return pr, true
+	}
+	pr, ok := p.Live[snapshotSuffix.ReplaceAllString(model, "")]
+	return pr, ok
+}
+
+// LiveCost estimates a GPT-Live session's USD cost: its billed seconds at
+// the active rate and its standby seconds at the standby rate; while the
+// session has billed nothing yet, a WebRTC session's creation minimum. ok
+// is false when the model has no price.
+func (p *Prices) LiveCost(model string, billed, standby float64, webrtc bool) (usd float64, ok bool) {
+	pr, ok := p.LookupLive(model)
+	if !ok {
+		return 0, false
+	}
+	if billed == 0 && webrtc {
+		billed = pr.MinimumSeconds
+	}
+	if !webrtc {
+		standby = 0
+	}
+	return billed/60*pr.PerMinute + standby/60*pr.StandbyPerMinute, true
+}
+
+// BackendCost prices a Live session's delegated Responses backend tokens
+// (text) by the backend model's entry in Models. ok is false when it has
+// none.
+func (p *Prices) BackendCost(model string, t feed.Tokens) (usd float64, ok bool) {
+	pr, ok := p.Lookup(model)
+	if !ok {
+		return 0, false
+	}
+	return (float64(t.Input-t.InputCached)*pr.TextIn + float64(t.InputCached)*pr.TextCached + float64(t.Output)*pr.TextOut) / 1e6, true
 }

@@ -32,9 +32,16 @@ type RelayConfig struct {
 	// Admit may refuse the call (return a *Refusal, e.g. out of credits)
 	// before OpenAI is contacted. Config.Admit is asked first.
 	Admit func(r *http.Request, user string) error
-	// Session returns the session config (JSON, "type":"realtime") for
-	// this caller; nil or empty uses Config.DefaultSession.
+	// Session returns the session config for this caller: a Realtime
+	// config ("type":"realtime"), or for API feed.APILive a GPT-Live one
+	// ({"model":"gpt-live-1",…}); nil or empty uses Config.DefaultSession
+	// or Config.DefaultLiveSession.
 	Session func(r *http.Request, user string) (json.RawMessage, error)
+	// API is the voice API the relay creates calls on: feed.APIRealtime
+	// (the default) or feed.APILive, whose sessions are created with
+	// POST /v1/live/sessions and tracked as Live before the browser gets
+	// its answer.
+	API feed.API
 }
 
 // Relay returns the SDP relay handler. Mount it where the browser posts
@@ -69,13 +76,13 @@ func (a *Agent) Relay(cfg RelayConfig) http.Handler {
 		if cfg.Admit != nil {
 			admit = func() error { return cfg.Admit(r, user) }
 		}
-		a.relay(w, r, user, session, admit)
+		a.relay(w, r, user, cfg.API, session, admit)
 	})
 }
 
 // relay is the relay's work once the caller is known: shared by Relay and
 // the sidecar's POST /v1/relay.
-func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, session json.RawMessage, admit func() error) {
+func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, api feed.API, session json.RawMessage, admit func() error) {
 	offer, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSDP))
 	if tooLarge(err) {
 		writeTooLarge(w, "SDP offer", maxSDP)
@@ -89,7 +96,14 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 		writeError(w, http.StatusBadRequest, "invalid_sdp", `body must be an SDP offer (starting "v=0")`)
 		return
 	}
-	session, model, err := a.sessionConfig(session)
+	var model string
+	create := a.createCall
+	if api == feed.APILive {
+		session, model, err = a.liveSessionConfig(session)
+		create = a.createLiveSession
+	} else {
+		session, model, err = a.sessionConfig(session)
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "session_config", err.Error())
 		return
@@ -101,7 +115,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), createCallTimeout)
 	defer cancel()
-	callID, answer, status, err := a.createCall(ctx, offer, session)
+	callID, answer, status, err := create(ctx, offer, session)
 	if err != nil {
 		if counted {
 			a.adm.Release(user)
@@ -111,7 +125,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, sessi
 	}
 	// Track before the browser has its answer: no event of the call can
 	// happen before we are listening, and a terminate works at once.
-	if err := a.TrackAsync(callID, Meta{User: user, Model: model, admitted: counted, credits: credits, creditsUnknown: unknown}); err != nil {
+	if err := a.TrackAsync(callID, Meta{User: user, Model: model, API: api, admitted: counted, credits: credits, creditsUnknown: unknown}); err != nil {
 		a.log.Error("relay: call created but not tracked", "call", callID, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/sdp")

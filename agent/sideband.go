@@ -31,7 +31,23 @@ const attachTimeout = 15 * time.Second
 func (c *call) attach(ctx context.Context) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
 	defer cancel()
-	u := c.a.wsBase + "?call_id=" + url.QueryEscape(c.id)
+	if c.live() {
+		return c.dial(ctx, c.a.liveAttachURL(c.id))
+	}
+	conn, err := c.dial(ctx, c.a.wsBase+"?call_id="+url.QueryEscape(c.id))
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Write(ctx, websocket.MessageText, sessionUpdate); err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("attach %s: session.update: %w", c.id, err)
+	}
+	return conn, nil
+}
+
+// dial opens a sideband at u with the agent's standard key; a 404/410 is
+// ErrCallNotFound, a 401/403 errUnauthorized.
+func (c *call) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: c.a.cfg.HTTPClient,
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.a.cfg.APIKey}},
@@ -50,10 +66,6 @@ func (c *call) attach(ctx context.Context) (*websocket.Conn, error) {
 	// Frames are bounded by MaxFrameBytes in read, which skips an
 	// oversized frame instead of letting the library close the sideband.
 	conn.SetReadLimit(-1)
-	if err := conn.Write(ctx, websocket.MessageText, sessionUpdate); err != nil {
-		conn.CloseNow()
-		return nil, fmt.Errorf("attach %s: session.update: %w", c.id, err)
-	}
 	return conn, nil
 }
 
@@ -70,7 +82,7 @@ const maxPooledFrame = 256 << 10
 // dropped: the caller re-attaches, and a 404 then confirms an end.
 func (c *call) read(conn *websocket.Conn) (end *feed.End, drop *dropInfo) {
 	defer conn.CloseNow()
-	expired := false
+	expired, closed := false, false
 	for {
 		typ, r, err := conn.Reader(c.ctx)
 		if err != nil {
@@ -89,13 +101,18 @@ func (c *call) read(conn *websocket.Conn) (end *feed.End, drop *dropInfo) {
 			c.skipped()
 			c.a.log.Warn("oversized frame skipped", "call", c.id, "limit", c.a.cfg.MaxFrameBytes)
 		} else if err == nil {
-			expired = c.apply(buf.Bytes()) || expired
+			ch := c.apply(buf.Bytes())
+			expired = expired || ch&sawExpired != 0
+			closed = ch&sawClosed != 0
 		}
 		if buf.Cap() <= maxPooledFrame {
 			framePool.Put(buf)
 		}
 		if err != nil {
 			return c.classify(conn, err, expired)
+		}
+		if closed {
+			return c.liveClosed(conn), nil
 		}
 	}
 }
@@ -107,9 +124,9 @@ func (c *call) skipped() {
 	c.mu.Unlock()
 }
 
-// apply accounts for one frame and reports whether it said the session
-// expired.
-func (c *call) apply(frame []byte) (expired bool) {
+// apply accounts for one frame and reports what it changed, and whether
+// it said the session expired (sawExpired) or closed (sawClosed).
+func (c *call) apply(frame []byte) change {
 	now := time.Now()
 	c.mu.Lock()
 	before := c.acct.usage.Responses
@@ -124,6 +141,9 @@ func (c *call) apply(frame []byte) (expired bool) {
 	if ch&changedSession != 0 {
 		s := c.acct.session
 		c.publishLocked(feed.Event{Kind: feed.KindSession, Session: &s})
+		if f := apiMismatch(c.api, s.Model, "OpenAI runs"); f != nil {
+			c.flagLocked(*f)
+		}
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -132,7 +152,7 @@ func (c *call) apply(frame []byte) (expired bool) {
 	if ch&(changedCost|changedCounters) != 0 {
 		c.enforce(now)
 	}
-	return ch&sawExpired != 0
+	return ch
 }
 
 // classify maps the error that ended a read to the call's fate. Only

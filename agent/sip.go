@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/live"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/realtime"
 
@@ -27,7 +28,9 @@ const webhookMemory = 10 * time.Minute
 // SIPCall is an incoming SIP call as OpenAI's realtime.call.incoming
 // webhook describes it. Header values are untrusted caller data.
 type SIPCall struct {
-	CallID  string
+	CallID string
+	// API is the voice API the call is answered on (SIPConfig.API).
+	API     feed.API
 	From    string
 	To      string
 	Headers map[string]string
@@ -38,8 +41,9 @@ type SIPDecision struct {
 	Accept bool
 	// User is whom the call is accounted to (e.g. the caller's number).
 	User string
-	// Session is the session config to accept with (JSON, type
-	// "realtime"); Config.DefaultSession if empty.
+	// Session is the session config to accept with: a Realtime one (JSON,
+	// type "realtime"; Config.DefaultSession if empty) or, on the Live
+	// API, a GPT-Live one (Config.DefaultLiveSession if empty).
 	Session json.RawMessage
 	// RejectStatus is the SIP status for a rejection (default 603 Decline;
 	// 486 Busy Here for admission refusals).
@@ -54,6 +58,12 @@ type SIPConfig struct {
 	// Decide accepts or rejects each call; nil accepts every call for the
 	// user named in its From header with the default session.
 	Decide func(ctx context.Context, call SIPCall) SIPDecision
+	// API is the voice API incoming calls are answered on. A pending SIP
+	// call is announced by realtime.call.incoming and may also be by
+	// live.call.incoming; whichever API accepts it first runs it. The
+	// handler answers the webhook of its API and acknowledges the other
+	// without acting. feed.APIRealtime if empty.
+	API feed.API
 }
 
 // SIPWebhook returns the handler for OpenAI's realtime.call.incoming
@@ -85,7 +95,12 @@ func (a *Agent) SIPWebhook(cfg SIPConfig) http.Handler {
 			writeError(w, http.StatusBadRequest, "invalid_signature", "webhook verification failed: "+err.Error())
 			return
 		}
-		if ev.Type != "realtime.call.incoming" {
+		api := cfg.API.Or()
+		want := "realtime.call.incoming"
+		if api == feed.APILive {
+			want = "live.call.incoming"
+		}
+		if ev.Type != want {
 			w.WriteHeader(http.StatusOK) // not ours to handle; don't make OpenAI retry
 			return
 		}
@@ -95,10 +110,19 @@ func (a *Agent) SIPWebhook(cfg SIPConfig) http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		in := ev.AsRealtimeCallIncoming()
-		call := SIPCall{CallID: in.Data.CallID, Headers: make(map[string]string, len(in.Data.SipHeaders))}
-		for _, h := range in.Data.SipHeaders {
-			call.Headers[h.Name] = h.Value
+		call := SIPCall{API: api, Headers: make(map[string]string)}
+		if api == feed.APILive {
+			in := ev.AsLiveCallIncoming()
+			call.CallID = in.Data.SessionID
+			for _, h := range in.Data.SipHeaders {
+				call.Headers[h.Name] = h.Value
+			}
+		} else {
+			in := ev.AsRealtimeCallIncoming()
+			call.CallID = in.Data.CallID
+			for _, h := range in.Data.SipHeaders {
+				call.Headers[h.Name] = h.Value
+			}
 		}
 		call.From, call.To = call.Headers["From"], call.Headers["To"]
 		if err := a.handleSIP(r.Context(), cfg, call); err != nil {
@@ -139,11 +163,20 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		if status == 0 {
 			status = 603
 		}
-		if err := a.oai.Realtime.Calls.Reject(ctx, call.CallID, realtime.CallRejectParams{StatusCode: openai.Int(status)}); err != nil {
+		var err error
+		if call.API == feed.APILive {
+			err = a.oai.Live.Sessions.Reject(ctx, call.CallID, live.SessionRejectParams{StatusCode: status})
+		} else {
+			err = a.oai.Realtime.Calls.Reject(ctx, call.CallID, realtime.CallRejectParams{StatusCode: openai.Int(status)})
+		}
+		if err != nil {
 			return fmt.Errorf("reject %s: %w", call.CallID, err)
 		}
 		a.log.Info("sip call rejected", "call", call.CallID, "status", status, "user", d.User)
 		return nil
+	}
+	if call.API == feed.APILive {
+		return a.acceptLiveSIP(ctx, call, d, release, Meta{User: d.User, API: feed.APILive, sip: true, admitted: counted, credits: credits, creditsUnknown: unknown})
 	}
 	session, model, err := a.sessionConfig(d.Session)
 	if err != nil {
@@ -154,7 +187,7 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
-	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, admitted: counted, credits: credits, creditsUnknown: unknown})
+	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, sip: true, admitted: counted, credits: credits, creditsUnknown: unknown})
 }
 
 // sipRefusalStatus is the SIP status a caller refused at admission hears

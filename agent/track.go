@@ -57,6 +57,17 @@ func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
 	}
 }
 
+// TrackLive is Track for a GPT-Live session (meta.API set to
+// feed.APILive): it attaches the session's Live sideband
+// (/v1/live/sessions/{id}/attach), meters the seconds OpenAI reports and
+// ends the session on its session.closed. Use it for a SIP call answered
+// on the Live API, whose id starts "rtc_"; an id starting "live_" is
+// tracked as Live by Track too.
+func (a *Agent) TrackLive(ctx context.Context, sessionID string, meta Meta) error {
+	meta.API = feed.APILive
+	return a.Track(ctx, sessionID, meta)
+}
+
 // TrackAsync is Track without the wait, for paths that must answer
 // quickly (the SDP relay answers the browser while the sideband attaches).
 // It returns only validation errors, ErrTrackedElsewhere and ErrClosed.
@@ -112,6 +123,9 @@ func (a *Agent) register(callID string, meta Meta, ad *adoption) (*call, error) 
 	a.mu.Unlock()
 
 	c.publishStarted()
+	if f := apiMismatch(c.api, meta.Model, "the app configured"); f != nil {
+		c.flag(*f)
+	}
 	if over != nil {
 		c.flag(*over)
 	}
@@ -282,6 +296,9 @@ func (c *call) claim() (taken bool, err error) {
 	defer cancel()
 	rec := feed.Owner{CallID: c.id, Agent: a.cfg.Name, Instance: a.instance, Term: 1,
 		User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC(), Since: time.Now().UTC()}
+	if c.live() {
+		rec.API = feed.APILive
+	}
 	rev, err := o.Claim(ctx, rec)
 	var owned *feed.OwnedError
 	switch {

@@ -62,6 +62,11 @@ const (
 	// detached, or its owner died before another adopted it), so its
 	// totals miss what OpenAI billed meanwhile (see Usage.Gaps).
 	FlagGap FlagKind = "gap"
+	// FlagAPIMismatch: a GPT-Live model on a Realtime call, or a Realtime
+	// model on a Live session (the app mixed the two APIs up; OpenAI
+	// refuses such a session with invalid_model, or it runs on a model the
+	// app did not mean).
+	FlagAPIMismatch FlagKind = "api_mismatch"
 )
 
 // Flag is one abuse signal with its evidence.

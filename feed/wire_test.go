@@ -52,7 +52,7 @@ func TestCompactRoundTrip(t *testing.T) {
 			Start: &Start{User: "bob", Model: "gpt-live-1", StartedAt: at, API: APILive}},
 		{Kind: KindUsage, CallID: "live_u1_b", Term: 1, Seq: 2, At: at, Usage: &Usage{LiveSeconds: 61.25, StandbySeconds: 3.5,
 			BackendTokens: Tokens{Total: 1500, Input: 1200, Output: 300, InputText: 1200, InputCached: 1024, CachedText: 1024, OutputText: 300},
-			BackendUSD: 0.0021, CostUSD: 0.053, Unknown: 2}},
+			BackendUSD:    0.0021, CostUSD: 0.053, Unknown: 2}},
 		{Kind: KindEnded, CallID: "live_u1_b", Term: 1, Seq: 3, At: at, Agent: "api-1", Usage: &Usage{LiveSeconds: 90, Seconds: 93.5, CostUSD: 0.075},
 			End: &End{Reason: ReasonContent, Detail: "session.closed content", EndedAt: at}, Start: &Start{User: "bob", StartedAt: since, API: APILive}},
 		{Kind: KindFlag, User: "mallory", At: at, Agent: "api-1", Flag: &Flag{Kind: FlagKeyUnclaimed}},

@@ -36,7 +36,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var named stringList
 	fs.Var(&named, "named-token", "NAME:SECRET, another bearer token (repeatable; env CALLTOP_AGENT_TOKENS, comma-separated): calls it hangs up are ended by NAME")
 	webhookSecret := fs.String("webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
+	sipAPI := fs.String("sip-api", envOr("CALLTOP_SIP_API", "realtime"), "the voice API SIP calls are answered on: realtime or live (env CALLTOP_SIP_API)")
 	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
+	liveSessionFile := fs.String("live-session", "", `JSON file with the default GPT-Live session config (model, instructions, delegation …); default {"model":"gpt-live-1"}`)
 	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
 	maxTokens := fs.Int64("max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
 	maxCost := fs.Float64("max-call-cost", 0, "hang up a call when its estimated cost reaches this many USD (0: no limit)")
@@ -54,6 +56,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *webhookSecret == "" {
 		*webhookSecret = os.Getenv("OPENAI_WEBHOOK_SECRET")
+	}
+	sip, ok := feed.ParseAPI(*sipAPI)
+	if !ok {
+		return fmt.Errorf("--sip-api %q: want realtime or live", *sipAPI)
 	}
 	if *baseURL == "" {
 		*baseURL = envOr("OPENAI_BASE_URL", agent.DefaultBaseURL)
@@ -94,15 +100,21 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:     slog.New(slog.NewTextHandler(stderr, nil)),
 		AdoptAfter: *adoptAfter, HeartbeatInterval: *heartbeat, Replicas: nf.replicas, Notify: notifyCfg,
 	}
-	if *sessionFile != "" {
-		data, err := os.ReadFile(*sessionFile)
+	for _, f := range []struct {
+		flag, path string
+		dst        *json.RawMessage
+	}{{"--session", *sessionFile, &cfg.DefaultSession}, {"--live-session", *liveSessionFile, &cfg.DefaultLiveSession}} {
+		if f.path == "" {
+			continue
+		}
+		data, err := os.ReadFile(f.path)
 		if err != nil {
-			return fmt.Errorf("--session: %w", err)
+			return fmt.Errorf("%s: %w", f.flag, err)
 		}
 		if !json.Valid(data) {
-			return fmt.Errorf("--session %s: not valid JSON", *sessionFile)
+			return fmt.Errorf("%s %s: not valid JSON", f.flag, f.path)
 		}
-		cfg.DefaultSession = data
+		*f.dst = data
 	}
 	policyFor, err := sidecarPolicy(fs, *policyPath, *maxSeconds, *maxTokens, *maxCost, *creditsDown)
 	if err != nil {
@@ -140,7 +152,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, Tokens: tokens, WebhookSecret: *webhookSecret}), defaultServerLimits)
+	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, Tokens: tokens, WebhookSecret: *webhookSecret, SIPAPI: sip}), defaultServerLimits)
 	limited := limitConns(ln, *maxConns, func(ip string) {
 		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", *maxConns)
 	})

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/openai/openai-go/v3/live"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/calltop/calltop/feed"
+)
+
+// defaultLiveSession is the GPT-Live session config when neither the app
+// nor the agent gives one.
+var defaultLiveSession = json.RawMessage(`{"model":"gpt-live-1"}`)
+
+// maxLiveAnswer bounds the JSON answer of POST /v1/live/sessions: an SDP
+// answer and the resolved session, a few KB.
+const maxLiveAnswer = 256 << 10
+
+// liveSessionConfig checks a GPT-Live session config (the "session"
+// object of POST /v1/live/sessions) and returns it with its model. A
+// Realtime config ("type":"realtime") is refused: OpenAI would refuse it
+// with less to go on.
+func (a *Agent) liveSessionConfig(raw json.RawMessage) (json.RawMessage, string, error) {
+	if len(raw) == 0 {
+		raw = a.cfg.DefaultLiveSession
+	}
+	if len(raw) == 0 {
+		raw = defaultLiveSession
+	}
+	var probe struct {
+		Type  *string `json:"type"`
+		Model string  `json:"model"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, "", fmt.Errorf("live session config: %w", err)
+	}
+	if probe.Type != nil {
+		return nil, "", fmt.Errorf(`live session config: "type" %q is a Realtime session's; a GPT-Live session config has a "model" (gpt-live-1) and no type`, *probe.Type)
+	}
+	if probe.Model == "" {
+		return nil, "", errors.New(`live session config: "model" is required (e.g. "gpt-live-1")`)
+	}
+	return raw, probe.Model, nil
+}
+
+// createLiveSession creates a GPT-Live session over WebRTC: POST
+// /live/sessions with the session config and the offer, answered 201 with
+// JSON holding the session's id and the SDP answer (openai-realtime.md
+// §8). It returns what createCall does, so the relay treats both alike.
+func (a *Agent) createLiveSession(ctx context.Context, offer []byte, session json.RawMessage) (id string, answer []byte, status int, err error) {
+	body, err := json.Marshal(map[string]any{
+		"session":   session,
+		"transport": map[string]string{"type": "webrtc", "sdp": string(offer)},
+	})
+	if err != nil {
+		return "", nil, http.StatusInternalServerError, fmt.Errorf("create live session: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.BaseURL+"/live/sessions", bytes.NewReader(body))
+	if err != nil {
+		return "", nil, http.StatusInternalServerError, fmt.Errorf("create live session: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.cfg.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session at OpenAI: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLiveAnswer))
+	if err != nil {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session: read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		status := http.StatusBadGateway
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
+			status = resp.StatusCode
+		}
+		return "", nil, status, fmt.Errorf("create live session: OpenAI answered %d: %s", resp.StatusCode, openAIMessage(data))
+	}
+	var out struct {
+		Session struct {
+			ID string `json:"id"`
+		} `json:"session"`
+		Transport struct {
+			SDP string `json:"sdp"`
+		} `json:"transport"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session: answer: %w", err)
+	}
+	if err := feed.ValidateCallID(out.Session.ID); err != nil {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session: session.id: %w", err)
+	}
+	if out.Transport.SDP == "" {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session %s: answer has no SDP", out.Session.ID)
+	}
+	return out.Session.ID, []byte(out.Transport.SDP), 0, nil
+}
+
+// acceptLiveSIP answers a SIP call on the GPT-Live API (POST
+// /live/sessions/{id}/accept with {"session": config}) and tracks it as a
+// Live session, which keeps its "rtc_" id.
+func (a *Agent) acceptLiveSIP(ctx context.Context, call SIPCall, d SIPDecision, release func(), meta Meta) error {
+	session, model, err := a.liveSessionConfig(d.Session)
+	if err != nil {
+		release()
+		return fmt.Errorf("accept %s on the Live API: %w", call.CallID, err)
+	}
+	body, err := json.Marshal(map[string]json.RawMessage{"session": session})
+	if err != nil {
+		release()
+		return fmt.Errorf("accept %s on the Live API: %w", call.CallID, err)
+	}
+	if err := a.oai.Live.Sessions.Accept(ctx, call.CallID, live.SessionAcceptParams{}, option.WithRequestBody("application/json", body)); err != nil {
+		release()
+		return fmt.Errorf("accept %s on the Live API: %w", call.CallID, err)
+	}
+	meta.Model = model
+	return a.TrackAsync(call.CallID, meta)
+}
