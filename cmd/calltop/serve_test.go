@@ -26,7 +26,7 @@ import (
 )
 
 // sshKey is a client key and its authorized_keys line.
-func sshKey(t *testing.T, comment string) (gossh.Signer, string) {
+func sshKey(t testing.TB, comment string) (gossh.Signer, string) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
