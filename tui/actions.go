@@ -76,7 +76,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case k.is(msg, ActHangUp):
 		m.openHangUp()
 	case m.opts.ReadOnly && slices.Contains(m.hangUpKeys, msg.String()):
-		m.status.set(statusInfo, errReadOnly.Error()+" (--readonly)", m.now)
+		m.status.set(statusInfo, errReadOnly.Error()+" ("+m.readOnlyWhy()+")", m.now)
 	}
 	return nil
 }
@@ -238,4 +238,12 @@ func (m *Model) setFilter(text string) {
 	}
 	m.rows.SetFilter(f)
 	m.refresh()
+}
+
+// readOnlyWhy is why hanging up is disabled, for the status line.
+func (m *Model) readOnlyWhy() string {
+	if m.opts.ReadOnlyWhy != "" {
+		return sanitize(m.opts.ReadOnlyWhy)
+	}
+	return "--readonly"
 }

@@ -27,7 +27,7 @@ var (
 // batches, one frame each per iteration in a rotating order, so each
 // ratio compares the same moments of the same machine.
 //
-// The load (benchload_test.go): 10,000 live calls (-frame.calls), 20,000
+// The load (feedtest.Load, feed/feedtest): 10,000 live calls (-frame.calls), 20,000
 // events a second of every kind (usage, starts with their session events,
 // ends, sidebands dropping and coming back, flags, warnings, heartbeats),
 // one batch per frame at 60 frames a second; the screen is 200×50. Each
@@ -95,18 +95,18 @@ func benchFrames(b *testing.B, n int, busy bool) {
 		defer busyCore(b)()
 	}
 	g := newFrameLoad(n)
-	g.initial(n) // as the workers did: the same state, the same frames
+	g.Initial() // as the workers did: the same state, the same frames
 	enc, err := feed.NewClient(nil, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		msgs := encodeBatch(b, enc, g.frame())
+		msgs := encodeBatch(b, enc, g.Frame())
 		waitIdle() // this process's garbage collection must not run into a frame
 		tick := i%benchFPS == benchFPS-1
 		for k := range workers {
-			workers[(i+k)%len(workers)].frame(b, i, msgs, g.now, tick)
+			workers[(i+k)%len(workers)].frame(b, i, msgs, g.Now(), tick)
 		}
 	}
 	b.StopTimer()

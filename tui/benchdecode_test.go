@@ -14,7 +14,7 @@ import (
 //	go test -run '^$' -bench DecodeEvents -benchmem ./tui
 func BenchmarkDecodeEvents(b *testing.B) {
 	g := newFrameLoad(10_000)
-	g.initial(10_000)
+	g.Initial()
 	enc, err := feed.NewClient(nil, "")
 	if err != nil {
 		b.Fatal(err)
@@ -22,7 +22,7 @@ func BenchmarkDecodeEvents(b *testing.B) {
 	byKind := map[feed.Kind][][]byte{}
 	var mix [][]byte
 	for range 2 * benchFPS { // two seconds: every kind of the load occurs
-		for _, m := range encodeBatch(b, enc, g.frame()) {
+		for _, m := range encodeBatch(b, enc, g.Frame()) {
 			e, err := decodeWire(m)
 			if err != nil {
 				b.Fatal(err)

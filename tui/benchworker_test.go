@@ -166,7 +166,7 @@ func runWorker(spec string) {
 	flag.Parse() // the testing flags, for the profiles' names
 	tuneGC()     // every implementation runs as the dashboard's process does
 	g := newFrameLoad(n)
-	impl.update(g.initial(n), g.now, true)
+	impl.update(g.Initial(), g.Now(), true)
 	impl.view()
 	runtime.GC()
 	stopProfile := startProfile(name)

@@ -45,4 +45,9 @@
 //
 // Keys come from one KeyMap (keys.go) that drives matching and the help
 // alike; LoadKeyMap reads a key file so operators can rebind them.
+//
+// Run drives the process's own terminal. NewProgram drives one its host
+// provides (input, output, size, environment and colour profile as
+// tea.ProgramOptions): the SSH server runs one per session, so tui itself
+// knows nothing of SSH.
 package tui

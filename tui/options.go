@@ -31,6 +31,10 @@ type Options struct {
 	// ReadOnly removes the hang-up keys and refuses any terminate: for
 	// product owners and wall screens.
 	ReadOnly bool
+	// ReadOnlyWhy says why, in the line shown when a hang-up key is
+	// pressed on a read-only dashboard: "--readonly" if empty; over SSH,
+	// "viewer key".
+	ReadOnlyWhy string
 	// Keys replaces the default key map (see LoadKeyMap).
 	Keys *KeyMap
 	// Reasons are the presets of the hang-up dialog; DefaultReasons if

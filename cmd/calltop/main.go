@@ -31,6 +31,7 @@ var commands = []command{
 	{"kill", "hang up a call through its owning agent", runKill},
 	{"server", "a standalone NATS server with JetStream for small installs", runServer},
 	{"credits", "set, add and list users' credits in USD (the sidecar's built-in credit store)", runCredits},
+	{"serve", "the dashboard over SSH, a role per key", runServe},
 }
 
 func main() {
