@@ -225,8 +225,10 @@ func parseSessionParams(raw json.RawMessage, required bool) (*sessionParams, *ap
 	default:
 		return fail("invalid_value", "session.type", "Invalid value: '"+t+"'. Supported values are: 'realtime' and 'transcription'.")
 	}
-	if p.Model != nil && !validModel(*p.Model) {
-		return fail("invalid_value", "session.model", "Invalid value: '"+*p.Model+"'. The model is not a Realtime model (for example 'gpt-realtime').")
+	if p.Model != nil {
+		if aerr := checkRealtimeModel(*p.Model, "session.model"); aerr != nil {
+			return nil, aerr
+		}
 	}
 	return &p, nil
 }
@@ -235,6 +237,29 @@ func parseSessionParams(raw json.RawMessage, required bool) (*sessionParams, *ap
 // a GPT-Live model is rejected, as on the real endpoint.
 func validModel(m string) bool {
 	return strings.Contains(m, "realtime")
+}
+
+// isLiveModel reports whether m names a GPT-Live model (gpt-live-1,
+// gpt-live-1.1, …).
+func isLiveModel(m string) bool {
+	return strings.HasPrefix(m, "gpt-live")
+}
+
+// checkRealtimeModel validates a model named on a Realtime endpoint. A
+// GPT-Live model gets invalid_model, as the real /v1/realtime does
+// (openai-realtime.md §8); any other non-Realtime model keeps the generic
+// invalid_value.
+func checkRealtimeModel(m, param string) *apiError {
+	var e apiError
+	switch {
+	case validModel(m):
+		return nil
+	case isLiveModel(m):
+		e = errParam("invalid_model", param, "The model '"+m+"' is a GPT-Live model and cannot be used with the Realtime API. Use POST /v1/live/sessions instead.")
+	default:
+		e = errParam("invalid_value", param, "Invalid value: '"+m+"'. The model is not a Realtime model (for example 'gpt-realtime').")
+	}
+	return &e
 }
 
 // handleCreateCall serves POST /v1/realtime/calls in both forms: a raw SDP
@@ -250,9 +275,11 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case key == s.opts.APIKey:
 		model := r.URL.Query().Get("model")
-		if model != "" && !validModel(model) {
-			writeError(w, http.StatusBadRequest, errParam("invalid_value", "model", "Invalid value: '"+model+"'. The model is not a Realtime model."))
-			return
+		if model != "" {
+			if aerr := checkRealtimeModel(model, "model"); aerr != nil {
+				writeError(w, http.StatusBadRequest, *aerr)
+				return
+			}
 		}
 		cfg = defaultSession(model, rng)
 	default:
