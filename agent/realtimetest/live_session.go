@@ -165,7 +165,7 @@ func checkDelegation(raw json.RawMessage, param string) *apiError {
 	return &e
 }
 
-// apply builds the configuration a session starts with.
+// config builds the configuration a session starts with.
 func (p *liveParams) config() liveConfig {
 	cfg := defaultLiveConfig(deref(p.Model))
 	if p.Instructions != nil && strings.TrimSpace(*p.Instructions) != "" {
@@ -212,8 +212,18 @@ func (cfg *liveConfig) applyUpdate(raw json.RawMessage) (code, param, msg string
 	}
 	next := cfg.delegation
 	if d, ok := fields["delegation"]; ok && string(d) != "null" {
-		if aerr := checkDelegation(d, "session.delegation"); aerr != nil {
-			return aerr.Code.(string), aerr.Param.(string), aerr.Message
+		// An update may omit the type ("omitted settings retain their
+		// values"); a type it names must be a known one.
+		var typed struct {
+			Type *string `json:"type"`
+		}
+		if json.Unmarshal(d, &typed) != nil {
+			return "invalid_type", "session.delegation", "Invalid type for 'session.delegation': expected an object."
+		}
+		if typed.Type != nil {
+			if aerr := checkDelegation(d, "session.delegation"); aerr != nil {
+				return aerr.Code.(string), aerr.Param.(string), aerr.Message
+			}
 		}
 		merged, err := mergeDelegation(cfg.delegation, d)
 		if err != "" {
