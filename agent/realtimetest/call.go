@@ -291,7 +291,9 @@ func (s *Server) broadcastCounted(c *call, typ string, data []byte, count func(s
 	}
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {
-		sbs = append(sbs, sb)
+		if !sb.starting {
+			sbs = append(sbs, sb)
+		}
 	}
 	counted := count != nil && len(sbs) > 0
 	if counted {

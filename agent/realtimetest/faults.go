@@ -81,7 +81,8 @@ func (s *Server) injectedAttachStatus(callID string, attempt int) int {
 	return 0
 }
 
-// sidebandsOf returns the sidebands attached to the call now.
+// sidebandsOf returns the sidebands attached to the call now (a Live one
+// once its session.started is out).
 func (s *Server) sidebandsOf(callID string) []*sideband {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,7 +92,9 @@ func (s *Server) sidebandsOf(callID string) []*sideband {
 	}
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {
-		sbs = append(sbs, sb)
+		if !sb.starting {
+			sbs = append(sbs, sb)
+		}
 	}
 	return sbs
 }

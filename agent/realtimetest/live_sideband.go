@@ -66,25 +66,30 @@ func (s *Server) handleLiveAttach(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(readLimit)
 	raw, _ := r.Context().Value(rawConnKey{}).(net.Conn)
 	sb := &sideband{s: s, c: c, conn: conn, raw: raw, live: true,
-		graceful: strings.EqualFold(r.URL.Query().Get("graceful_close"), "true")}
+		graceful: strings.EqualFold(r.URL.Query().Get("graceful_close"), "true"),
+		starting: true, ready: make(chan struct{})}
 	sb.ctx, sb.cancel = context.WithCancel(context.Background())
 	defer sb.cancel()
 
-	// session.started goes out before the sideband joins the session, so
-	// it is always the first frame; what the session emits meanwhile is
-	// not replayed, as on the real service.
-	if sb.send(s.liveStarted(c)) != nil {
-		_ = conn.CloseNow()
-		return
-	}
-	closed, ok := s.attachLive(sb)
+	started, closed, ok := s.attachLive(sb)
 	if !ok {
+		close(sb.ready)
 		code := websocket.StatusGoingAway
-		if closed != nil { // it ended in between: say so, as to any sideband
+		if closed != nil { // it ended meanwhile: say so, as to any sideband
 			_ = sb.send(closed)
 			code = websocket.StatusNormalClosure
 		}
 		s.closeConn(conn, raw, code, "")
+		return
+	}
+	// session.started is the first frame: the session's events reach the
+	// sideband only after it, and what it emitted before is not replayed,
+	// as on the real service.
+	err = sb.send(started)
+	s.liveReady(sb)
+	if err != nil {
+		s.detach(sb)
+		_ = conn.CloseNow()
 		return
 	}
 	s.serveSideband(sb)
@@ -100,30 +105,35 @@ func (s *Server) liveSession(id string) *call {
 	return nil
 }
 
-// liveStarted builds the session.started frame of a session.
-func (s *Server) liveStarted(c *call) []byte {
-	s.mu.Lock()
-	obj := c.live.cfg.object(c.id, c.expires.Unix())
-	s.mu.Unlock()
-	return encodeEvent(newEventID(), "session.started", kv{"session", obj})
-}
-
-// attachLive adds a Live sideband to its session and starts the script on
-// the first attach. If the session has ended it returns its session.closed
-// frame (nil after Server.Close) and false.
-func (s *Server) attachLive(sb *sideband) ([]byte, bool) {
+// attachLive adds a Live sideband to its session, still starting, and
+// returns the session.started frame to send it first. If the session has
+// ended it returns the session's session.closed frame (nil after
+// Server.Close) and false.
+func (s *Server) attachLive(sb *sideband) (started, closed []byte, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := sb.c
 	if s.closed || c.ended {
-		return c.live.closed, false
+		return nil, c.live.closed, false
 	}
 	c.sidebands[sb] = struct{}{}
-	if !c.configured {
+	obj := c.live.cfg.object(c.id, c.expires.Unix())
+	return encodeEvent(newEventID(), "session.started", kv{"session", obj}), nil, true
+}
+
+// liveReady lets the session's events and a pending close reach a Live
+// sideband whose session.started is out, and starts the session's script
+// on its first sideband.
+func (s *Server) liveReady(sb *sideband) {
+	s.mu.Lock()
+	sb.starting = false
+	c := sb.c
+	if !c.configured && !c.ended {
 		c.configured = true
 		close(c.start)
 	}
-	return nil, true
+	s.mu.Unlock()
+	close(sb.ready)
 }
 
 // liveErrorEvent encodes a Live sideband error event: openai-go's

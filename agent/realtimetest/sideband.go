@@ -34,6 +34,14 @@ type sideband struct {
 
 	live     bool // a GPT-Live sideband (/v1/live/sessions/{id}/attach)
 	graceful bool // a Live sideband attached with ?graceful_close=true
+
+	// A Live sideband is attached before its session.started is written,
+	// so Attached counts it once a client has read that frame. Until then
+	// starting (guarded by Server.mu) keeps the session's events away
+	// from it, and ready (closed once session.started is out; nil for
+	// Realtime sidebands) holds back a close request's session.closed.
+	starting bool
+	ready    chan struct{}
 }
 
 // closeRequest is how a call ends a sideband: an optional event first (the
@@ -298,6 +306,12 @@ func (sb *sideband) requestClose(req closeRequest) {
 		sb.s.wg.Add(1)
 		go func() {
 			defer sb.s.wg.Done()
+			if sb.ready != nil {
+				select {
+				case <-sb.ready:
+				case <-sb.ctx.Done():
+				}
+			}
 			if req.first != nil {
 				_ = sb.send(req.first)
 			}
