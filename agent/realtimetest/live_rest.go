@@ -18,9 +18,13 @@ import (
 // Options.LiveAudioEvery; a session delegating to Responses reports a
 // backend completion every fifth update.
 func (s *Server) handleLiveCreate(w http.ResponseWriter, r *http.Request) {
-	if key := bearer(r); key != s.opts.APIKey && s.secret(key) == nil {
-		s.writeAuthError(w, key) // unknown, expired or not a key
-		return
+	key := bearer(r)
+	var sec *secret
+	if key != s.opts.APIKey {
+		if sec = s.secret(key); sec == nil {
+			s.writeAuthError(w, key) // unknown, expired or not a key
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -68,6 +72,11 @@ func (s *Server) handleLiveCreate(w http.ResponseWriter, r *http.Request) {
 
 	cfg := p.config()
 	id := s.newLive(newLiveSessionID(), s.liveScriptFor(cfg), cfg, "webrtc", req.Session)
+	if sec != nil {
+		s.mu.Lock()
+		sec.calls = append(sec.calls, id)
+		s.mu.Unlock()
+	}
 	var resp liveCreated
 	resp.Session.ID, resp.Session.Object, resp.Session.Model = id, "live.session", cfg.model
 	resp.Transport.Type, resp.Transport.SDP = "webrtc", sdpAnswer(offer)

@@ -92,6 +92,9 @@ func TestLiveCreate(t *testing.T) {
 	if n := len(s.Live()); n != 2 {
 		t.Errorf("failed creates made sessions: %d live", n)
 	}
+	if secs := s.Secrets(); len(secs) != 1 || len(secs[0].Calls) != 1 || !liveIDRe.MatchString(secs[0].Calls[0]) {
+		t.Errorf("the ephemeral key's sessions: %+v", secs)
+	}
 	// And the other way round: a Live model on the Realtime create.
 	if resp, b := do(t, s, "POST", "/realtime/calls?model=gpt-live-1", s.APIKey(), "application/sdp", strings.NewReader(testOffer)); resp.StatusCode != 400 || apiErrorOf(t, b).Code != "invalid_model" {
 		t.Errorf("gpt-live-1 on /v1/realtime/calls: %d %s", resp.StatusCode, b)

@@ -2,6 +2,7 @@ package realtimetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -222,7 +223,7 @@ func (cfg *liveConfig) applyUpdate(raw json.RawMessage) (code, param, msg string
 		}
 		if typed.Type != nil {
 			if aerr := checkDelegation(d, "session.delegation"); aerr != nil {
-				return aerr.Code.(string), aerr.Param.(string), aerr.Message
+				return fmt.Sprint(aerr.Code), fmt.Sprint(aerr.Param), aerr.Message
 			}
 		}
 		merged, err := mergeDelegation(cfg.delegation, d)

@@ -49,7 +49,9 @@ type Options struct {
 	// Load generators use it to time what follows OpenAI's words (a
 	// response.done until a dashboard shows its usage). Error replies to
 	// one sideband's bad client events, the session_expired before a
-	// close, and Inject's and Flood's frames are not reported.
+	// close, a GPT-Live session's session.started and session.closed, and
+	// Inject's and Flood's frames are not reported; a Live session's
+	// usage updates, reflected audio and response.event frames are.
 	OnEmit func(callID, eventType string, at time.Time)
 
 	// OnHangup, if set, is called for every hangup request with the HTTP
