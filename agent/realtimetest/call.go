@@ -63,6 +63,7 @@ type call struct {
 	ended      bool
 	pending    bool            // a SIP call not yet accepted or rejected
 	sip        *sipCall        // nil for WebRTC calls
+	live       *liveState      // non-nil for a GPT-Live session (see live.go)
 	requested  json.RawMessage // the session configuration the call was created with, as sent
 	sidebands  map[*sideband]struct{}
 	emitted    Usage
@@ -134,8 +135,9 @@ func (s *Server) makeCall(id string, sc Script, cfg sessionConfig, rng *rand.Ran
 
 // EndCall ends the call as if the browser hung up: its sidebands close with
 // 1000 and the call is gone (404 afterwards). A pending SIP call ends as if
-// the caller gave up before it was answered. Unknown or ended calls are
-// ignored.
+// the caller gave up before it was answered. A GPT-Live session ends with
+// session.closed reason "remote_hangup" (see CloseLiveSession). Unknown or
+// ended calls are ignored.
 func (s *Server) EndCall(callID string) {
 	if c := s.lookup(callID); c != nil {
 		s.endCall(c, endBrowser)
@@ -177,9 +179,27 @@ func (s *Server) liveCall(callID string) *call {
 	return nil
 }
 
+// realtimeCall is liveCall for the Realtime surface: a GPT-Live session is
+// not a Realtime call (its id gets 404 call_id_not_found there).
+func (s *Server) realtimeCall(callID string) *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.calls[callID]; c != nil && !c.ended && !c.pending && c.live == nil {
+		return c
+	}
+	return nil
+}
+
 // endCall marks the call ended and asks each attached sideband to close
 // the way the reason calls for. It reports whether this call ended now.
+// A GPT-Live session ends with session.closed (see endLive), except when
+// the server shuts down.
 func (s *Server) endCall(c *call, kind endKind) bool {
+	if kind != endServerClosed {
+		if ok, live := s.endIfLive(c, kind); live {
+			return ok
+		}
+	}
 	sbs, ok := s.markEnded(c)
 	if ok {
 		s.closeSidebands(sbs, kind)
@@ -253,6 +273,17 @@ func expiryMessage(d time.Duration) string {
 // has read the event always finds it in Emitted, and uncounted if none
 // succeeded. A delivered event is reported to Options.OnEmit.
 func (s *Server) broadcast(c *call, typ string, data []byte, d *Usage) bool {
+	var count func(sign int)
+	if d != nil {
+		count = func(sign int) { c.emitted.add(d, sign) }
+	}
+	return s.broadcastCounted(c, typ, data, count)
+}
+
+// broadcastCounted is broadcast with any accounting: count (may be nil)
+// runs with s.mu held, with +1 before the writes when a sideband is
+// attached and with -1 after them when none succeeded.
+func (s *Server) broadcastCounted(c *call, typ string, data []byte, count func(sign int)) bool {
 	s.mu.Lock()
 	if c.ended {
 		s.mu.Unlock()
@@ -260,11 +291,13 @@ func (s *Server) broadcast(c *call, typ string, data []byte, d *Usage) bool {
 	}
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {
-		sbs = append(sbs, sb)
+		if !sb.starting {
+			sbs = append(sbs, sb)
+		}
 	}
-	counted := d != nil && len(sbs) > 0
+	counted := count != nil && len(sbs) > 0
 	if counted {
-		c.emitted.add(d, 1)
+		count(1)
 	}
 	s.mu.Unlock()
 
@@ -277,7 +310,7 @@ func (s *Server) broadcast(c *call, typ string, data []byte, d *Usage) bool {
 	}
 	if counted && !delivered {
 		s.mu.Lock()
-		c.emitted.add(d, -1)
+		count(-1)
 		s.mu.Unlock()
 	}
 	if delivered && s.opts.OnEmit != nil {

@@ -38,6 +38,16 @@ var errCallNotFound = apiError{
 	Param:   "",
 }
 
+// errSessionNotFound is the exact 404 body observed for unknown or ended
+// GPT-Live sessions (openai-realtime.md §8): unlike call_id_not_found its
+// param is set.
+var errSessionNotFound = apiError{
+	Message: "No session found for the provided session_id",
+	Type:    invalidRequest,
+	Code:    "session_id_not_found",
+	Param:   "session_id",
+}
+
 // errMissingKey answers a request without an Authorization header.
 var errMissingKey = apiError{
 	Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
@@ -125,9 +135,15 @@ var errOverloaded = apiError{
 // carries Retry-After (whole seconds, rounded up) and Retry-After-Ms
 // (which OpenAI's SDKs read first) from Options.HangupRetryAfter.
 func (s *Server) writeStatus(w http.ResponseWriter, status int) {
+	s.writeStatusAs(w, status, errCallNotFound)
+}
+
+// writeStatusAs is writeStatus with the body a 404 or 410 gets: Realtime's
+// call_id_not_found or GPT-Live's session_id_not_found.
+func (s *Server) writeStatusAs(w http.ResponseWriter, status int, notFound apiError) {
 	switch {
 	case status == http.StatusNotFound || status == http.StatusGone:
-		writeError(w, status, errCallNotFound)
+		writeError(w, status, notFound)
 	case status == http.StatusUnauthorized:
 		writeError(w, status, errIncorrectKey(s.opts.APIKey))
 	case status == http.StatusTooManyRequests:

@@ -143,3 +143,19 @@ type rateLimit struct {
 	Remaining    int64   `json:"remaining"`
 	ResetSeconds float64 `json:"reset_seconds"`
 }
+
+// encodeObject builds a JSON object with the fields in order.
+func encodeObject(fields []kv) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSON(&b, f.k)
+		b.WriteByte(':')
+		writeJSON(&b, f.v)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}

@@ -81,7 +81,8 @@ func (s *Server) injectedAttachStatus(callID string, attempt int) int {
 	return 0
 }
 
-// sidebandsOf returns the sidebands attached to the call now.
+// sidebandsOf returns the sidebands attached to the call now (a Live one
+// once its session.started is out).
 func (s *Server) sidebandsOf(callID string) []*sideband {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,7 +92,9 @@ func (s *Server) sidebandsOf(callID string) []*sideband {
 	}
 	sbs := make([]*sideband, 0, len(c.sidebands))
 	for sb := range c.sidebands {
-		sbs = append(sbs, sb)
+		if !sb.starting {
+			sbs = append(sbs, sb)
+		}
 	}
 	return sbs
 }
@@ -120,7 +123,8 @@ func (s *Server) Inject(callID string, frame []byte, binary bool) int {
 
 // Flood sends n realistic events a client should ignore
 // (response.output_audio_transcript.delta of one made-up response, each
-// with its own event_id) to every sideband of the call, back to back as
+// with its own event_id; session.output_transcript.delta for a GPT-Live
+// session) to every sideband of the call, back to back as
 // fast as the connection takes them, alongside the call's own events. They
 // carry no usage and are not counted in Emitted. It returns how many of
 // the n reached at least one sideband.
@@ -136,6 +140,10 @@ func (s *Server) Flood(callID string, n int) int {
 		frame := encodeEvent(newEventID(), "response.output_audio_transcript.delta",
 			kv{"response_id", respID}, kv{"item_id", itemID}, kv{"output_index", 0}, kv{"content_index", 0},
 			kv{"delta", " " + words[i%len(words)]})
+		if sbs[0].live {
+			frame = encodeEvent(newEventID(), "session.output_transcript.delta",
+				kv{"delta", " " + words[i%len(words)]}, kv{"start_ms", 0}, kv{"end_ms", 0})
+		}
 		ok := false
 		for _, sb := range sbs {
 			if sb.send(frame) == nil {
@@ -171,21 +179,29 @@ func (s *Server) CloseSideband(callID string, code int, reason string) int {
 	}
 	s.mu.Unlock()
 	req := closeRequest{code: websocket.StatusCode(code), reason: reason}
+	var errCode, msg string
 	if code >= 3000 {
-		errCode := "server_error"
+		errCode = "server_error"
 		if i := strings.LastIndexByte(reason, '.'); i >= 0 && i < len(reason)-1 {
 			errCode = reason[i+1:]
 		} else if reason != "" && !strings.Contains(reason, " ") {
 			errCode = reason
 		}
-		msg := reason
+		msg = reason
 		if msg == "" {
 			msg = "The server closed the connection."
 		}
-		req.first = errorEvent(errCode, msg, nil, nil)
 	}
 	for _, sb := range sbs {
-		sb.requestClose(req)
+		r := req
+		switch {
+		case errCode == "":
+		case sb.live:
+			r.first = liveErrorEvent(errCode, msg, nil, "")
+		default:
+			r.first = errorEvent(errCode, msg, nil, nil)
+		}
+		sb.requestClose(r)
 	}
 	return len(sbs)
 }

@@ -30,6 +30,10 @@ func randFrom(set string, n int) string {
 // "rtc_u1_ETYJSp3oMdsOb7HW9eMflgesrIs0XaTn".
 func newCallID() string { return "rtc_u1_" + randFrom(alnum, 32) }
 
+// newLiveSessionID returns a GPT-Live session id shaped like the observed
+// "live_u1_…" (same form as a WebRTC call id).
+func newLiveSessionID() string { return "live_u1_" + randFrom(alnum, 32) }
+
 // sessionIDFor returns the session id behind a call: the same suffix with
 // "sess_" (observed: rtc_u1_X ↔ sess_u1_X).
 func sessionIDFor(callID string) string {

@@ -48,10 +48,22 @@ func (s *Server) secret(key string) *secret {
 // handleHangup serves POST /v1/realtime/calls/{call_id}/hangup: 200 with an
 // empty body for a live call, whose sidebands then close 1000 (the call is
 // ended before the answer, so a repeat gets 404 at once); 404
-// call_id_not_found for unknown, pending or ended calls. Every request is
-// counted; Options.HangupStatus may fail authorized ones.
+// call_id_not_found for unknown, pending or ended calls and for GPT-Live
+// sessions. Every request is counted; Options.HangupStatus may fail
+// authorized ones.
 func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("call_id")
+	s.hangup(w, r, r.PathValue("call_id"), false)
+}
+
+// hangup serves a hangup on either surface: a Realtime call (live false)
+// or a GPT-Live session (live true: session_id_not_found bodies, and the
+// sidebands get session.closed "close_requested" before their close). A
+// session of the other surface is unknown here.
+func (s *Server) hangup(w http.ResponseWriter, r *http.Request, id string, live bool) {
+	notFound := errCallNotFound
+	if live {
+		notFound = errSessionNotFound
+	}
 	key := bearer(r)
 	status := http.StatusOK
 	s.mu.Lock()
@@ -61,7 +73,7 @@ func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case key != s.opts.APIKey:
 		status = http.StatusUnauthorized
-	case c == nil || c.ended || c.pending:
+	case c == nil || c.ended || c.pending || (c.live != nil) != live:
 		status = http.StatusNotFound
 	}
 	s.mu.Unlock()
@@ -72,9 +84,15 @@ func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var sbs []*sideband
+	var closed []byte // Live's session.closed
 	if status == http.StatusOK {
 		var ok bool
-		if sbs, ok = s.markEnded(c); !ok {
+		if live {
+			sbs, closed, ok = s.markLiveEnded(c, LiveCloseRequested, "", true)
+		} else {
+			sbs, ok = s.markEnded(c)
+		}
+		if !ok {
 			status = http.StatusNotFound // another request ended it first
 		}
 	}
@@ -88,13 +106,18 @@ func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		s.closeSidebands(sbs, endHangup) // teardown follows the answer
+		// Teardown follows the answer.
+		if live {
+			s.closeLive(sbs, closed)
+		} else {
+			s.closeSidebands(sbs, endHangup)
+		}
 	case status == http.StatusUnauthorized && !injected:
 		s.writeAuthError(w, key)
 	case injected:
-		s.writeStatus(w, status)
+		s.writeStatusAs(w, status, notFound)
 	default:
-		writeError(w, http.StatusNotFound, errCallNotFound)
+		writeError(w, http.StatusNotFound, notFound)
 	}
 }
 
@@ -225,8 +248,10 @@ func parseSessionParams(raw json.RawMessage, required bool) (*sessionParams, *ap
 	default:
 		return fail("invalid_value", "session.type", "Invalid value: '"+t+"'. Supported values are: 'realtime' and 'transcription'.")
 	}
-	if p.Model != nil && !validModel(*p.Model) {
-		return fail("invalid_value", "session.model", "Invalid value: '"+*p.Model+"'. The model is not a Realtime model (for example 'gpt-realtime').")
+	if p.Model != nil {
+		if aerr := checkRealtimeModel(*p.Model, "session.model"); aerr != nil {
+			return nil, aerr
+		}
 	}
 	return &p, nil
 }
@@ -235,6 +260,29 @@ func parseSessionParams(raw json.RawMessage, required bool) (*sessionParams, *ap
 // a GPT-Live model is rejected, as on the real endpoint.
 func validModel(m string) bool {
 	return strings.Contains(m, "realtime")
+}
+
+// isLiveModel reports whether m names a GPT-Live model (gpt-live-1,
+// gpt-live-1.1, …).
+func isLiveModel(m string) bool {
+	return strings.HasPrefix(m, "gpt-live")
+}
+
+// checkRealtimeModel validates a model named on a Realtime endpoint. A
+// GPT-Live model gets invalid_model, as the real /v1/realtime does
+// (openai-realtime.md §8); any other non-Realtime model keeps the generic
+// invalid_value.
+func checkRealtimeModel(m, param string) *apiError {
+	var e apiError
+	switch {
+	case validModel(m):
+		return nil
+	case isLiveModel(m):
+		e = errParam("invalid_model", param, "The model '"+m+"' is a GPT-Live model and cannot be used with the Realtime API. Use POST /v1/live/sessions instead.")
+	default:
+		e = errParam("invalid_value", param, "Invalid value: '"+m+"'. The model is not a Realtime model (for example 'gpt-realtime').")
+	}
+	return &e
 }
 
 // handleCreateCall serves POST /v1/realtime/calls in both forms: a raw SDP
@@ -250,9 +298,11 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case key == s.opts.APIKey:
 		model := r.URL.Query().Get("model")
-		if model != "" && !validModel(model) {
-			writeError(w, http.StatusBadRequest, errParam("invalid_value", "model", "Invalid value: '"+model+"'. The model is not a Realtime model."))
-			return
+		if model != "" {
+			if aerr := checkRealtimeModel(model, "model"); aerr != nil {
+				writeError(w, http.StatusBadRequest, *aerr)
+				return
+			}
 		}
 		cfg = defaultSession(model, rng)
 	default:

@@ -95,7 +95,8 @@ func TestClientSecrets(t *testing.T) {
 		{`{"expires_after":{"anchor":"now"},"session":{"type":"realtime"}}`, "invalid_value"},
 		{`{}`, "missing_required_parameter"},
 		{`{"session":{"model":"gpt-realtime"}}`, "missing_required_parameter"},
-		{`{"session":{"type":"realtime","model":"gpt-live-1"}}`, "invalid_value"},
+		{`{"session":{"type":"realtime","model":"gpt-live-1"}}`, "invalid_model"},
+		{`{"session":{"type":"realtime","model":"gpt-4o"}}`, "invalid_value"},
 		{`[]`, "invalid_type"},
 	} {
 		resp, body := postJSON(t, s, path, s.APIKey(), tc.body)
@@ -230,8 +231,14 @@ func TestCreateCallErrors(t *testing.T) {
 		}
 		apiErrorOf(t, body)
 	}
-	if resp, _ := do(t, s, "POST", "/realtime/calls?model=gpt-live-1", s.APIKey(), "application/sdp", strings.NewReader(testOffer)); resp.StatusCode != 400 {
-		t.Errorf("live model: %d", resp.StatusCode)
+	// A GPT-Live model is refused with invalid_model (openai-realtime.md §8),
+	// in the query and in the unified form's session.
+	if resp, body := do(t, s, "POST", "/realtime/calls?model=gpt-live-1", s.APIKey(), "application/sdp", strings.NewReader(testOffer)); resp.StatusCode != 400 || apiErrorOf(t, body).Code != "invalid_model" {
+		t.Errorf("live model: %d %s", resp.StatusCode, body)
+	}
+	ct, mp := multipartBody(t, testOffer, `{"type":"realtime","model":"gpt-live-1"}`)
+	if resp, body := do(t, s, "POST", "/realtime/calls", s.APIKey(), ct, mp); resp.StatusCode != 400 || apiErrorOf(t, body).Code != "invalid_model" {
+		t.Errorf("live model in the form: %d %s", resp.StatusCode, body)
 	}
 	if live := s.Live(); len(live) != 0 {
 		t.Fatalf("failed requests created calls: %v", live)

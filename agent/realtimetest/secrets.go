@@ -16,7 +16,7 @@ type SecretInfo struct {
 	ExpiresAfter time.Duration   // expires_after.seconds (default 600s)
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // CreatedAt + ExpiresAfter; the response's expires_at is its Unix()
-	Calls        []string  // calls created with it (POST /v1/realtime/calls with Bearer ek_…), oldest first
+	Calls        []string  // calls and Live sessions created with it (POST /v1/realtime/calls or /v1/live/sessions with Bearer ek_…), oldest first
 }
 
 // Expired reports whether the secret can no longer start calls at t.

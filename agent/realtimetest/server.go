@@ -26,6 +26,19 @@ type Options struct {
 	// SDP-relay tests fast.
 	TurnGap time.Duration
 
+	// LiveMaxDuration is the GPT-Live session limit: expires_at is a
+	// session's creation plus this, and at that time it ends with
+	// session.closed reason "expired" (observed: 2 h); default 2*time.Hour.
+	LiveMaxDuration time.Duration
+	// LiveUsageEvery is the LiveScript.UsageEvery of GPT-Live sessions
+	// created through POST /v1/live/sessions or accepted over SIP (default
+	// 1s, real time: each update adds as many usage seconds).
+	LiveUsageEvery time.Duration
+	// LiveAudioEvery is the LiveScript.AudioEvery of those sessions: the
+	// pace of reflected input audio frames (real: every 20 ms); default 0,
+	// none.
+	LiveAudioEvery time.Duration
+
 	// OnEmit, if set, is told about every event a call sends to its
 	// sidebands (its script's events and session.updated), once per event
 	// and only if a write of it to an attached sideband succeeded: events
@@ -36,7 +49,9 @@ type Options struct {
 	// Load generators use it to time what follows OpenAI's words (a
 	// response.done until a dashboard shows its usage). Error replies to
 	// one sideband's bad client events, the session_expired before a
-	// close, and Inject's and Flood's frames are not reported.
+	// close, a GPT-Live session's session.started and session.closed, and
+	// Inject's and Flood's frames are not reported; a Live session's
+	// usage updates, reflected audio and response.event frames are.
 	OnEmit func(callID, eventType string, at time.Time)
 
 	// OnHangup, if set, is called for every hangup request with the HTTP
@@ -164,6 +179,15 @@ func newServer(opts Options, secure bool) *Server {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = defaultPingInterval
 	}
+	if opts.LiveMaxDuration <= 0 {
+		opts.LiveMaxDuration = defaultLiveMaxDuration
+	}
+	if opts.LiveUsageEvery <= 0 {
+		opts.LiveUsageEvery = defaultLiveUsageEvery
+	}
+	if opts.LiveAudioEvery < 0 {
+		opts.LiveAudioEvery = 0
+	}
 	if opts.HangupRetryAfter <= 0 {
 		opts.HangupRetryAfter = defaultHangupRetryAfter
 	}
@@ -243,8 +267,8 @@ func newServer(opts Options, secure bool) *Server {
 	return s
 }
 
-// routes registers the endpoints of openai-realtime.md §1–§3; everything
-// else is OpenAI's 404 "Invalid URL".
+// routes registers the endpoints of openai-realtime.md §1–§3 and the
+// GPT-Live ones of §8; everything else is OpenAI's 404 "Invalid URL".
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/realtime", s.handleSideband)
 	s.mux.HandleFunc("POST /v1/realtime/client_secrets", s.handleClientSecrets)
@@ -252,6 +276,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/hangup", s.handleHangup)
 	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/accept", s.handleAccept)
 	s.mux.HandleFunc("POST /v1/realtime/calls/{call_id}/reject", s.handleReject)
+	s.mux.HandleFunc("POST /v1/live/sessions", s.handleLiveCreate)
+	s.mux.HandleFunc("GET /v1/live/sessions/{session_id}/attach", s.handleLiveAttach)
+	s.mux.HandleFunc("POST /v1/live/sessions/{session_id}/hangup", s.handleLiveHangup)
+	s.mux.HandleFunc("POST /v1/live/sessions/{session_id}/accept", s.handleLiveAccept)
+	s.mux.HandleFunc("POST /v1/live/sessions/{session_id}/reject", s.handleLiveReject)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errInvalidURL(r.Method, r.URL.Path))
 	})
@@ -287,8 +316,8 @@ func (s *Server) BaseURL() string { return s.base }
 // APIKey returns the standard key the server accepts.
 func (s *Server) APIKey() string { return s.opts.APIKey }
 
-// Close ends every live or pending call (sidebands close with 1001),
-// closes the listener, stops webhook deliveries and waits for every
+// Close ends every live or pending call and GPT-Live session (sidebands
+// close with 1001, Live ones without session.closed), closes the listener, stops webhook deliveries and waits for every
 // goroutine the server started. It is safe to call more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
@@ -316,8 +345,8 @@ func (s *Server) Close() {
 	s.hookClient.CloseIdleConnections()
 }
 
-// Live returns the ids of live calls, sorted. A SIP call is live once
-// accepted; a pending one is not.
+// Live returns the ids of live calls and GPT-Live sessions, sorted. A SIP
+// call is live once accepted (on either surface); a pending one is not.
 func (s *Server) Live() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -31,14 +31,28 @@ type sideband struct {
 	// request, a drop or the reader's own cleanup wins.
 	closeOnce   sync.Once
 	handshaking atomic.Bool // a requested close handshake is under way
+
+	live     bool // a GPT-Live sideband (/v1/live/sessions/{id}/attach)
+	graceful bool // a Live sideband attached with ?graceful_close=true
+
+	// A Live sideband is attached before its session.started is written,
+	// so Attached counts it once a client has read that frame. Until then
+	// starting (guarded by Server.mu) keeps the session's events away
+	// from it, and ready (closed once session.started is out; nil for
+	// Realtime sidebands) holds back a close request's session.closed.
+	starting bool
+	ready    chan struct{}
 }
 
 // closeRequest is how a call ends a sideband: an optional event first (the
-// session_expired error), then a close frame.
+// session_expired error, Live's session.closed), then a close frame. With
+// graceful set the server first gives the client closeGrace to close the
+// connection itself (Live's graceful_close=true).
 type closeRequest struct {
-	code   websocket.StatusCode
-	reason string
-	first  []byte
+	code     websocket.StatusCode
+	reason   string
+	first    []byte
+	graceful bool
 }
 
 // clientEventTypes are the client events the real server's validator
@@ -85,7 +99,7 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 		s.writeStatus(w, status)
 		return
 	}
-	c := s.liveCall(callID)
+	c := s.realtimeCall(callID)
 	if c == nil {
 		writeError(w, http.StatusNotFound, errCallNotFound)
 		return
@@ -120,6 +134,14 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 		s.closeConn(conn, raw, websocket.StatusNormalClosure, "")
 		return
 	}
+	s.serveSideband(sb)
+}
+
+// serveSideband runs an attached sideband until its connection ends: pings
+// every PingInterval, client events read and answered, then the cleanup.
+// It runs on the sideband's HTTP handler goroutine.
+func (s *Server) serveSideband(sb *sideband) {
+	conn := sb.conn
 	interval := s.opts.PingInterval
 	ping := time.AfterFunc(time.Hour, func() { sb.keepalive(interval) })
 	sb.ping.Store(ping)
@@ -163,11 +185,19 @@ func (sb *sideband) readLoop() {
 			return
 		}
 		if typ != websocket.MessageText {
-			_ = sb.send(errorEvent("invalid_event",
-				"Binary frames are not supported. Send client events as JSON text frames.", nil, nil))
+			const msg = "Binary frames are not supported. Send client events as JSON text frames."
+			if sb.live {
+				_ = sb.send(liveErrorEvent("invalid_event", msg, nil, ""))
+			} else {
+				_ = sb.send(errorEvent("invalid_event", msg, nil, nil))
+			}
 			continue
 		}
-		sb.s.handleClientEvent(sb, data)
+		if sb.live {
+			sb.s.handleLiveClientEvent(sb, data)
+		} else {
+			sb.s.handleClientEvent(sb, data)
+		}
 	}
 }
 
@@ -276,8 +306,24 @@ func (sb *sideband) requestClose(req closeRequest) {
 		sb.s.wg.Add(1)
 		go func() {
 			defer sb.s.wg.Done()
+			if sb.ready != nil {
+				select {
+				case <-sb.ready:
+				case <-sb.ctx.Done():
+				}
+			}
 			if req.first != nil {
 				_ = sb.send(req.first)
+			}
+			if req.graceful {
+				// The client may close first; its close frame stops the
+				// reader, whose handshake answer ends the connection.
+				t := time.NewTimer(closeGrace)
+				select {
+				case <-sb.ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
 			}
 			sb.s.closeConn(sb.conn, sb.raw, req.code, req.reason)
 		}()

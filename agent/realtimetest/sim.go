@@ -2,6 +2,7 @@ package realtimetest
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
 
@@ -15,7 +16,20 @@ type SimConfig struct {
 
 	// OnCall, if set, is called for each new call, right after it is
 	// registered (the demo uses it to tell the agent to track the call).
+	// GPT-Live sessions are reported here too: their ids start with
+	// "live_" and their model with "gpt-live".
 	OnCall func(callID, user, model string)
+
+	// LiveShare is the share, from 0 to 1, of new sessions that are
+	// GPT-Live sessions (NewLiveSession) rather than Realtime calls. At 0,
+	// the default, the population and its random draws are exactly the
+	// all-Realtime ones.
+	LiveShare float64
+	// LiveModels are the models of Live sessions (default gpt-live-1).
+	LiveModels []string
+	// LiveAudioEvery is the reflected-audio pace of Live sessions (real:
+	// every 20 ms); default 0, none, to keep a large population light.
+	LiveAudioEvery time.Duration
 }
 
 var (
@@ -25,7 +39,8 @@ var (
 		"grace.kim@example.org", "hugo.dubois@example.com", "isla.murphy@example.net",
 		"jonas.becker@example.com", "keiko.tanaka@example.org", "liam.walsh@example.com",
 	}
-	defaultSimModels = []string{"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-2", "gpt-realtime-1.5"}
+	defaultSimModels     = []string{"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-2", "gpt-realtime-1.5"}
+	defaultSimLiveModels = []string{defaultLiveModel}
 )
 
 func (cfg SimConfig) normalized() SimConfig {
@@ -47,6 +62,10 @@ func (cfg SimConfig) normalized() SimConfig {
 	if cfg.TurnGap <= 0 {
 		cfg.TurnGap = defaultTurnGap
 	}
+	cfg.LiveShare = min(max(cfg.LiveShare, 0), 1)
+	if len(cfg.LiveModels) == 0 {
+		cfg.LiveModels = defaultSimLiveModels
+	}
 	return cfg
 }
 
@@ -58,8 +77,16 @@ func (cfg SimConfig) normalized() SimConfig {
 // hung up through the API) are replaced. Calls still live when Simulate
 // returns are ended.
 //
+// With cfg.LiveShare above 0, that share of new sessions are GPT-Live
+// sessions, paced like the calls (a usage update every TurnGap/300ms
+// seconds, each adding one second of usage): some end by themselves after
+// a while (mostly remote_hangup, sometimes connection_lost or content),
+// the others when their lifetime runs out (remote_hangup); some delegate a
+// few tasks to a Responses backend.
+//
 // As for every call, a script only starts once a sideband has attached and
-// sent session.update: without an agent the simulated calls stay silent.
+// sent session.update (a Live one once it has attached): without an agent
+// the simulated calls stay silent.
 func (s *Server) Simulate(ctx context.Context, cfg SimConfig) {
 	cfg = cfg.normalized()
 	rng := s.childRNG()
@@ -87,22 +114,13 @@ func (s *Server) Simulate(ctx context.Context, cfg SimConfig) {
 		}
 		if len(deadlines) < cfg.Calls && !now.Before(next) {
 			user := cfg.Users[rng.IntN(len(cfg.Users))]
-			model := cfg.Models[rng.IntN(len(cfg.Models))]
-			sc := Script{Model: model, TurnGap: cfg.TurnGap, Chaos: rng.IntN(4) == 0}
-			switch p := rng.IntN(20); {
-			case p < 10:
-				sc.Transcription = "tokens"
-			case p < 15:
-				sc.Transcription = "duration"
+			var id, model string
+			var life time.Duration
+			if cfg.LiveShare > 0 && rng.Float64() < cfg.LiveShare {
+				id, model, life = s.simLive(cfg, rng)
+			} else {
+				id, model, life = s.simCall(cfg, rng)
 			}
-			switch p := rng.IntN(10); {
-			case p < 4: // says a few things and hangs up
-				sc.Turns, sc.EndAfterTurns = 2+rng.IntN(10), true
-			case p < 6: // goes quiet after a few turns
-				sc.Turns = 1 + rng.IntN(4)
-			}
-			life := cfg.MinLife + time.Duration(rng.Int64N(int64(cfg.MaxLife-cfg.MinLife)+1))
-			id := s.NewCall(sc)
 			if s.liveCall(id) == nil {
 				return // the server is closed
 			}
@@ -120,4 +138,48 @@ func (s *Server) Simulate(ctx context.Context, cfg SimConfig) {
 		case <-t.C:
 		}
 	}
+}
+
+// simCall starts one simulated Realtime call and returns it with its
+// model and lifetime.
+func (s *Server) simCall(cfg SimConfig, rng *rand.Rand) (id, model string, life time.Duration) {
+	model = cfg.Models[rng.IntN(len(cfg.Models))]
+	sc := Script{Model: model, TurnGap: cfg.TurnGap, Chaos: rng.IntN(4) == 0}
+	switch p := rng.IntN(20); {
+	case p < 10:
+		sc.Transcription = "tokens"
+	case p < 15:
+		sc.Transcription = "duration"
+	}
+	switch p := rng.IntN(10); {
+	case p < 4: // says a few things and hangs up
+		sc.Turns, sc.EndAfterTurns = 2+rng.IntN(10), true
+	case p < 6: // goes quiet after a few turns
+		sc.Turns = 1 + rng.IntN(4)
+	}
+	life = cfg.MinLife + time.Duration(rng.Int64N(int64(cfg.MaxLife-cfg.MinLife)+1))
+	return s.NewCall(sc), model, life
+}
+
+// simLive starts one simulated GPT-Live session and returns it with its
+// model and lifetime.
+func (s *Server) simLive(cfg SimConfig, rng *rand.Rand) (id, model string, life time.Duration) {
+	model = cfg.LiveModels[rng.IntN(len(cfg.LiveModels))]
+	every := time.Duration(float64(time.Second) * float64(cfg.TurnGap) / float64(defaultTurnGap))
+	sc := LiveScript{Model: model, UsageEvery: max(every, time.Millisecond), SecondsPerUpdate: 1,
+		AudioEvery: cfg.LiveAudioEvery}
+	life = cfg.MinLife + time.Duration(rng.Int64N(int64(cfg.MaxLife-cfg.MinLife)+1))
+	if rng.IntN(3) == 0 { // delegates a few tasks to a backend
+		sc.BackendResponses = 1 + rng.IntN(4)
+	}
+	if rng.IntN(10) < 4 { // ends by itself, within its lifetime
+		sc.Updates = 1 + int(life/sc.UsageEvery)*(3+rng.IntN(7))/10
+		switch p := rng.IntN(20); {
+		case p < 2:
+			sc.CloseReason = LiveConnectionLost
+		case p < 3:
+			sc.CloseReason = LiveContent
+		}
+	}
+	return s.NewLiveSession(sc), model, life
 }

@@ -3,9 +3,12 @@ package realtimetest
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func TestSimulateKeepsCallsAlive(t *testing.T) {
@@ -89,4 +92,92 @@ func TestSimulateKeepsCallsAlive(t *testing.T) {
 		t.Errorf("live after Simulate returned and Close: %v", live)
 	}
 	t.Logf("%d calls started, %d talked, live samples %v", len(started), talked, samples)
+}
+
+// TestSimulateLiveShare: with LiveShare the population mixes GPT-Live
+// sessions (reported through OnCall with live_ ids and gpt-live models)
+// with Realtime calls; both talk once an agent attaches.
+func TestSimulateLiveShare(t *testing.T) {
+	s := NewServer(Options{Seed: 5})
+	var (
+		mu          sync.Mutex
+		liveIDs     []string
+		realtimeIDs []string
+		agents      sync.WaitGroup
+	)
+	onCall := func(id, user, model string) {
+		isLive := strings.HasPrefix(id, "live_")
+		mu.Lock()
+		if isLive {
+			liveIDs = append(liveIDs, id)
+		} else {
+			realtimeIDs = append(realtimeIDs, id)
+		}
+		mu.Unlock()
+		if isLive != strings.HasPrefix(model, "gpt-live") || !slices.Contains(defaultSimUsers, user) {
+			t.Errorf("id %s model %q user %q", id, model, user)
+		}
+		agents.Add(1)
+		go func() { // play the agent until the session ends
+			defer agents.Done()
+			var c *websocket.Conn
+			var err error
+			if isLive {
+				c, _, err = liveDial(s, id, "", authHeader(s.APIKey()))
+			} else {
+				c, _, err = dial(s, id, authHeader(s.APIKey()))
+			}
+			if err != nil {
+				return // already over
+			}
+			defer c.CloseNow()
+			if !isLive && c.Write(context.Background(), 1, []byte(`{"type":"session.update","session":{"type":"realtime"}}`)) != nil {
+				return
+			}
+			for {
+				if _, err := readEvent(c, 10*time.Second); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() {
+		defer close(simDone)
+		s.Simulate(ctx, SimConfig{Calls: 6, MinLife: 150 * time.Millisecond, MaxLife: 300 * time.Millisecond,
+			TurnGap: 3 * time.Millisecond, LiveShare: 0.5, OnCall: onCall})
+	}()
+	waitFor(t, "Live sessions to bill and calls to talk", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		billed, talked := 0, 0
+		for _, id := range liveIDs {
+			if s.LiveSeconds(id) > 0 {
+				billed++
+			}
+		}
+		for _, id := range realtimeIDs {
+			if s.Emitted(id).Responses > 0 {
+				talked++
+			}
+		}
+		return billed >= 2 && talked >= 2
+	})
+	cancel()
+	<-simDone
+	s.Close()
+	agents.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	ended := 0
+	for _, id := range liveIDs {
+		if _, ok := s.LiveEnded(id); ok {
+			ended++
+		}
+	}
+	if ended != len(liveIDs) || len(s.Live()) != 0 {
+		t.Errorf("%d of %d Live sessions ended; live %v", ended, len(liveIDs), s.Live())
+	}
+	t.Logf("%d Live sessions, %d Realtime calls", len(liveIDs), len(realtimeIDs))
 }

@@ -2,6 +2,7 @@ package realtimetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -28,12 +29,13 @@ type SIPCallInfo struct {
 
 	State        SIPState
 	Accepted     bool            // an accept with a valid session was answered 200 (stays true after the call ends)
+	Live         bool            // that accept was GPT-Live's (POST /v1/live/sessions/{id}/accept): the call is a Live session
 	RejectStatus int             // SIP status sent to the trunk: reject's status_code (default 603), 400 after a failed accept, else 0
 	Model        string          // the accepted session's model
 	Session      json.RawMessage // the body of the accept request that decided the call, as sent (nil before)
 	Ended        bool            // the call is over (or never started)
 
-	EventID   string // "evt_…", the id of the realtime.call.incoming event
+	EventID   string // "evt_…", the id of the realtime.call.incoming (or live.call.incoming) event
 	WebhookID string // "wh_…", the webhook-id header of its automatic deliveries
 	Event     []byte // the webhook body, built whether or not a Webhook is configured
 }
@@ -45,6 +47,7 @@ type sipCall struct {
 	event               []byte
 	state               SIPState
 	accepted            bool
+	live                bool // accepted on the GPT-Live surface
 	rejectStatus        int
 	model               string
 }
@@ -53,18 +56,25 @@ type sipCall struct {
 // (603 Decline).
 const defaultRejectStatus = 603
 
-// webhookEvent is the realtime.call.incoming payload, fields in the order
-// of the documented example.
+// webhookEvent is the realtime.call.incoming and live.call.incoming
+// payload, fields in the order of the documented example.
 type webhookEvent struct {
-	Object    string           `json:"object"`
-	ID        string           `json:"id"`
-	Type      string           `json:"type"`
-	CreatedAt int64            `json:"created_at"`
-	Data      webhookEventData `json:"data"`
+	Object    string `json:"object"`
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	CreatedAt int64  `json:"created_at"`
+	Data      any    `json:"data"` // webhookEventData or liveWebhookEventData
 }
 
 type webhookEventData struct {
 	CallID     string      `json:"call_id"`
+	SIPHeaders []sipHeader `json:"sip_headers"`
+}
+
+// liveWebhookEventData is live.call.incoming's data: the pending call's id
+// as session_id (openai-realtime.md §4).
+type liveWebhookEventData struct {
+	SessionID  string      `json:"session_id"`
 	SIPHeaders []sipHeader `json:"sip_headers"`
 }
 
@@ -92,6 +102,28 @@ type sipHeader struct {
 // POST /v1/realtime/calls/{id}/accept or /reject, or EndCall (the caller
 // gives up). After Close the call is born cancelled and nothing is sent.
 func (s *Server) IncomingSIPCall(from, to string) (callID string) {
+	return s.incomingSIP(from, to, false)
+}
+
+// IncomingLiveSIPCall is IncomingSIPCall for an app that answers phone
+// calls with GPT-Live: the pending call ("rtc_<32 hex>") is announced by a
+// signed live.call.incoming event, {"object":"event","id":"evt_…","type":
+// "live.call.incoming","created_at":…,"data":{"session_id":"rtc_…",
+// "sip_headers":[…]}} (openai-realtime.md §4: the same pending session
+// can emit either event and its session_id carries the same rtc_ value;
+// openai-go's AsLiveCallIncoming reads it). Delivery, retries, SIPCall and
+// EndCall work as for IncomingSIPCall. POST
+// /v1/live/sessions/{id}/accept makes the call a live GPT-Live session
+// under the same id (attach, hang up on the /v1/live paths); …/reject ends
+// it. The first accept on either surface decides: Realtime's accept works
+// on it too, and the other surface then gets 404.
+func (s *Server) IncomingLiveSIPCall(from, to string) (sessionID string) {
+	return s.incomingSIP(from, to, true)
+}
+
+// incomingSIP registers a pending SIP call and delivers its webhook:
+// live.call.incoming if live, realtime.call.incoming otherwise.
+func (s *Server) incomingSIP(from, to string, live bool) string {
 	id := "rtc_" + randFrom(hexset, 32)
 	sc := &sipCall{
 		from:      sipURI(from),
@@ -101,15 +133,13 @@ func (s *Server) IncomingSIPCall(from, to string) (callID string) {
 		webhookID: newWebhookID(),
 		state:     SIPPending,
 	}
-	sc.event, _ = json.Marshal(webhookEvent{
-		Object:    "event",
-		ID:        sc.eventID,
-		Type:      "realtime.call.incoming",
-		CreatedAt: time.Now().Unix(),
-		Data: webhookEventData{CallID: id, SIPHeaders: []sipHeader{
-			{"From", sc.from}, {"To", sc.to}, {"Call-ID", sc.sipCallID},
-		}},
-	})
+	headers := []sipHeader{{"From", sc.from}, {"To", sc.to}, {"Call-ID", sc.sipCallID}}
+	ev := webhookEvent{Object: "event", ID: sc.eventID, Type: "realtime.call.incoming", CreatedAt: time.Now().Unix(),
+		Data: webhookEventData{CallID: id, SIPHeaders: headers}}
+	if live {
+		ev.Type, ev.Data = "live.call.incoming", liveWebhookEventData{SessionID: id, SIPHeaders: headers}
+	}
+	sc.event, _ = json.Marshal(ev)
 	c := s.makeCall(id, Script{}, sessionConfig{}, s.childRNG())
 	c.pending = true
 	c.sip = sc
@@ -160,6 +190,7 @@ func (s *Server) SIPCall(callID string) (info SIPCallInfo, ok bool) {
 		SIPCallID:    sc.sipCallID,
 		State:        sc.state,
 		Accepted:     sc.accepted,
+		Live:         sc.live,
 		RejectStatus: sc.rejectStatus,
 		Model:        sc.model,
 		Ended:        c.ended,
@@ -183,9 +214,9 @@ func (s *Server) SIPOutcome(callID string) (accepted bool, rejectStatus int, mod
 }
 
 // claimPending reads the body of an accept or reject request and returns
-// the pending SIP call it is about, having answered the request itself
-// (401, 400, 404) when there is nothing to do.
-func (s *Server) claimPending(w http.ResponseWriter, r *http.Request) (*call, []byte, bool) {
+// the pending SIP call it is about (id), having answered the request
+// itself (401, 400, 404 with notFound) when there is nothing to do.
+func (s *Server) claimPending(w http.ResponseWriter, r *http.Request, id string, notFound apiError) (*call, []byte, bool) {
 	if key := bearer(r); key != s.opts.APIKey {
 		s.writeAuthError(w, key)
 		return nil, nil, false
@@ -196,11 +227,11 @@ func (s *Server) claimPending(w http.ResponseWriter, r *http.Request) (*call, []
 		return nil, nil, false
 	}
 	s.mu.Lock()
-	c := s.calls[r.PathValue("call_id")]
+	c := s.calls[id]
 	pending := c != nil && c.pending && !c.ended
 	s.mu.Unlock()
 	if !pending {
-		writeError(w, http.StatusNotFound, errCallNotFound)
+		writeError(w, http.StatusNotFound, notFound)
 		return nil, nil, false
 	}
 	return c, body, true
@@ -228,7 +259,7 @@ func writeEmpty200(w http.ResponseWriter) {
 // RejectStatus 400), the call ends and a sideband attach gets 404
 // call_id_not_found.
 func (s *Server) handleAccept(w http.ResponseWriter, r *http.Request) {
-	c, body, ok := s.claimPending(w, r)
+	c, body, ok := s.claimPending(w, r, r.PathValue("call_id"), errCallNotFound)
 	if !ok {
 		return
 	}
@@ -277,31 +308,14 @@ func (s *Server) handleAccept(w http.ResponseWriter, r *http.Request) {
 // call gets 404 call_id_not_found; a bad body or a status_code outside
 // 400–699 gets 400.
 func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
-	c, body, ok := s.claimPending(w, r)
+	c, body, ok := s.claimPending(w, r, r.PathValue("call_id"), errCallNotFound)
 	if !ok {
 		return
 	}
-	status := defaultRejectStatus
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if !json.Valid(body) {
-			writeError(w, http.StatusBadRequest, errBadJSON)
-			return
-		}
-		var req struct {
-			StatusCode *float64 `json:"status_code"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(w, http.StatusBadRequest, errParam("invalid_type", "status_code", "Invalid type in request body: "+err.Error()))
-			return
-		}
-		if sc := req.StatusCode; sc != nil {
-			if *sc != float64(int64(*sc)) || *sc < 400 || *sc > 699 {
-				writeError(w, http.StatusBadRequest, errParam("invalid_value", "status_code",
-					"Invalid 'status_code': "+formatNum(*sc)+". Expected a SIP final status code between 400 and 699."))
-				return
-			}
-			status = int(*sc)
-		}
+	status, aerr := rejectStatus(body, 400)
+	if aerr != nil {
+		writeError(w, http.StatusBadRequest, *aerr)
+		return
 	}
 	s.mu.Lock()
 	if !c.pending || c.ended {
@@ -314,4 +328,33 @@ func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	writeEmpty200(w)
 	s.endCall(c, endScript)
+}
+
+// rejectStatus reads the SIP status of a reject body ({"status_code":486};
+// empty or without status_code: 603). It must be an integer from lowest
+// (Realtime: 400, GPT-Live: 300) to 699.
+func rejectStatus(body []byte, lowest int) (int, *apiError) {
+	status := defaultRejectStatus
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return status, nil
+	}
+	if !json.Valid(body) {
+		return 0, &errBadJSON
+	}
+	var req struct {
+		StatusCode *float64 `json:"status_code"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		e := errParam("invalid_type", "status_code", "Invalid type in request body: "+err.Error())
+		return 0, &e
+	}
+	if sc := req.StatusCode; sc != nil {
+		if *sc != float64(int64(*sc)) || *sc < float64(lowest) || *sc > 699 {
+			e := errParam("invalid_value", "status_code", fmt.Sprintf(
+				"Invalid 'status_code': %s. Expected a SIP final status code between %d and 699.", formatNum(*sc), lowest))
+			return 0, &e
+		}
+		status = int(*sc)
+	}
+	return status, nil
 }

@@ -27,7 +27,7 @@ type WebhookTarget struct {
 type WebhookDelivery struct {
 	URL       string
 	WebhookID string // the webhook-id header ("wh_…"); the same for every attempt of one event
-	CallID    string // the SIP call: data.call_id of the body, if it has one
+	CallID    string // the SIP call: data.call_id (data.session_id for live.call.incoming) of the body, if it has one
 	Attempt   int    // 1 for the first try of an automatic delivery, 2… for retries; 0 by hand
 	Sent      time.Time
 	Header    http.Header // the request headers as sent
@@ -132,11 +132,16 @@ func (s *Server) PostWebhook(url string, header http.Header, body []byte) (*http
 	defer cancel()
 	var ev struct {
 		Data struct {
-			CallID string `json:"call_id"`
+			CallID    string `json:"call_id"`
+			SessionID string `json:"session_id"`
 		} `json:"data"`
 	}
 	_ = json.Unmarshal(body, &ev)
-	return s.post(ctx, url, header.Clone(), body, ev.Data.CallID, 0)
+	callID := ev.Data.CallID
+	if callID == "" {
+		callID = ev.Data.SessionID
+	}
+	return s.post(ctx, url, header.Clone(), body, callID, 0)
 }
 
 // Deliveries returns every webhook request sent so far, oldest first.
