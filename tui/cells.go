@@ -52,6 +52,8 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(c.ID, width), tonePlain
 	case colUser:
 		return truncate(sanitize(orDash(c.User)), width), tonePlain
+	case colAPI:
+		return c.Kind().Short(), tonePlain
 	case colModel:
 		return truncate(sanitize(orDash(c.Model)), width), tonePlain
 	case colAgent:
@@ -60,12 +62,8 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(stateText(c, rc), width), stateTone(c, rc)
 	case colAge:
 		return formatAge(c.Seconds(rc.now)), tonePlain
-	case colTokensIn:
-		return formatTokens(u.Tokens.Input), tonePlain
-	case colTokensOut:
-		return formatTokens(u.Tokens.Output), tonePlain
-	case colTokens:
-		return marked(formatTokens(u.Tokens.Total), x.flash.tokens, false, rc.now, width)
+	case colTokensIn, colTokensOut, colTokens:
+		return tokenCell(id, x, rc, width)
 	case colCost:
 		return marked(formatCost(u.CostUSD, u.CostUnknown), x.flash.cost, false, rc.now, width)
 	case colRate:
@@ -75,6 +73,25 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(s, width), t
 	}
 	return "", tonePlain
+}
+
+// tokenCell is a token column's cell: IN, OUT and TOKENS of a Realtime
+// call; a dash for a Live session (see tableTokens), never marked.
+func tokenCell(id colID, x *row, rc rowCtx, width int) (string, tone) {
+	t := &x.call.Usage.Tokens
+	if _, ok := tableTokens(&x.call); !ok {
+		if id == colTokens {
+			return pad(noTokens, width-1, true) + " ", tonePlain
+		}
+		return noTokens, tonePlain
+	}
+	switch id {
+	case colTokensIn:
+		return formatTokens(t.Input), tonePlain
+	case colTokensOut:
+		return formatTokens(t.Output), tonePlain
+	}
+	return marked(formatTokens(t.Total), x.flash.tokens, false, rc.now, width)
 }
 
 // marked right-aligns a number in width-1 cells and adds ↑ or ↓ while its
@@ -182,18 +199,16 @@ func limitName(l feed.Limit) string {
 // notes is the NOTES cell: for a live call its flags ("!BURN") and
 // warnings ("cost 85%"); for an ended one why and who ("abusive caller
 // (maria@oncall-3)").
+//
+// An ended call's reason that needs explaining leads ("OpenAI safety
+// filter: …"), since STATE shows only its word ("ended content").
 func notes(c *feed.Call) (string, tone) {
 	if !c.Live() {
-		var s string
-		switch {
-		case c.End.Detail != "" && c.End.By != "":
-			s = c.End.Detail + " (" + c.End.By + ")"
-		case c.End.Detail != "":
-			s = c.End.Detail
-		case c.End.By != "":
-			s = "by " + c.End.By
+		s := endWhy(c)
+		if n := reasonNote(c.End.Reason); n != "" {
+			s = joinNonEmpty(": ", n, s)
 		}
-		return sanitize(s), toneDim
+		return s, toneDim
 	}
 	if len(c.Flags) == 0 && len(c.Warnings) == 0 {
 		return "", tonePlain
@@ -210,6 +225,36 @@ func notes(c *feed.Call) (string, tone) {
 		t = toneFlag
 	}
 	return strings.Join(parts, " "), t
+}
+
+// endWhy is why and by whom an ended call ended, as its agent said
+// ("abusive caller (maria@oncall-3)", "by maria@oncall-3"), printable.
+func endWhy(c *feed.Call) string {
+	var s string
+	switch {
+	case c.End.Detail != "" && c.End.By != "":
+		s = c.End.Detail + " (" + c.End.By + ")"
+	case c.End.Detail != "":
+		s = c.End.Detail
+	case c.End.By != "":
+		s = "by " + c.End.By
+	}
+	return sanitize(s)
+}
+
+// joinNonEmpty joins the non-empty parts with sep.
+func joinNonEmpty(sep string, parts ...string) string {
+	out := ""
+	for _, p := range parts {
+		switch {
+		case p == "":
+		case out == "":
+			out = p
+		default:
+			out += sep + p
+		}
+	}
+	return out
 }
 
 // stateWidth is the widest STATE text a call may show before the next
