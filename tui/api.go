@@ -43,9 +43,9 @@ func reasonNote(r feed.Reason) string { return reasonNotes[r] }
 
 // DescribeReason is an end reason as calltop's screens write it out:
 // "content (OpenAI safety filter)", and the others as they are ("operator",
-// "policy"), made printable (it comes from an agent). The table's STATE
-// keeps the bare word, for width; the detail, the History and `calltop
-// ls` use this.
+// "policy"), made printable (it comes from an agent). The call's detail
+// and `calltop ls` use it; where width is short (STATE, the History's
+// REASON) the bare word stands and the note goes with the detail text.
 func DescribeReason(r feed.Reason) string {
 	s := sanitize(string(r))
 	if n := reasonNote(r); n != "" {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/calltop/calltop/feed"
 )
@@ -157,6 +158,55 @@ func TestTokensPerSecondCountsRealtimeOnly(t *testing.T) {
 	}
 }
 
+// TestLiveDetail: a Live session's detail gives OpenAI's billed seconds
+// (not the wall clock's), standby, the backend's tokens and cost, and its
+// two-hour cap; one that has not run says OpenAI bills 15 s meanwhile;
+// one closed for its content says so. The timeline counts seconds.
+func TestLiveDetail(t *testing.T) {
+	clk := newClock()
+	now := clk.Now()
+	m, _ := newUnitModel(t, clk, 100, 40)
+	m.Update(eventsMsg{events: liveFixture(now)})
+	open := func(id string) string {
+		t.Helper()
+		m.detail, m.view = detailState{id: id, from: viewCalls}, viewDetail
+		return plain(m)
+	}
+	s := open(liveLena(now).id)
+	for _, want := range []string{
+		"user lena@example.com · model gpt-live-1 · api live · agent api-eu-1",
+		"Usage  GPT-Live, billed by the second",
+		"billed   61.2 s (1m01s)  OpenAI's count",
+		"standby  3.5 s",
+		"backend  1,500 tok: in 1,200 (cached 1,024) · out 300 · <$0.01",
+		"cost $0.05 so far, 1m05s, $0.05/min",
+		"wall 1m05s",
+		"expires in 1h58m (at 13:58:55)",
+		"usage     +$0.01 +12.0 s billed",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lena's detail lacks %q:\n%s", want, s)
+		}
+	}
+	for _, not := range []string{"uncached", "60-min cap", "tok\n"} {
+		if strings.Contains(s, not) {
+			t.Errorf("lena's detail shows %q:\n%s", not, s)
+		}
+	}
+	if s := open(liveNico(now).id); !strings.Contains(s, "billed   not yet run (15 s minimum billed)") || !strings.Contains(s, "backend  none") {
+		t.Errorf("nico's detail:\n%s", s)
+	}
+	if s := open(liveOlga(now).id); !strings.Contains(s, "ended: content (OpenAI safety filter) · session.closed content") ||
+		!strings.Contains(s, "billed   48.0 s") || strings.Contains(s, "not yet run") ||
+		!strings.Contains(s, "ended     no new seconds · content (OpenAI safety filter): session.closed content") {
+		t.Errorf("olga's detail:\n%s", s)
+	}
+	// A Realtime call's detail is as it was.
+	if s := open(alice.id); !strings.Contains(s, "uncached") || strings.Contains(s, "api ") || !strings.Contains(s, "60-min cap") {
+		t.Errorf("alice's detail:\n%s", s)
+	}
+}
+
 // TestLiveHistory: the History says which API, gives a Live session no
 // token count, and explains "content".
 func TestLiveHistory(t *testing.T) {
@@ -185,4 +235,11 @@ func mustCall(t *testing.T, m *Model, id string) *feed.Call {
 		t.Fatalf("no call %s", id)
 	}
 	return &c
+}
+
+// TestTimelineRecordStaysSmall: the Live flag took padding, not a word.
+func TestTimelineRecordStaysSmall(t *testing.T) {
+	if n := unsafe.Sizeof(momentRec{}); n != 40 {
+		t.Errorf("momentRec is %d bytes, want 40", n)
+	}
 }
