@@ -158,6 +158,68 @@ func TestTokensPerSecondCountsRealtimeOnly(t *testing.T) {
 	}
 }
 
+// TestFilterByAPI: api:live keeps the Live sessions, api:rt (or
+// api:realtime) the Realtime calls, !api:live the others; a filter may
+// follow it; a name is taken as it is typed; an unknown one says so.
+// "live" alone is still the state.
+func TestFilterByAPI(t *testing.T) {
+	rt := feed.Call{ID: "rtc_u1_ABC", User: "alice@acme.io", Model: "gpt-realtime", State: feed.StateLive}
+	lv := feed.Call{ID: "live_u1_DEF", User: "alice@acme.io", Model: "gpt-live-1", API: feed.APILive, State: feed.StateEnded,
+		End: feed.End{Reason: feed.ReasonContent}}
+	for _, tc := range []struct {
+		f      string
+		rt, lv bool
+	}{
+		{"api:live", false, true},
+		{"API:Live", false, true},
+		{"api:l", false, true}, // as it is typed
+		{"api:gpt-live", false, true},
+		{"api:rt", true, false},
+		{"api:realtime", true, false},
+		{"api:r", true, false},
+		{"!api:live", true, false},
+		{"api:live alice", false, true},
+		{"api:live !ended", false, false},
+		{"api:rt !ended", true, false},
+		{"!api:rt ended content", false, true},
+		{"api:live re:^live_u1_", false, true},
+		{"api:live re:", false, true},
+		{"api:", true, true},
+	} {
+		f, err := parseFilter(tc.f)
+		if err != nil {
+			t.Errorf("%q: %v", tc.f, err)
+			continue
+		}
+		if got := f.matches(haystack(&rt), rt.Kind()); got != tc.rt {
+			t.Errorf("%q on a Realtime call = %v", tc.f, got)
+		}
+		if got := f.matches(haystack(&lv), lv.Kind()); got != tc.lv {
+			t.Errorf("%q on a Live session = %v", tc.f, got)
+		}
+	}
+	// "live" alone is the state (and words of the ID, user, model): not
+	// the API, or it would match every ended Live session.
+	sip := feed.Call{ID: "rtc_u1_SIP", User: "+15550100", API: feed.APILive, State: feed.StateEnded}
+	if f, _ := parseFilter("live"); f.matches(haystack(&sip), sip.Kind()) {
+		t.Error(`"live" matches an ended Live session by its API`)
+	}
+	if _, err := parseFilter("api:sip"); err == nil || !strings.Contains(err.Error(), `no API "sip"`) {
+		t.Errorf("api:sip: %v", err)
+	}
+
+	clk := newClock()
+	m, _ := newUnitModel(t, clk, 160, 30)
+	m.Update(eventsMsg{events: liveFixture(clk.Now())})
+	press(m, "/")
+	typeText(m, "api:live")
+	press(m, "enter")
+	s := plain(m)
+	if !strings.Contains(s, "4/7 shown") || strings.Contains(s, alice.id) || !strings.Contains(s, liveSIP(clk.Now()).id[:20]) {
+		t.Errorf("api:live:\n%s", s)
+	}
+}
+
 // TestLiveDetail: a Live session's detail gives OpenAI's billed seconds
 // (not the wall clock's), standby, the backend's tokens and cost, and its
 // two-hour cap; one that has not run says OpenAI bills 15 s meanwhile;

@@ -169,7 +169,7 @@ func (r *rows) put(x *row, ok bool, old *feed.Call, c *feed.Call, kc keyCtx) {
 		x.wModel = lipgloss.Width(c.Model)
 		x.wAgent = lipgloss.Width(c.Agent)
 		x.wNotes = 0
-		if m := r.filter.matches(x.hay); m != x.match || !ok {
+		if m := r.filter.matches(x.hay, c.Kind()); m != x.match || !ok {
 			x.match = m
 			r.mark(x.slot, markMatch, m)
 			r.reshown = true
@@ -252,7 +252,7 @@ func (r *rows) Rekey(kc keyCtx) {
 func (r *rows) SetFilter(f filter) {
 	r.filter = f
 	for _, x := range r.order {
-		x.match = f.matches(x.hay)
+		x.match = f.matches(x.hay, x.call.Kind())
 		if !x.removed {
 			r.mark(x.slot, markMatch, x.match)
 			r.restat(x)
