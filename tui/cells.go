@@ -53,7 +53,10 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 	case colUser:
 		return truncate(sanitize(orDash(c.User)), width), tonePlain
 	case colAPI:
-		return c.Kind().Short(), tonePlain
+		if liveAPI(c) {
+			return "live", tonePlain
+		}
+		return "rt  ", tonePlain // as wide as the column: pad need not allocate, row after row
 	case colModel:
 		return truncate(sanitize(orDash(c.Model)), width), tonePlain
 	case colAgent:
@@ -80,10 +83,7 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 func tokenCell(id colID, x *row, rc rowCtx, width int) (string, tone) {
 	t := &x.call.Usage.Tokens
 	if _, ok := tableTokens(&x.call); !ok {
-		if id == colTokens {
-			return pad(noTokens, width-1, true) + " ", tonePlain
-		}
-		return noTokens, tonePlain
+		return rightDash(width, id == colTokens), tonePlain
 	}
 	switch id {
 	case colTokensIn:
@@ -92,6 +92,23 @@ func tokenCell(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return formatTokens(t.Output), tonePlain
 	}
 	return marked(formatTokens(t.Total), x.flash.tokens, false, rc.now, width)
+}
+
+// dashCells is noTokens right-aligned in 32 cells, then one cell more.
+const dashCells = "                               " + noTokens + " "
+
+// rightDash is noTokens right-aligned in width cells, followed by one more
+// when marked (TOKENS keeps a cell for ↑/↓). It is sliced from a constant,
+// so a screen of Live rows allocates nothing per cell.
+func rightDash(width int, marked bool) string {
+	end, tail := len(dashCells), " "
+	if !marked {
+		end, tail = end-1, ""
+	}
+	if width > end || width < 0 {
+		return pad(noTokens+tail, width, true)
+	}
+	return dashCells[end-width : end]
 }
 
 // marked right-aligns a number in width-1 cells and adds ↑ or ↓ while its

@@ -305,3 +305,34 @@ func TestTimelineRecordStaysSmall(t *testing.T) {
 		t.Errorf("momentRec is %d bytes, want 40", n)
 	}
 }
+
+// TestLiveCells: a Live row's API and token cells fill their widths (a
+// dash right-aligned, TOKENS keeping its mark's cell) without allocating,
+// like a Realtime row's API cell: they are drawn for every visible row of
+// every frame.
+func TestLiveCells(t *testing.T) {
+	lv := &row{call: feed.Call{ID: "live_u1_x", API: feed.APILive, State: feed.StateLive,
+		Usage: feed.Usage{Tokens: feed.Tokens{Total: 99}}}} // tokens a Live agent should not send: not shown
+	rt := &row{call: feed.Call{ID: "rtc_u1_x", State: feed.StateLive}}
+	rc := rowCtx{now: t0}
+	for _, tc := range []struct {
+		x     *row
+		id    colID
+		width int
+		want  string
+	}{
+		{lv, colAPI, 4, "live"}, {rt, colAPI, 4, "rt  "},
+		{lv, colTokensIn, 6, "     -"}, {lv, colTokensOut, 6, "     -"}, {lv, colTokens, 7, "     - "},
+		{lv, colTokens, 40, strings.Repeat(" ", 38) + "- "}, // wider than the constant
+	} {
+		if got, _ := cellText(tc.id, tc.x, rc, tc.width); got != tc.want {
+			t.Errorf("%s cell %d = %q, want %q", tc.x.call.ID, tc.id, got, tc.want)
+		}
+		if tc.width > 32 {
+			continue
+		}
+		if n := testing.AllocsPerRun(50, func() { cellText(tc.id, tc.x, rc, tc.width) }); n != 0 {
+			t.Errorf("%s cell %d allocates %v times", tc.x.call.ID, tc.id, n)
+		}
+	}
+}
