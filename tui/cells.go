@@ -52,6 +52,11 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(c.ID, width), tonePlain
 	case colUser:
 		return truncate(sanitize(orDash(c.User)), width), tonePlain
+	case colAPI:
+		if liveAPI(c) {
+			return "live", tonePlain
+		}
+		return "rt  ", tonePlain // as wide as the column: pad need not allocate, row after row
 	case colModel:
 		return truncate(sanitize(orDash(c.Model)), width), tonePlain
 	case colAgent:
@@ -60,12 +65,8 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(stateText(c, rc), width), stateTone(c, rc)
 	case colAge:
 		return formatAge(c.Seconds(rc.now)), tonePlain
-	case colTokensIn:
-		return formatTokens(u.Tokens.Input), tonePlain
-	case colTokensOut:
-		return formatTokens(u.Tokens.Output), tonePlain
-	case colTokens:
-		return marked(formatTokens(u.Tokens.Total), x.flash.tokens, false, rc.now, width)
+	case colTokensIn, colTokensOut, colTokens:
+		return tokenCell(id, x, rc, width)
 	case colCost:
 		return marked(formatCost(u.CostUSD, u.CostUnknown), x.flash.cost, false, rc.now, width)
 	case colRate:
@@ -75,6 +76,39 @@ func cellText(id colID, x *row, rc rowCtx, width int) (string, tone) {
 		return truncate(s, width), t
 	}
 	return "", tonePlain
+}
+
+// tokenCell is a token column's cell: IN, OUT and TOKENS of a Realtime
+// call; a dash for a Live session (see tableTokens), never marked.
+func tokenCell(id colID, x *row, rc rowCtx, width int) (string, tone) {
+	t := &x.call.Usage.Tokens
+	if _, ok := tableTokens(&x.call); !ok {
+		return rightDash(width, id == colTokens), tonePlain
+	}
+	switch id {
+	case colTokensIn:
+		return formatTokens(t.Input), tonePlain
+	case colTokensOut:
+		return formatTokens(t.Output), tonePlain
+	}
+	return marked(formatTokens(t.Total), x.flash.tokens, false, rc.now, width)
+}
+
+// dashCells is noTokens right-aligned in 32 cells, then one cell more.
+const dashCells = "                               " + noTokens + " "
+
+// rightDash is noTokens right-aligned in width cells, followed by one more
+// when marked (TOKENS keeps a cell for ↑/↓). It is sliced from a constant,
+// so a screen of Live rows allocates nothing per cell.
+func rightDash(width int, marked bool) string {
+	end, tail := len(dashCells), " "
+	if !marked {
+		end, tail = end-1, ""
+	}
+	if width > end || width < 0 {
+		return pad(noTokens+tail, width, true)
+	}
+	return dashCells[end-width : end]
 }
 
 // marked right-aligns a number in width-1 cells and adds ↑ or ↓ while its
@@ -182,18 +216,16 @@ func limitName(l feed.Limit) string {
 // notes is the NOTES cell: for a live call its flags ("!BURN") and
 // warnings ("cost 85%"); for an ended one why and who ("abusive caller
 // (maria@oncall-3)").
+//
+// An ended call's reason that needs explaining leads ("OpenAI safety
+// filter: …"), since STATE shows only its word ("ended content").
 func notes(c *feed.Call) (string, tone) {
 	if !c.Live() {
-		var s string
-		switch {
-		case c.End.Detail != "" && c.End.By != "":
-			s = c.End.Detail + " (" + c.End.By + ")"
-		case c.End.Detail != "":
-			s = c.End.Detail
-		case c.End.By != "":
-			s = "by " + c.End.By
+		s := endWhy(c)
+		if n := reasonNote(c.End.Reason); n != "" {
+			s = joinNonEmpty(": ", n, s)
 		}
-		return sanitize(s), toneDim
+		return s, toneDim
 	}
 	if len(c.Flags) == 0 && len(c.Warnings) == 0 {
 		return "", tonePlain
@@ -210,6 +242,36 @@ func notes(c *feed.Call) (string, tone) {
 		t = toneFlag
 	}
 	return strings.Join(parts, " "), t
+}
+
+// endWhy is why and by whom an ended call ended, as its agent said
+// ("abusive caller (maria@oncall-3)", "by maria@oncall-3"), printable.
+func endWhy(c *feed.Call) string {
+	var s string
+	switch {
+	case c.End.Detail != "" && c.End.By != "":
+		s = c.End.Detail + " (" + c.End.By + ")"
+	case c.End.Detail != "":
+		s = c.End.Detail
+	case c.End.By != "":
+		s = "by " + c.End.By
+	}
+	return sanitize(s)
+}
+
+// joinNonEmpty joins the non-empty parts with sep.
+func joinNonEmpty(sep string, parts ...string) string {
+	out := ""
+	for _, p := range parts {
+		switch {
+		case p == "":
+		case out == "":
+			out = p
+		default:
+			out += sep + p
+		}
+	}
+	return out
 }
 
 // stateWidth is the widest STATE text a call may show before the next

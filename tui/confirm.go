@@ -256,7 +256,7 @@ func (m *Model) onTerminateDone(msg terminateDoneMsg) {
 func alreadyEnded(c feed.Call) string {
 	s := shortID(c.ID) + " has already ended"
 	if c.End.Reason != "" {
-		s += " (" + sanitize(string(c.End.Reason)) + ")"
+		s += " (" + joinNonEmpty(": ", sanitize(string(c.End.Reason)), reasonNote(c.End.Reason)) + ")"
 	}
 	return s
 }

@@ -45,9 +45,9 @@ func TestRowsShowCallFacts(t *testing.T) {
 
 	s := waitScreen(t, tm, "three calls", contains("3 live"))
 	for _, want := range []struct{ id, cells string }{
-		{alice.id, "alice@acme.io gpt-realtime live 1m05s 12,345 6,789 19,134 $0.42 $0.39"},
-		{bob.id, "bob@example.com gpt-realtime-mini live 30s 250k 1.5M 1.7M $3.50 $7.00"},
-		{carol.id, "carol gpt-4o-realtime-preview live 5s 10 20 30 ? ?"},
+		{alice.id, "alice@acme.io rt gpt-realtime live 1m05s 12,345 6,789 19,134 $0.42 $0.39"},
+		{bob.id, "bob@example.com rt gpt-realtime-mini live 30s 250k 1.5M 1.7M $3.50 $7.00"},
+		{carol.id, "carol rt gpt-4o-realtime-preview live 5s 10 20 30 ? ?"},
 	} {
 		// A cell that changed after the row appeared carries an arrow
 		// (↑/↓) for a while: whether usage came in the batch of the call's
@@ -57,7 +57,7 @@ func TestRowsShowCallFacts(t *testing.T) {
 			t.Errorf("row of %s:\n got %q\nwant %q", want.id, got, want.id+" "+want.cells)
 		}
 	}
-	for _, title := range []string{"CALL", "USER", "MODEL", "STATE", "AGE", "IN", "OUT", "TOKENS", "COST", "$/MIN"} {
+	for _, title := range []string{"CALL", "USER", "API", "MODEL", "STATE", "AGE", "IN", "OUT", "TOKENS", "COST", "$/MIN"} {
 		if !strings.Contains(s, title) {
 			t.Errorf("no column %q in\n%s", title, s)
 		}

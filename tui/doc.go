@@ -1,7 +1,9 @@
 // Package tui is calltop's terminal dashboard: a Bubble Tea v2 program that
-// shows every live and recently ended OpenAI Realtime call from the feed on
-// NATS, for on-call engineers over SSH and product owners hunting abuse,
-// and lets an operator hang calls up, with a reason, from the keyboard.
+// shows every live and recently ended OpenAI Realtime call and GPT-Live
+// session from the feed on NATS, for on-call engineers over SSH and product
+// owners hunting abuse, and lets an operator hang calls up, with a reason,
+// from the keyboard. The two APIs share the table (api.go): a Live session
+// is billed by the second, so its row has an API of "live" and no tokens.
 //
 // Screens: the calls table (sort, filter, flags, changes marked ↑/↓), a
 // call's detail (usage per modality, seconds, policy and budget left with

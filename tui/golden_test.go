@@ -78,6 +78,43 @@ func goldenRun(t *testing.T, w, h int) {
 	check("confirm_other", "other: runaway tokens", "5", "r", "u", "n", "a", "w", "a", "y", " ", "t", "o", "k", "e", "n", "s")
 }
 
+// TestGoldenLive is TestGolden for Realtime calls and GPT-Live sessions
+// side by side (liveFixture), at 200×50, where the API column shows, and
+// 100×30, where it does not and a Live row tells itself apart by its "-"
+// tokens: the table, sorted by tokens (Live rows after every count), the
+// api:live filter, a Live session's detail, and the History with a
+// session OpenAI closed for its content. Regenerate with:
+// go test ./tui -run TestGoldenLive -update
+func TestGoldenLive(t *testing.T) {
+	for _, size := range [][2]int{{200, 50}, {100, 30}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			src := newMemSource()
+			src.send(liveFixture(clk.Now())...)
+			m := New(src, Options{Now: clk.Now, Operator: "oncall@host", Where: "nats://127.0.0.1:4222"})
+			tm := runUI(t, m, size[0], size[1],
+				tea.WithColorProfile(colorprofile.ANSI),
+				tea.WithEnvironment([]string{"TERM=xterm-256color"}),
+			)
+			waitScreen(t, tm, "the fixture", contains("7/7 shown", "ended content"))
+			check := func(name, marker string, keys ...string) {
+				t.Helper()
+				for _, k := range keys {
+					tm.Send(keyMsg(k))
+				}
+				s := waitScreen(t, tm, name, contains(marker))
+				t.Run(name, func(t *testing.T) { teatest.RequireEqualOutput(t, []byte(s)) })
+			}
+			check("calls", "CALLS")
+			check("calls_by_tokens", "sort tokens↓", "T")
+			check("filter_live", "filter api:live", "/", "a", "p", "i", ":", "l", "i", "v", "e", "enter")
+			check("detail_live", "Call live_u1_Lx4", "C", "j", "enter")
+			check("history", "HISTORY", "esc", "h")
+		})
+	}
+}
+
 // rawScreen is the screen with its escape codes.
 func rawScreen(t *testing.T, tm *ui) string {
 	t.Helper()

@@ -114,6 +114,7 @@ func (f *testFeed) publish(e feed.Event) {
 // call is what startCall publishes.
 type call struct {
 	id, user, model, agent string
+	api                    feed.API // as the started event says ("": an older agent)
 	started                time.Time
 	in, out                int64
 	cost                   float64
@@ -125,7 +126,7 @@ type call struct {
 // startCall publishes a call's started, session and usage events.
 func (f *testFeed) startCall(c call) {
 	f.t.Helper()
-	f.publish(feed.Event{Kind: feed.KindStarted, CallID: c.id, Start: &feed.Start{User: c.user, StartedAt: c.started}})
+	f.publish(feed.Event{Kind: feed.KindStarted, CallID: c.id, Start: &feed.Start{User: c.user, StartedAt: c.started, API: c.api}})
 	f.publish(feed.Event{Kind: feed.KindSession, CallID: c.id, Session: &feed.Session{SessionID: "sess_" + c.id, Model: c.model}})
 	f.publish(feed.Event{Kind: feed.KindUsage, CallID: c.id, Usage: c.usage()})
 }

@@ -20,6 +20,7 @@ type colID int
 const (
 	colCall colID = iota
 	colUser
+	colAPI
 	colModel
 	colState
 	colAge
@@ -57,10 +58,14 @@ type column struct {
 // columns is the calls table, left to right. STATE always gets the width
 // of its widest value ("ended operator" is never cut); then the flags in
 // NOTES, MODEL, USER and CALL grow in that order. On a narrow terminal
-// TOKENS goes before NOTES: a flag matters more than a count.
+// TOKENS goes before NOTES: a flag matters more than a count. API (rt or
+// live) shows from 120 columns and is the first to go when even that is
+// cramped: below it a Live row still tells itself apart by its "-" tokens
+// and its live_ id.
 var columns = []column{
 	{id: colCall, title: "CALL", flex: true, minW: 14, maxW: feed.MaxCallIDLen, comfy: 22, grow: 5},
 	{id: colUser, title: "USER", flex: true, minW: 12, maxW: 40, comfy: 20, grow: 4},
+	{id: colAPI, title: "API", width: len("live"), drop: 10, from: 120},
 	{id: colModel, title: "MODEL", flex: true, minW: 8, maxW: 32, comfy: 20, grow: 3, drop: 6, from: 100},
 	{id: colState, title: "STATE", flex: true, minW: 6, maxW: 16, grow: 1, fitContent: true},
 	{id: colAge, title: "AGE", width: 6, right: true, drop: 3},

@@ -63,10 +63,18 @@ func TestLayoutColumns(t *testing.T) {
 	if widthOf(mid, colUser) != 24 {
 		t.Errorf("120 columns: USER %d wide, want its 24", widthOf(mid, colUser))
 	}
+	// API (rt or live) from 120 columns; below, a Live row's "-" tokens
+	// and live_ id tell it apart.
+	if !mid.has(colAPI) || widthOf(mid, colAPI) != len("live") {
+		t.Errorf("120 columns: %v, API %d wide", titles(mid), widthOf(mid, colAPI))
+	}
+	if below := newLayout(119, demoContent, s); below.has(colAPI) || !below.has(colModel) {
+		t.Errorf("119 columns: %v", titles(below))
+	}
 	// 200 columns: everything, the whole call ID, and no column wider than
 	// its content.
 	roomy := newLayout(200, demoContent, s)
-	if got := strings.Join(titles(roomy), ","); got != "CALL,USER,MODEL,STATE,AGE,IN,OUT,TOKENS,COST,$/MIN,AGENT" {
+	if got := strings.Join(titles(roomy), ","); got != "CALL,USER,API,MODEL,STATE,AGE,IN,OUT,TOKENS,COST,$/MIN,AGENT" {
 		t.Errorf("200 columns: %s", got)
 	}
 	if widthOf(roomy, colCall) != 39 || widthOf(roomy, colUser) != 24 {

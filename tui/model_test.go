@@ -38,7 +38,7 @@ func newUnitModel(t *testing.T, clk *clock, w, h int, opts ...func(*Options)) (*
 func callEvents(c call) []feed.Event {
 	return []feed.Event{
 		{V: feed.Version, Kind: feed.KindStarted, CallID: c.id, Seq: 1, At: c.started, Agent: c.agent,
-			Start: &feed.Start{User: c.user, StartedAt: c.started}, Policy: c.policy},
+			Start: &feed.Start{User: c.user, StartedAt: c.started, API: c.api}, Policy: c.policy},
 		{V: feed.Version, Kind: feed.KindSession, CallID: c.id, Seq: 2, At: c.started, Agent: c.agent,
 			Session: &feed.Session{SessionID: "sess_" + c.id[4:], Model: c.model, ExpiresAt: c.started.Add(time.Hour)}},
 		{V: feed.Version, Kind: feed.KindUsage, CallID: c.id, Seq: 3, At: c.started, Agent: c.agent, Usage: c.usage()},
@@ -316,7 +316,7 @@ func TestSelectionStaysOnTopUntilChosen(t *testing.T) {
 
 func TestSortKeysReorderAndKeepSelection(t *testing.T) {
 	clk := newClock()
-	m, _ := newUnitModel(t, clk, 120, 30)
+	m, _ := newUnitModel(t, clk, 128, 30)
 	m.Update(events(clk.Now(), alice.at(clk.Now().Add(-3*time.Minute)), bob.at(clk.Now().Add(-2*time.Minute)),
 		carol.at(clk.Now().Add(-time.Minute))))
 	press(m, "j") // bob
@@ -340,7 +340,7 @@ func TestSortKeysReorderAndKeepSelection(t *testing.T) {
 
 func TestFilterKeys(t *testing.T) {
 	clk := newClock()
-	m, _ := newUnitModel(t, clk, 120, 30)
+	m, _ := newUnitModel(t, clk, 128, 30)
 	m.Update(events(clk.Now(), alice.at(clk.Now()), bob.at(clk.Now()), carol.at(clk.Now())))
 	press(m, "/")
 	typeText(m, "mini")

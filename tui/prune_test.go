@@ -13,7 +13,7 @@ import (
 // prune (boardPruneEvery), and a straggler meanwhile brings nothing back.
 func TestEndedCallLeavesTheTableOnTimeAndTheBoardLater(t *testing.T) {
 	clk := newClock()
-	m, _ := newUnitModel(t, clk, 120, 24)
+	m, _ := newUnitModel(t, clk, 128, 24)
 	a, b := alice.at(clk.Now().Add(-time.Minute)), bob.at(clk.Now())
 	m.Update(events(clk.Now(), a, b))
 	tick := func(n time.Duration) { // a tick a second, as the program has

@@ -161,7 +161,7 @@ func (r *rows) update(x *row, c *feed.Call, old *feed.Call, kc keyCtx) {
 func (r *rows) put(x *row, ok bool, old *feed.Call, c *feed.Call, kc keyCtx) {
 	x.call = *c
 	x.live = c.Live()
-	if !ok || old.User != c.User || old.Model != c.Model || old.Agent != c.Agent ||
+	if !ok || old.User != c.User || old.Model != c.Model || old.Agent != c.Agent || old.API != c.API ||
 		old.State != c.State || len(old.Flags) != len(c.Flags) || len(old.Warnings) != len(c.Warnings) {
 		x.userLower = strings.ToLower(c.User)
 		x.hay = haystack(&x.call)
@@ -169,7 +169,7 @@ func (r *rows) put(x *row, ok bool, old *feed.Call, c *feed.Call, kc keyCtx) {
 		x.wModel = lipgloss.Width(c.Model)
 		x.wAgent = lipgloss.Width(c.Agent)
 		x.wNotes = 0
-		if m := r.filter.matches(x.hay); m != x.match || !ok {
+		if m := r.filter.matches(x.hay, c.Kind()); m != x.match || !ok {
 			x.match = m
 			r.mark(x.slot, markMatch, m)
 			r.reshown = true
@@ -252,7 +252,7 @@ func (r *rows) Rekey(kc keyCtx) {
 func (r *rows) SetFilter(f filter) {
 	r.filter = f
 	for _, x := range r.order {
-		x.match = f.matches(x.hay)
+		x.match = f.matches(x.hay, x.call.Kind())
 		if !x.removed {
 			r.mark(x.slot, markMatch, x.match)
 			r.restat(x)
@@ -371,8 +371,8 @@ func (f *flash) note(old, c *feed.Call, now time.Time) {
 	if math.Round(c.Usage.CostUSD*100) != math.Round(old.Usage.CostUSD*100) {
 		f.cost = now // only a change the COST cell shows
 	}
-	if c.Usage.Tokens.Total != old.Usage.Tokens.Total {
-		f.tokens = now
+	if c.Usage.Tokens.Total != old.Usage.Tokens.Total && !liveAPI(c) {
+		f.tokens = now // Live sessions show no tokens (tableTokens)
 	}
 	before, after := old.PerMinute(now), c.PerMinute(now)
 	if d := after - before; d > 0.005 || d < -0.005 {

@@ -341,7 +341,7 @@ func TestFilter(t *testing.T) {
 			t.Errorf("%q: %v", tc.f, err)
 			continue
 		}
-		if got := f.matches(hay); got != tc.want {
+		if got := f.matches(hay, feed.APIRealtime); got != tc.want {
 			t.Errorf("%q matches = %v, want %v", tc.f, got, tc.want)
 		}
 	}

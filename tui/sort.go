@@ -78,7 +78,11 @@ func (r *row) computeKey(s sortBy, kc keyCtx) {
 			r.key = -1
 		}
 	case sortTokens:
-		r.key = float64(c.Usage.Tokens.Total)
+		n, ok := tableTokens(c)
+		r.key = float64(n)
+		if !ok {
+			r.key = -1 // a Live session (no tokens) sorts after every count, even 0
+		}
 	case sortUser:
 		r.key = 0
 		r.skey = r.userLower

@@ -158,9 +158,11 @@ func (m *meter) observeRow(old *feed.Call, seen bool, c *feed.Call, now time.Tim
 	}
 	var dCost float64
 	var dTok int64
+	tok, _ := tableTokens(c) // tokens/s counts Realtime tokens only
 	if seen {
 		dCost = c.Usage.CostUSD - old.Usage.CostUSD
-		dTok = c.Usage.Tokens.Total - old.Usage.Tokens.Total
+		oldTok, _ := tableTokens(old)
+		dTok = tok - oldTok
 	}
 	if !c.Usage.CostUnknown && c.User != "" {
 		var u *ring
@@ -186,7 +188,7 @@ func (m *meter) observeRow(old *feed.Call, seen bool, c *feed.Call, now time.Tim
 	}
 	switch {
 	case !seen:
-		m.tokens.spread(from, to, float64(c.Usage.Tokens.Total))
+		m.tokens.spread(from, to, float64(tok))
 	case dTok > 0:
 		m.tokens.add(now, float64(dTok))
 	}

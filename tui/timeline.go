@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/calltop/calltop/feed"
@@ -19,6 +20,9 @@ type moment struct {
 	kind   feed.Kind
 	cost   float64
 	tokens int64
+	// billed is a GPT-Live usage's billed seconds (feed.Usage.LiveSeconds):
+	// a Live session's timeline shows seconds, not tokens.
+	billed float64
 	note   string // for the rare kinds: who started, why it ended, …
 }
 
@@ -38,6 +42,8 @@ type timeline struct {
 
 // momentRec is a moment without its note: the time as Unix seconds and
 // nanoseconds, the kind as its index in feed.Kinds (oddKind: see odd).
+// When live is set, tokens holds a GPT-Live usage's billed milliseconds
+// instead (the flag sits in what was padding: the record stays 40 bytes).
 type momentRec struct {
 	sec    int64
 	seq    uint64
@@ -45,6 +51,7 @@ type momentRec struct {
 	tokens int64
 	nsec   int32
 	kind   uint8
+	live   bool
 }
 
 const oddKind = 0xff
@@ -54,8 +61,11 @@ func (t *timeline) add(e *feed.Event) {
 	i := t.next
 	t.notes[i] = momentNote(e)
 	r := momentRec{sec: e.At.Unix(), nsec: int32(e.At.Nanosecond()), seq: e.Seq, kind: kindCode(e.Kind)}
-	if e.Usage != nil {
-		r.cost, r.tokens = e.Usage.CostUSD, e.Usage.Tokens.Total
+	if u := e.Usage; u != nil {
+		r.cost, r.tokens = u.CostUSD, u.Tokens.Total
+		if u.LiveSeconds > 0 {
+			r.live, r.tokens = true, int64(math.Round(u.LiveSeconds*1000))
+		}
 	}
 	if r.kind == oddKind {
 		if t.odd == nil {
@@ -81,8 +91,11 @@ func (t *timeline) list() []moment {
 		} else {
 			kind = feed.Kinds[r.kind]
 		}
-		out = append(out, moment{at: time.Unix(r.sec, int64(r.nsec)), seq: r.seq, kind: kind,
-			cost: r.cost, tokens: r.tokens, note: t.notes[i]})
+		mo := moment{at: time.Unix(r.sec, int64(r.nsec)), seq: r.seq, kind: kind, cost: r.cost, tokens: r.tokens, note: t.notes[i]}
+		if r.live {
+			mo.tokens, mo.billed = 0, float64(r.tokens)/1000
+		}
+		out = append(out, mo)
 	}
 	return out
 }
@@ -110,6 +123,9 @@ func momentNote(e *feed.Event) string {
 		return "session " + orDash(e.Session.SessionID) + ", model " + orDash(e.Session.Model)
 	case e.End != nil:
 		s := string(e.End.Reason)
+		if n := reasonNote(e.End.Reason); n != "" {
+			s += " (" + n + ")"
+		}
 		if e.End.Detail != "" {
 			s += ": " + e.End.Detail
 		}

@@ -70,8 +70,12 @@ func (m *Model) detailBody(w int) (head, body []string, ok bool) {
 		return nil, nil, false
 	}
 	head = m.detailHead(&c, w)
+	usage := m.usageSection
+	if liveAPI(&c) {
+		usage = m.liveUsageSection
+	}
 	sections := [][]string{
-		m.usageSection(&c),
+		usage(&c),
 		m.secondsSection(&c),
 		m.policySection(&c),
 		m.signalsSection(&c),
@@ -119,7 +123,11 @@ func (m *Model) detailHead(c *feed.Call, w int) []string {
 	rc := m.rowCtx(c)
 	state := st.cells[stateTone(c, rc)][0].Render(stateText(c, rc))
 	first := st.Title.Render("Call "+c.ID) + "  " + state + "  " + formatAge(c.Seconds(m.now))
-	who := fmt.Sprintf("  user %s · model %s · agent %s", sanitize(orDash(c.User)), sanitize(orDash(c.Model)), sanitize(orDash(c.Agent)))
+	api := ""
+	if liveAPI(c) { // a Realtime call's detail says nothing new
+		api = " · api live"
+	}
+	who := fmt.Sprintf("  user %s · model %s%s · agent %s", sanitize(orDash(c.User)), sanitize(orDash(c.Model)), api, sanitize(orDash(c.Agent)))
 	when := "  started " + m.clock(c.StartedAt)
 	if !c.Live() {
 		when += " · ended " + m.clock(c.EndedAt)
@@ -130,10 +138,9 @@ func (m *Model) detailHead(c *feed.Call, w int) []string {
 		lines = append(lines, m.detachedLines(c)...)
 	}
 	if !c.Live() {
-		n, _ := notes(c)
-		end := "  ended: " + sanitize(string(c.End.Reason))
-		if n != "" {
-			end += " · " + n
+		end := "  ended: " + DescribeReason(c.End.Reason)
+		if why := endWhy(c); why != "" {
+			end += " · " + why
 		}
 		lines = append(lines, st.Warn.Render(end))
 	}
@@ -207,7 +214,7 @@ func (m *Model) usageSection(c *feed.Call) []string {
 
 // secondsSection is wall time, who spoke how long, and the time left to
 // OpenAI's 60-minute cap (from the session's expiry, else estimated from
-// the start).
+// the start); a Live session's cap is its own (liveCapLine).
 func (m *Model) secondsSection(c *feed.Call) []string {
 	u := c.Usage
 	lines := []string{
@@ -215,7 +222,13 @@ func (m *Model) secondsSection(c *feed.Call) []string {
 		fmt.Sprintf("  wall %s · user speech %s · agent speech %s",
 			formatAge(c.Seconds(m.now)), formatAge(u.UserSpeechSeconds), formatAge(u.AgentSpeechSeconds)),
 	}
-	if c.Live() {
+	switch {
+	case !c.Live():
+	case liveAPI(c):
+		if line, ok := m.liveCapLine(c); ok {
+			lines = append(lines, line)
+		}
+	default:
 		capAt, est := c.ExpiresAt, ""
 		if capAt.IsZero() && !c.StartedAt.IsZero() {
 			capAt, est = c.StartedAt.Add(capAfter), "≈"
@@ -360,6 +373,25 @@ func usageDelta(cost float64, tokens int64) string {
 	return strings.Join(parts, " ")
 }
 
+// liveUsageDelta is usageDelta for a GPT-Live session, which is billed
+// by the second: "+$0.01 +12.0 s billed", or "no new seconds".
+func liveUsageDelta(cost, billed float64) string {
+	var parts []string
+	switch {
+	case cost >= 0.005:
+		parts = append(parts, "+"+formatCost(cost, false))
+	case cost > 0:
+		parts = append(parts, "+<$0.01")
+	}
+	if billed >= 0.05 {
+		parts = append(parts, fmt.Sprintf("+%.1f s billed", billed))
+	}
+	if len(parts) == 0 {
+		return "no new seconds"
+	}
+	return strings.Join(parts, " ")
+}
+
 // formatLimit formats a warning's number in the limit's unit.
 func formatLimit(l feed.Limit, v float64) string {
 	switch l {
@@ -381,23 +413,24 @@ func (m *Model) timelineSection(c *feed.Call) []string {
 		return nil
 	}
 	lines := []string{m.styles.Bold.Render("Last events")}
-	var prevCost float64
+	live := liveAPI(c)
+	var prevCost, prevBilled float64
 	var prevTok int64
 	havePrev := false
 	for _, mo := range tl.list() {
 		text := mo.note
 		if mo.kind == feed.KindUsage || mo.kind == feed.KindEnded {
-			if havePrev {
-				d := usageDelta(mo.cost-prevCost, mo.tokens-prevTok)
-				if text != "" {
-					text = d + " · " + text
-				} else {
-					text = d
-				}
-			} else if text == "" {
+			switch {
+			case havePrev && live:
+				text = joinNonEmpty(" · ", liveUsageDelta(mo.cost-prevCost, mo.billed-prevBilled), text)
+			case havePrev:
+				text = joinNonEmpty(" · ", usageDelta(mo.cost-prevCost, mo.tokens-prevTok), text)
+			case text == "" && live:
+				text = fmt.Sprintf("%s, %.1f s billed", formatCost(mo.cost, false), mo.billed)
+			case text == "":
 				text = fmt.Sprintf("%s, %s tok", formatCost(mo.cost, false), formatTokens(mo.tokens))
 			}
-			prevCost, prevTok, havePrev = mo.cost, mo.tokens, true
+			prevCost, prevTok, prevBilled, havePrev = mo.cost, mo.tokens, mo.billed, true
 		}
 		lines = append(lines, fmt.Sprintf("  %s #%-4d %-9s %s", m.clock(mo.at), mo.seq, mo.kind, sanitize(text)))
 	}

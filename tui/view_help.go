@@ -96,7 +96,7 @@ func (m *Model) helpScreen(w, height int) []string {
 	lines := flow(blocks, w)
 	notes := []string{
 		"Hang up: ↑/↓ or 1-9 pick a reason, enter confirms; it opens on Cancel.",
-		"Filter: call, user, model, agent, flag, state; !negates; re:regexp.",
+		"Filter: call, user, model, agent, flag, state; !negates; re:regexp; api:live.",
 		"ctrl+c always quits. Keys: ~/.config/calltop/keys.conf or --keys FILE.",
 	}
 	if m.opts.ReadOnly {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/tui"
 )
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,14 +51,14 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// off the terminal. --json above keeps them, JSON-escaped.
 	p := feed.Printable
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALL\tUSER\tMODEL\tSTATE\tAGENT\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
+	fmt.Fprintln(tw, "CALL\tUSER\tAPI\tMODEL\tSTATE\tAGENT\tSECONDS\tTOKENS IN\tTOKENS OUT\tCOST\tEND\tFLAGS")
 	for i := range calls {
 		s := calls[i].Summarize(now)
 		cost := fmt.Sprintf("$%.4f", s.CostUSD)
 		if s.CostUnknown {
 			cost = "?"
 		}
-		end := string(s.EndReason)
+		end := tui.DescribeReason(s.EndReason) // "content (OpenAI safety filter)"
 		if s.EndedBy != "" {
 			end += " by " + s.EndedBy
 		}
@@ -67,10 +69,21 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, w := range s.Warnings {
 			flags = append(flags, fmt.Sprintf("%s %.0f%%", w.Limit, 100*w.Used/w.Max))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%s\t%s\n", p(s.CallID), p(s.User), p(s.Model), p(lsState(s, now)),
-			p(lsAgent(b, &calls[i], now)), s.Seconds, s.Tokens.Input, s.Tokens.Output, cost, p(end), p(strings.Join(flags, ",")))
+		in, out := lsTokens(s)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\n", p(s.CallID), p(s.User), s.API.Short(), p(s.Model),
+			p(lsState(s, now)), p(lsAgent(b, &calls[i], now)), s.Seconds, in, out, cost, p(end), p(strings.Join(flags, ",")))
 	}
 	return tw.Flush()
+}
+
+// lsTokens are the TOKENS IN and OUT columns: a GPT-Live session, billed
+// by the second, has none ("-", as the dashboard shows; --json gives its
+// live_seconds and backend_tokens).
+func lsTokens(s feed.Summary) (in, out string) {
+	if s.API == feed.APILive {
+		return "-", "-"
+	}
+	return strconv.FormatInt(s.Tokens.Input, 10), strconv.FormatInt(s.Tokens.Output, 10)
 }
 
 // lsState is the STATE column: a detached call says for how long its
