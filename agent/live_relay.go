@@ -41,8 +41,8 @@ func (a *Agent) liveSessionConfig(raw json.RawMessage) (json.RawMessage, string,
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, "", fmt.Errorf("live session config: %w", err)
 	}
-	if probe.Type != nil {
-		return nil, "", fmt.Errorf(`live session config: "type" %q is a Realtime session's; a GPT-Live session config has a "model" (gpt-live-1) and no type`, *probe.Type)
+	if probe.Type != nil && *probe.Type != "live" {
+		return nil, "", fmt.Errorf(`live session config: "type" %q is not a GPT-Live session's (a Live config has a "model", e.g. gpt-live-1, and "type" "live" or none)`, *probe.Type)
 	}
 	if probe.Model == "" {
 		return nil, "", errors.New(`live session config: "model" is required (e.g. "gpt-live-1")`)

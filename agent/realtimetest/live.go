@@ -105,8 +105,11 @@ type liveState struct {
 	seconds     float64 // cumulative usage seconds (the truth, delivered or not)
 	backend     backendTotals
 	audioFrames int
-	reason      string // session.closed's reason once ended; "" if none was sent
-	closed      []byte // the session.closed frame once ended (nil for Server.Close)
+	// appended are the texts of the session.instructions.append events
+	// sidebands sent, in order.
+	appended []string
+	reason   string // session.closed's reason once ended; "" if none was sent
+	closed   []byte // the session.closed frame once ended (nil for Server.Close)
 }
 
 // backendTotals sums the delegated Responses completions delivered to at

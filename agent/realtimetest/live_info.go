@@ -2,6 +2,7 @@ package realtimetest
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -32,6 +33,12 @@ type LiveSessionInfo struct {
 
 	AudioFrames int // reflected session.input_audio.append frames that reached a sideband
 
+	// Appended are the instructions sidebands appended
+	// (session.instructions.append's content) while the session was
+	// live, oldest first: a test checks that a wrap-up reached the model
+	// before a hangup.
+	Appended []string
+
 	Ended  bool
 	Reason string // session.closed's reason once ended ("" after Server.Close)
 }
@@ -54,6 +61,7 @@ func (s *Server) LiveSession(id string) (info LiveSessionInfo, ok bool) {
 		ExpiresAt:        c.expires,
 		Started:          !st.started.IsZero(),
 		Updates:          st.updates,
+		Appended:         slices.Clone(st.appended),
 		Seconds:          st.seconds,
 		BackendResponses: st.backend.responses,
 		BackendInput:     st.backend.input,

@@ -189,6 +189,19 @@ func (s *Server) handleLiveClientEvent(sb *sideband, data []byte) {
 		s.handleLiveSessionUpdate(sb, data, evID)
 	case contains(livePrimaryOnly, typ):
 		fail("invalid_event", "'"+typ+"' is not allowed on a sideband connection; only the primary Live connection may send it.", "type", evID)
+	case typ == "session.instructions.append":
+		var ev struct {
+			Content *string `json:"content"`
+		}
+		if json.Unmarshal(data, &ev) != nil || ev.Content == nil {
+			fail("missing_required_parameter", "Missing required parameter: 'content'.", "content", evID)
+			return
+		}
+		s.mu.Lock()
+		if st := sb.c.live; st != nil && !sb.c.ended { // what arrives after the end reaches no model
+			st.appended = append(st.appended, *ev.Content)
+		}
+		s.mu.Unlock()
 	case contains(liveClientEventTypes, typ):
 		// Accepted and not simulated.
 	default:

@@ -15,8 +15,9 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [--calls N] [--nats-listen ADDR] [--readonly] [--keys FILE]\n       calltop demo --headless [--calls N] [--duration D] [--turn-gap 300ms] [--agents 1] [--json]", stderr)
+	fs := newFlagSet("demo", "demo [--calls N] [--live-share 0.3] [--nats-listen ADDR] [--readonly] [--keys FILE]\n       calltop demo --headless [--calls N] [--duration D] [--turn-gap 300ms] [--agents 1] [--json]", stderr)
 	calls := fs.Int("calls", 12, "simulated concurrent calls")
+	liveShare := fs.Float64("live-share", 0.3, "the share of simulated calls that are GPT-Live sessions (0 to 1)")
 	var wf watchFlags
 	wf.register(fs)
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken; with --headless, a free port unless given)")
@@ -28,6 +29,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *calls < 1 || *calls > 10000 {
 		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
 	}
+	if !(*liveShare >= 0 && *liveShare <= 1) {
+		return fmt.Errorf("--live-share %v: want a share from 0 to 1", *liveShare)
+	}
 	if err := hf.check(fs); err != nil {
 		return err
 	}
@@ -38,7 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	d, err := startDemo(ctx, *natsListen, *calls, stderr)
+	d, err := startDemo(ctx, *natsListen, *calls, *liveShare, stderr)
 	if err != nil {
 		return err
 	}
@@ -58,7 +62,7 @@ type demo struct {
 }
 
 // startDemo starts the demo's world; stop ends it.
-func startDemo(ctx context.Context, natsListen string, calls int, stderr io.Writer) (d *demo, err error) {
+func startDemo(ctx context.Context, natsListen string, calls int, liveShare float64, stderr io.Writer) (d *demo, err error) {
 	d = &demo{}
 	defer func() {
 		if err != nil {
@@ -93,6 +97,10 @@ func startDemo(ctx context.Context, natsListen string, calls int, stderr io.Writ
 	go d.openai.Simulate(ctx, realtimetest.SimConfig{
 		Calls: calls,
 		Users: demoUsers,
+		// Realtime calls and GPT-Live sessions side by side; a Live
+		// session's id says it is one, so the agent tracks it as such.
+		// Reflected input audio at the real pace: 20 ms of 24 kHz PCM.
+		LiveShare: liveShare, LiveAudioEvery: 20 * time.Millisecond,
 		OnCall: func(id, user, model string) {
 			_ = a.TrackAsync(id, agent.Meta{User: user, Model: model})
 		},

@@ -51,22 +51,29 @@ func TestDemoSaysWhereItsNATSListens(t *testing.T) {
 
 // TestDemoRuns: the demo's world (NATS, stand-in, agent) starts and its
 // simulated calls reach `calltop ls` with their users, as the README's
-// second terminal would see them.
+// second terminal would see them: Realtime calls counting tokens and
+// GPT-Live sessions counting billed seconds, side by side.
 func TestDemoRuns(t *testing.T) {
 	var errs bytes.Buffer
-	d, err := startDemo(context.Background(), freeAddr(t), 3, &errs)
+	d, err := startDemo(context.Background(), freeAddr(t), 6, 0.5, &errs)
 	if err != nil {
 		t.Fatalf("demo: %v (%s)", err, errs.String())
 	}
 	defer d.stop()
-	waitUntil(t, 15*time.Second, "3 demo calls in ls", func() bool {
-		calls := lsJSON(t, d.srv.ClientURL())
-		n := 0
-		for _, c := range calls {
-			if c.User != "" && c.Agent == "demo-agent" {
-				n++
+	waitUntil(t, 30*time.Second, "6 demo calls in ls, Realtime and Live, both counting", func() bool {
+		n, rt, live := 0, 0, 0
+		for _, c := range lsJSON(t, d.srv.ClientURL()) {
+			if c.User == "" || c.Agent != "demo-agent" {
+				continue
+			}
+			n++
+			switch {
+			case c.API == feed.APILive && c.LiveSeconds > 0 && c.Tokens.Total == 0:
+				live++
+			case c.API == feed.APIRealtime && c.Tokens.Total > 0:
+				rt++
 			}
 		}
-		return n >= 3
+		return n >= 6 && rt > 0 && live > 0
 	})
 }
