@@ -22,6 +22,9 @@ const (
 	changedCounters
 	changedSession
 	sawExpired
+	// changedMeter: a GPT-Live session's billed seconds moved; they go
+	// out every LiveInterval (Config.LiveInterval).
+	changedMeter
 	// sawClosed: a GPT-Live session.closed, OpenAI's word that the
 	// session is over (account.closed says why).
 	sawClosed

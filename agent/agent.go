@@ -68,6 +68,13 @@ type Config struct {
 	// response.done, so a short cadence would send every turn twice);
 	// dashboards tick the call's seconds themselves. Default 30s.
 	CountersInterval time.Duration
+	// LiveInterval is how often a GPT-Live session whose only news is its
+	// billed seconds publishes them. OpenAI reports them about every
+	// second, and they move like a clock (a minute of them costs cents):
+	// one message a second per session would cost NATS more than a
+	// Realtime call's whole usage. Budgets are still evaluated on every
+	// report; backend tokens and the end go out at once. Default 5s.
+	LiveInterval time.Duration
 	// EvaluateInterval is how often every call's limits are evaluated
 	// between events (seconds run, silence grows without a frame).
 	// Default 250ms.
@@ -252,6 +259,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	cfg.PublishInterval = orDefault(cfg.PublishInterval, 50*time.Millisecond)
 	cfg.EvaluateInterval = orDefault(cfg.EvaluateInterval, 250*time.Millisecond)
 	cfg.CountersInterval = orDefault(cfg.CountersInterval, 30*time.Second)
+	cfg.LiveInterval = orDefault(cfg.LiveInterval, 5*time.Second)
 	cfg.ClaimGrace = orDefault(cfg.ClaimGrace, 10*time.Second)
 	cfg.ReattachMax = orDefault(cfg.ReattachMax, 5*time.Second)
 	cfg.CloseGrace = orDefault(cfg.CloseGrace, 2*time.Second)

@@ -39,11 +39,13 @@ type call struct {
 	// counters did (they ride along, or go out every countersEvery);
 	// policyMoved: the effective policy changed since it was last sent.
 	// lastUsage is when the last usage event went out.
-	costMoved, countersMoved, policyMoved bool
-	lastUsage                             time.Time
-	ended                                 bool
-	endReq                                *feed.End   // how to report the end once our own hangup succeeded
-	final                                 *feed.Event // the call's final record, once it ended
+	// meterMoved: only a Live session's billed seconds did (they go out
+	// every LiveInterval).
+	costMoved, countersMoved, policyMoved, meterMoved bool
+	lastUsage                                         time.Time
+	ended                                             bool
+	endReq                                            *feed.End   // how to report the end once our own hangup succeeded
+	final                                             *feed.Event // the call's final record, once it ended
 	// stored is closed once the final record and the ended event are in
 	// NATS (nil before the call ended).
 	stored <-chan struct{}
@@ -177,12 +179,13 @@ func (c *call) publishUsageLocked(now time.Time) {
 	}
 	c.publishLocked(e)
 	c.lastUsage = now
-	c.costMoved, c.countersMoved = false, false
+	c.costMoved, c.countersMoved, c.meterMoved = false, false, false
 }
 
 // flushUsage publishes what was held back: a coalesced cost change once
-// PublishInterval has passed since the last usage event, counters alone
-// once CountersInterval has. It reports whether a cost change is still
+// PublishInterval has passed since the last usage event, a Live session's
+// billed seconds once LiveInterval has, counters alone once
+// CountersInterval has. It reports whether a cost change is still
 // waiting.
 func (c *call) flushUsage(now time.Time) (waiting bool) {
 	c.mu.Lock()
@@ -191,7 +194,8 @@ func (c *call) flushUsage(now time.Time) (waiting bool) {
 		return false
 	}
 	since := now.Sub(c.lastUsage)
-	if (c.costMoved && since >= c.a.cfg.PublishInterval) || (c.countersMoved && since >= c.a.cfg.CountersInterval) {
+	if (c.costMoved && since >= c.a.cfg.PublishInterval) || (c.countersMoved && since >= c.a.cfg.CountersInterval) ||
+		(c.meterMoved && since >= c.a.cfg.LiveInterval) {
 		c.publishUsageLocked(now)
 	}
 	return c.costMoved

@@ -65,6 +65,9 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 	if cfg.CountersInterval == 0 {
 		cfg.CountersInterval = 100 * time.Millisecond
 	}
+	if cfg.LiveInterval == 0 {
+		cfg.LiveInterval = 50 * time.Millisecond
+	}
 	if cfg.CloseGrace == 0 {
 		cfg.CloseGrace = 200 * time.Millisecond
 	}

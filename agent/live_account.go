@@ -43,7 +43,7 @@ func (a *account) applyLive(frame []byte, now time.Time) (change, error) {
 			return 0, nil
 		}
 		a.usage.LiveSeconds = f.seconds
-		return changedCost, nil
+		return changedMeter, nil
 	case "session.closed":
 		f, err := decodeLive(frame)
 		if err != nil {

@@ -43,7 +43,7 @@ func TestLiveUsageIsCumulative(t *testing.T) {
 	if a.session.SessionID != "live_u1_x" || a.session.Model != "gpt-live-1" || a.session.ExpiresAt.Unix() != 1800000000 {
 		t.Errorf("session %+v", a.session)
 	}
-	if all&changedSession == 0 || all&changedCost == 0 || all&sawClosed != 0 {
+	if all&changedSession == 0 || all&changedMeter == 0 || all&sawClosed != 0 {
 		t.Errorf("changes %b", all)
 	}
 	ch, err := a.apply([]byte(`{"type":"session.closed","event_id":"ev_9","reason":"remote_hangup","session":{"id":"live_u1_x","model":"gpt-live-1"},"usage":{"seconds":3.1}}`), now)

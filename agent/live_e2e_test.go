@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
@@ -232,5 +235,41 @@ func TestLiveAPIMismatch(t *testing.T) {
 	c := e.waitCall(id, "the flag", func(c feed.Call) bool { return len(c.Flags) > 0 })
 	if c.Flags[0].Kind != feed.FlagAPIMismatch {
 		t.Errorf("flags %+v", c.Flags)
+	}
+}
+
+// TestLiveSecondsArePaced: OpenAI reports a Live session's billed seconds
+// about every second; the agent publishes them every LiveInterval, not
+// once per report, and the end carries the exact final figure.
+func TestLiveSecondsArePaced(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	a, _ := e.peer("paced", agent.Config{LiveInterval: 400 * time.Millisecond})
+	id := e.openai.NewLiveSession(realtimetest.LiveScript{UsageEvery: 10 * time.Millisecond, SecondsPerUpdate: 1, Updates: 150})
+	var usages atomic.Int64
+	sub, err := e.feed.NC.Subscribe(e.feed.Subjects.CallEvents(id), func(m *nats.Msg) {
+		if strings.HasSuffix(m.Subject, ".usage") {
+			usages.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := e.feed.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := a.TrackLive(t.Context(), id, agent.Meta{User: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.waitCall(id, "the end", func(c feed.Call) bool { return !c.Live() })
+	took := time.Since(start)
+	if c.Usage.LiveSeconds != 150 || e.openai.LiveSeconds(id) != 150 {
+		t.Fatalf("final seconds %v (OpenAI %v), want 150", c.Usage.LiveSeconds, e.openai.LiveSeconds(id))
+	}
+	// 150 reports over took; at most one usage event per interval (and
+	// one more for the first), far fewer than the reports.
+	if most := int64(took/(400*time.Millisecond)) + 2; usages.Load() > most || usages.Load() >= 150 {
+		t.Fatalf("%d usage events for 150 reports in %s, want at most %d", usages.Load(), took.Round(time.Millisecond), most)
 	}
 }

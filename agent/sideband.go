@@ -135,6 +135,8 @@ func (c *call) apply(frame []byte) change {
 	case ch&changedCost != 0:
 		c.noteZombieLocked(now, before)
 		c.costMovedLocked(now)
+	case ch&changedMeter != 0:
+		c.meterMoved = true
 	case ch&changedCounters != 0:
 		c.countersMoved = true
 	}
@@ -149,7 +151,7 @@ func (c *call) apply(frame []byte) change {
 	if err != nil {
 		c.a.log.Debug("frame skipped", "call", c.id, "err", err)
 	}
-	if ch&(changedCost|changedCounters) != 0 {
+	if ch&(changedCost|changedCounters|changedMeter) != 0 {
 		c.enforce(now)
 	}
 	return ch
