@@ -28,6 +28,11 @@ import (
 // in the parent measures the agent's memory, goroutines and CPU alone.
 const standInEnv = "CALLTOP_BENCH_STANDIN_CALLS"
 
+// standInLiveEnv, when set with standInEnv, makes the child's calls
+// GPT-Live sessions talking in real time (a usage report a second), with
+// reflected input audio every 20 ms when it is "audio".
+const standInLiveEnv = "CALLTOP_BENCH_STANDIN_LIVE"
+
 func TestMain(m *testing.M) {
 	if n := os.Getenv(standInEnv); n != "" {
 		if err := runStandIn(n); err != nil {
@@ -61,8 +66,16 @@ func runStandIn(n string) error {
 	rt := realtimetest.NewTLSServer(realtimetest.Options{})
 	defer rt.Close()
 	ids := make([]string, calls)
+	live := os.Getenv(standInLiveEnv)
 	for i := range ids {
-		ids[i] = rt.NewCall(realtimetest.Script{})
+		switch live {
+		case "":
+			ids[i] = rt.NewCall(realtimetest.Script{})
+		case "audio":
+			ids[i] = rt.NewLiveSession(realtimetest.LiveScript{AudioEvery: 20 * time.Millisecond})
+		default:
+			ids[i] = rt.NewLiveSession(realtimetest.LiveScript{})
+		}
 	}
 	fmt.Println("READY", srv.ClientURL(), rt.BaseURL(), rt.APIKey(),
 		base64.StdEncoding.EncodeToString(rt.Certificate().Raw), strings.Join(ids, ","))
@@ -71,14 +84,18 @@ func runStandIn(n string) error {
 		if in.Text() != "STATS" {
 			continue
 		}
-		responses, attached := 0, 0
+		responses, attached, audio := 0, 0, 0
 		for _, id := range ids {
 			responses += rt.Emitted(id).Responses
+			if info, ok := rt.LiveSession(id); ok {
+				responses += info.Updates
+				audio += info.AudioFrames
+			}
 			if rt.Attached(id) > 0 {
 				attached++
 			}
 		}
-		fmt.Println("STATS", responses, attached)
+		fmt.Println("STATS", responses, attached, audio)
 	}
 	return nil
 }
@@ -94,10 +111,10 @@ type standIn struct {
 	ids           []string
 }
 
-func startStandIn(b *testing.B, calls int) *standIn {
+func startStandIn(b *testing.B, calls int, live string) *standIn {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", standInEnv, calls))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", standInEnv, calls), standInLiveEnv+"="+live)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -134,18 +151,24 @@ func startStandIn(b *testing.B, calls int) *standIn {
 	return s
 }
 
-// stats asks the child how many response.done it has sent in all and how
-// many calls have a sideband attached.
+// stats asks the child how many response.done (Live: usage reports) it
+// has sent in all and how many calls have a sideband attached.
 func (s *standIn) stats(b *testing.B) (responses, attached int) {
+	responses, attached, _ = s.liveStats(b)
+	return responses, attached
+}
+
+// liveStats is stats with the reflected audio frames delivered.
+func (s *standIn) liveStats(b *testing.B) (responses, attached, audio int) {
 	b.Helper()
 	if _, err := io.WriteString(s.in, "STATS\n"); err != nil {
 		b.Fatalf("stand-in: %v", err)
 	}
 	line, err := s.out.ReadString('\n')
-	if _, serr := fmt.Sscanf(line, "STATS %d %d", &responses, &attached); err != nil || serr != nil {
+	if _, serr := fmt.Sscanf(line, "STATS %d %d %d", &responses, &attached, &audio); err != nil || serr != nil {
 		b.Fatalf("stand-in stats: %q %v %v", line, err, serr)
 	}
-	return responses, attached
+	return responses, attached, audio
 }
 
 func (s *standIn) stop() {
@@ -178,7 +201,7 @@ func trackCalls(b *testing.B, calls int, window time.Duration) {
 	if err := raiseNoFile(calls + 512); err != nil {
 		b.Skip(err)
 	}
-	s := startStandIn(b, calls)
+	s := startStandIn(b, calls, "")
 	defer s.stop()
 	nc, err := feed.Connect(s.natsURL, "bench")
 	if err != nil {

@@ -1,0 +1,79 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/feed"
+)
+
+// BenchmarkLive tracks 100 GPT-Live sessions talking in real time over
+// TLS (a usage report a second each), the stand-in and NATS in a child
+// process, with and without reflected input audio (a
+// session.input_audio.append of 20 ms of 24 kHz PCM16, 1.3 KB of base64,
+// every 20 ms: 50 frames a second per session, as OpenAI reflects it).
+// It reports the agent's CPU time per session-minute, so the pair says
+// what reading past the audio costs. Run it with -benchtime 1x -count 3;
+// the two variants alternate.
+func BenchmarkLive(b *testing.B) {
+	for _, audio := range []string{"audio", "quiet"} {
+		b.Run("reflected="+audio, func(b *testing.B) {
+			for b.Loop() {
+				trackLive(b, 100, audio, 20*time.Second)
+			}
+		})
+	}
+}
+
+func trackLive(b *testing.B, sessions int, live string, window time.Duration) {
+	s := startStandIn(b, sessions, live)
+	defer s.stop()
+	nc, err := feed.Connect(s.natsURL, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	a, err := agent.New(nc, agent.Config{APIKey: s.key, BaseURL: s.base, Prefix: "live", HTTPClient: s.client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	for _, id := range s.ids {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := a.TrackLive(ctx, id, agent.Meta{User: "u"})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, att, _ := s.liveStats(b)
+		if att == sessions && r >= sessions {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("not talking after a minute: %d of %d attached, %d reports", att, sessions, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, _, f0 := s.liveStats(b)
+	c0, ok := cpuTime()
+	t0 := time.Now()
+	time.Sleep(window)
+	_, _, f1 := s.liveStats(b)
+	c1, _ := cpuTime()
+	elapsed := time.Since(t0)
+	minutes := float64(sessions) * elapsed.Minutes()
+	b.ReportMetric(float64(f1-f0)/minutes, "audio-frames/session-min")
+	if ok {
+		b.ReportMetric(ms(c1-c0)/minutes, "CPU-ms/session-min")
+		b.ReportMetric(float64(c1-c0)/float64(elapsed)*100, "%core")
+	}
+	if s := a.Calls(); len(s) != sessions {
+		b.Fatal(fmt.Sprintf("%d sessions tracked, want %d", len(s), sessions))
+	}
+}
