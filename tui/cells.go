@@ -189,6 +189,7 @@ var flagCodes = map[feed.FlagKind]string{
 	feed.FlagAgentSilent:        "AGENT-SILENT",
 	feed.FlagCreditsUnavailable: "CREDITS-UNREADABLE", // not "no credits": the store could not be read
 	feed.FlagGap:                "GAP",
+	feed.FlagAPIMismatch:        "WRONG-API",
 }
 
 func flagCode(k feed.FlagKind) string {
