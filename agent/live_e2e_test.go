@@ -273,3 +273,77 @@ func TestLiveSecondsArePaced(t *testing.T) {
 		t.Fatalf("%d usage events for 150 reports in %s, want at most %d", usages.Load(), took.Round(time.Millisecond), most)
 	}
 }
+
+// TestLiveSIP: with SIPConfig.API live, the webhook answers
+// live.call.incoming on the Live API (its id stays rtc_…), tracks the
+// call as a Live session without standby or creation minimum, and
+// acknowledges a realtime.call.incoming without acting on it.
+func TestLiveSIP(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{LiveUsageEvery: 10 * time.Millisecond}, agent.Config{})
+	hook := httptest.NewServer(e.agent.SIPWebhook(agent.SIPConfig{Secret: e.openai.WebhookSecret(), API: feed.APILive}))
+	defer hook.Close()
+	e.openai.SetWebhook(realtimetest.WebhookTarget{URL: hook.URL})
+
+	id := e.openai.IncomingLiveSIPCall("+15550000001", "+18005551212")
+	if strings.HasPrefix(id, feed.LivePrefix) {
+		t.Fatalf("a SIP session id %q: the stand-in keeps rtc_", id)
+	}
+	c := e.waitCall(id, "billed seconds", func(c feed.Call) bool { return c.Usage.LiveSeconds > 0 })
+	if c.Kind() != feed.APILive || c.User != "sip:+15550000001@sip.example.com" || c.Model != "gpt-live-1" {
+		t.Errorf("call %+v", c)
+	}
+	if info, ok := e.openai.SIPCall(id); !ok || !info.Accepted || !info.Live {
+		t.Errorf("stand-in: %+v", info)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.agent.Hangup(ctx, id, feed.End{Reason: feed.ReasonOperator, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	c = e.waitCall(id, "the end", func(c feed.Call) bool { return !c.Live() })
+	if c.Usage.StandbySeconds != 0 || c.End.Reason != feed.ReasonOperator {
+		t.Errorf("SIP session: standby %v, end %+v", c.Usage.StandbySeconds, c.End)
+	}
+	p, _ := agent.DefaultPrices().LookupLive("gpt-live-1")
+	if want := feed.RoundUSD(c.Usage.LiveSeconds / 60 * p.PerMinute); c.Usage.CostUSD != want {
+		t.Errorf("SIP cost $%v, want $%v (billed seconds only)", c.Usage.CostUSD, want)
+	}
+
+	// A Realtime announcement of another call is not this handler's.
+	rt := e.openai.IncomingSIPCall("+15550000002", "+18005551212")
+	waitFor(t, "the delivery", func() bool {
+		for _, d := range e.openai.Deliveries() {
+			if d.Status == http.StatusOK && strings.Contains(string(d.Body), rt) {
+				return true
+			}
+		}
+		return false
+	})
+	if info, _ := e.openai.SIPCall(rt); info.Accepted || info.RejectStatus != 0 {
+		t.Errorf("a realtime.call.incoming was acted on: %+v", info)
+	}
+}
+
+// TestLiveTrackOverTheSidecar: POST /v1/calls takes "api": a session
+// registered as live is tracked on the Live sideband; an unknown api is
+// refused before anything is dialled.
+func TestLiveTrackOverTheSidecar(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{LiveUsageEvery: 10 * time.Millisecond}, agent.Config{})
+	api := e.api(e.agent, agent.SidecarConfig{}, "")
+	var refused struct{ Error struct{ Code string } }
+	if code := api.do("POST", "/v1/calls", `{"call_id":"rtc_u1_x","user":"u","api":"sip"}`, &refused); code != http.StatusBadRequest || refused.Error.Code != "invalid_api" {
+		t.Fatalf("api sip: %d %+v", code, refused)
+	}
+	if n := e.openai.Attaches("rtc_u1_x"); n != 0 {
+		t.Fatalf("a refused registration dialled OpenAI %d times", n)
+	}
+	var out map[string]string
+	id := e.openai.NewLiveSession(realtimetest.LiveScript{UsageEvery: 10 * time.Millisecond})
+	if code := api.do("POST", "/v1/calls", `{"call_id":"`+id+`","user":"kim","api":"live"}`, &out); code != http.StatusAccepted {
+		t.Fatalf("track: %d %v", code, out)
+	}
+	c := e.waitCall(id, "billed seconds", func(c feed.Call) bool { return c.Usage.LiveSeconds > 0 })
+	if c.Kind() != feed.APILive || c.User != "kim" {
+		t.Errorf("call %+v", c)
+	}
+}
