@@ -41,6 +41,12 @@ func TestLiveSessionUsage(t *testing.T) {
 		t.Fatalf("stand-in id %q", id)
 	}
 	e.track(id, "dave@example.com") // a live_ id is Live without saying so
+	// While it runs, the board never shows more than OpenAI has billed:
+	// the reports are cumulative, and summing them would overtake it.
+	mid := e.waitCall(id, "a few reports", func(c feed.Call) bool { return c.Usage.LiveSeconds >= 6 || !c.Live() })
+	if truth := e.openai.LiveSeconds(id); mid.Live() && mid.Usage.LiveSeconds > truth {
+		t.Fatalf("mid-session: agent %v billed seconds, OpenAI only %v", mid.Usage.LiveSeconds, truth)
+	}
 	c := e.waitCall(id, "the session's end", func(c feed.Call) bool { return !c.Live() })
 	if c.End.Reason != feed.ReasonHangup || !strings.Contains(c.End.Detail, "remote_hangup") {
 		t.Errorf("end %+v", c.End)
