@@ -1,4 +1,4 @@
-// Command calltop watches and controls OpenAI Realtime calls from the
+// Command calltop watches and controls OpenAI Realtime calls and GPT-Live sessions from the
 // server side: a dashboard (watch, the default), the agent sidecar, a
 // self-contained demo, one-shot ls and kill, and a small NATS server.
 package main
@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "calltop: see, meter and stop OpenAI Realtime calls from the server side.")
+	fmt.Fprintln(w, "calltop: see, meter and stop OpenAI Realtime calls and GPT-Live sessions from the server side.")
 	fmt.Fprintln(w, "\nUsage: calltop [command] [flags]   (calltop COMMAND -h for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
