@@ -8,11 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
@@ -251,19 +248,7 @@ func TestLiveSecondsArePaced(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{})
 	a, _ := e.peer("paced", agent.Config{LiveInterval: 400 * time.Millisecond})
 	id := e.openai.NewLiveSession(realtimetest.LiveScript{UsageEvery: 10 * time.Millisecond, SecondsPerUpdate: 1, Updates: 150})
-	var usages atomic.Int64
-	sub, err := e.feed.NC.Subscribe(e.feed.Subjects.CallEvents(id), func(m *nats.Msg) {
-		if strings.HasSuffix(m.Subject, ".usage") {
-			usages.Add(1)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := e.feed.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	usages := e.countUsages(id)
 	start := time.Now()
 	if err := a.TrackLive(t.Context(), id, agent.Meta{User: "u"}); err != nil {
 		t.Fatal(err)

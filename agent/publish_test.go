@@ -31,19 +31,7 @@ func TestCostMovesPublishAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the sideband", func() bool { return e.openai.Attached(id) > 0 })
-	var usages atomic.Int64
-	sub, err := e.feed.NC.Subscribe(e.feed.Subjects.CallEvents(id), func(m *nats.Msg) {
-		if strings.HasSuffix(m.Subject, ".usage") {
-			usages.Add(1)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := e.feed.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	usages := e.countUsages(id)
 	e.waitCall(id, "its start", func(c feed.Call) bool { return c.User == "u" })
 	sent := time.Now()
 	e.openai.Inject(id, responseDone("resp_1"), false)
@@ -64,4 +52,24 @@ func TestCostMovesPublishAtOnce(t *testing.T) {
 	if n := usages.Load(); n != 2 || c.Usage.Tokens.Total != 180 {
 		t.Fatalf("%d usage events for a response and a burst of 5 (tokens %d), want 2", n, c.Usage.Tokens.Total)
 	}
+}
+
+// countUsages counts the usage events published for the call from now on,
+// as a subscriber to its subjects receives them.
+func (e *env) countUsages(id string) *atomic.Int64 {
+	e.t.Helper()
+	var usages atomic.Int64
+	sub, err := e.feed.NC.Subscribe(e.feed.Subjects.CallEvents(id), func(m *nats.Msg) {
+		if strings.HasSuffix(m.Subject, ".usage") {
+			usages.Add(1)
+		}
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := e.feed.NC.Flush(); err != nil {
+		e.t.Fatal(err)
+	}
+	return &usages
 }

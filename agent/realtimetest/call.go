@@ -100,6 +100,12 @@ func (s *Server) NewCall(sc Script) string {
 func (s *Server) newCall(sc Script, cfg sessionConfig, rng *rand.Rand, requested json.RawMessage) string {
 	c := s.makeCall(newCallID(), sc, cfg, rng)
 	c.requested = requested
+	return s.register(c, s.runCall)
+}
+
+// register adds a call built by makeCall and starts run, its runner; a
+// call registered after Close is born ended.
+func (s *Server) register(c *call, run func(*call)) string {
 	s.mu.Lock()
 	s.calls[c.id] = c
 	if s.closed {
@@ -110,7 +116,7 @@ func (s *Server) newCall(sc Script, cfg sessionConfig, rng *rand.Rand, requested
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.runCall(c)
+	go run(c)
 	return c.id
 }
 

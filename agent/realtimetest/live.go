@@ -137,18 +137,7 @@ func (s *Server) newLive(id string, sc LiveScript, cfg liveConfig, transport str
 	c.expires = c.created.Add(s.opts.LiveMaxDuration)
 	c.live = &liveState{script: sc, transport: transport, cfg: cfg}
 	c.requested = requested
-	s.mu.Lock()
-	s.calls[c.id] = c
-	if s.closed {
-		c.ended = true
-		close(c.done)
-		s.mu.Unlock()
-		return c.id
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go s.runLive(c)
-	return c.id
+	return s.register(c, s.runLive)
 }
 
 // CloseLiveSession ends a live GPT-Live session the way OpenAI does:

@@ -179,24 +179,5 @@ func (s *Server) handleLiveAccept(w http.ResponseWriter, r *http.Request) {
 // Realtime's reject. Anything but a pending SIP call gets 404
 // session_id_not_found.
 func (s *Server) handleLiveReject(w http.ResponseWriter, r *http.Request) {
-	c, body, ok := s.claimPending(w, r, r.PathValue("session_id"), errSessionNotFound)
-	if !ok {
-		return
-	}
-	status, aerr := rejectStatus(body, 300)
-	if aerr != nil {
-		writeError(w, http.StatusBadRequest, *aerr)
-		return
-	}
-	s.mu.Lock()
-	if !c.pending || c.ended {
-		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, errSessionNotFound)
-		return
-	}
-	c.pending = false
-	c.sip.state, c.sip.rejectStatus = SIPRejected, status
-	s.mu.Unlock()
-	writeEmpty200(w)
-	s.endCall(c, endScript)
+	s.reject(w, r, r.PathValue("session_id"), 300, errSessionNotFound)
 }

@@ -308,11 +308,18 @@ func (s *Server) handleAccept(w http.ResponseWriter, r *http.Request) {
 // call gets 404 call_id_not_found; a bad body or a status_code outside
 // 400–699 gets 400.
 func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
-	c, body, ok := s.claimPending(w, r, r.PathValue("call_id"), errCallNotFound)
+	s.reject(w, r, r.PathValue("call_id"), 400, errCallNotFound)
+}
+
+// reject ends the pending SIP call id with the status its body asks for
+// (from minStatus to 699, 603 if omitted): Realtime's and Live's reject
+// differ only in those bounds and in how they say "not found".
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, id string, minStatus int, notFound apiError) {
+	c, body, ok := s.claimPending(w, r, id, notFound)
 	if !ok {
 		return
 	}
-	status, aerr := rejectStatus(body, 400)
+	status, aerr := rejectStatus(body, minStatus)
 	if aerr != nil {
 		writeError(w, http.StatusBadRequest, *aerr)
 		return
@@ -320,7 +327,7 @@ func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if !c.pending || c.ended {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, errCallNotFound)
+		writeError(w, http.StatusNotFound, notFound)
 		return
 	}
 	c.pending = false
