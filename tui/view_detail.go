@@ -184,19 +184,7 @@ func (m *Model) usageSection(c *feed.Call) []string {
 		row("total", t.Input-t.InputCached, t.InputCached, t.Output, true) + st.Dim.Render("  = "+formatTokens(t.Total)),
 	}
 	u := c.Usage
-	switch {
-	case u.TranscriptionTokens > 0 && u.TranscriptionSeconds > 0:
-		lines = append(lines, fmt.Sprintf("  transcription %s tokens · %.1f s", formatTokens(u.TranscriptionTokens), u.TranscriptionSeconds))
-	case u.TranscriptionTokens > 0:
-		lines = append(lines, "  transcription "+formatTokens(u.TranscriptionTokens)+" tokens")
-	case u.TranscriptionSeconds > 0:
-		lines = append(lines, fmt.Sprintf("  transcription %.1f s of audio", u.TranscriptionSeconds))
-	}
-	lines = append(lines, "  cost "+costSoFar(c, m.now))
-	if u.Gaps > 0 {
-		lines = append(lines, st.cells[toneWarn][0].Render(fmt.Sprintf("  gaps %d · %s unread: what OpenAI billed then is not in these totals",
-			u.Gaps, formatAge(u.GapSeconds))))
-	}
+	lines = append(lines, m.costLines(c)...)
 	resp := fmt.Sprintf("  responses %d", u.Responses)
 	if len(u.ByStatus) > 0 {
 		var parts []string
@@ -433,6 +421,27 @@ func (m *Model) timelineSection(c *feed.Call) []string {
 			prevCost, prevTok, prevBilled, havePrev = mo.cost, mo.tokens, mo.billed, true
 		}
 		lines = append(lines, fmt.Sprintf("  %s #%-4d %-9s %s", m.clock(mo.at), mo.seq, mo.kind, sanitize(text)))
+	}
+	return lines
+}
+
+// costLines are what both APIs' usage sections end with: input
+// transcription, the cost so far, and the gaps no agent read.
+func (m *Model) costLines(c *feed.Call) []string {
+	st, u := m.styles, c.Usage
+	var lines []string
+	switch {
+	case u.TranscriptionTokens > 0 && u.TranscriptionSeconds > 0:
+		lines = append(lines, fmt.Sprintf("  transcription %s tokens · %.1f s", formatTokens(u.TranscriptionTokens), u.TranscriptionSeconds))
+	case u.TranscriptionTokens > 0:
+		lines = append(lines, "  transcription "+formatTokens(u.TranscriptionTokens)+" tokens")
+	case u.TranscriptionSeconds > 0:
+		lines = append(lines, fmt.Sprintf("  transcription %.1f s of audio", u.TranscriptionSeconds))
+	}
+	lines = append(lines, "  cost "+costSoFar(c, m.now))
+	if u.Gaps > 0 {
+		lines = append(lines, st.cells[toneWarn][0].Render(fmt.Sprintf("  gaps %d · %s unread: what OpenAI billed then is not in these totals",
+			u.Gaps, formatAge(u.GapSeconds))))
 	}
 	return lines
 }

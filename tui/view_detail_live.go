@@ -29,19 +29,7 @@ func (m *Model) liveUsageSection(c *feed.Call) []string {
 		"  standby  " + billedSeconds(u.StandbySeconds),
 		"  backend  " + backendUsage(u.BackendTokens, u.BackendUSD),
 	}
-	switch {
-	case u.TranscriptionTokens > 0 && u.TranscriptionSeconds > 0:
-		lines = append(lines, fmt.Sprintf("  transcription %s tokens · %.1f s", formatTokens(u.TranscriptionTokens), u.TranscriptionSeconds))
-	case u.TranscriptionTokens > 0:
-		lines = append(lines, "  transcription "+formatTokens(u.TranscriptionTokens)+" tokens")
-	case u.TranscriptionSeconds > 0:
-		lines = append(lines, fmt.Sprintf("  transcription %.1f s of audio", u.TranscriptionSeconds))
-	}
-	lines = append(lines, "  cost "+costSoFar(c, m.now))
-	if u.Gaps > 0 {
-		lines = append(lines, st.cells[toneWarn][0].Render(fmt.Sprintf("  gaps %d · %s unread: what OpenAI billed then is not in these totals",
-			u.Gaps, formatAge(u.GapSeconds))))
-	}
+	lines = append(lines, m.costLines(c)...)
 	if u.Errors > 0 || u.Skipped > 0 {
 		lines = append(lines, st.cells[toneWarn][0].Render(fmt.Sprintf("  errors %d · skipped frames %d", u.Errors, u.Skipped)))
 	}
