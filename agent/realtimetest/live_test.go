@@ -110,18 +110,8 @@ func TestLiveScriptUsageAudioBackend(t *testing.T) {
 				Event        struct {
 					Type     string `json:"type"`
 					Response struct {
-						Model string `json:"model"`
-						Usage *struct {
-							InputTokens        int64 `json:"input_tokens"`
-							InputTokensDetails struct {
-								CachedTokens int64 `json:"cached_tokens"`
-							} `json:"input_tokens_details"`
-							OutputTokens        int64 `json:"output_tokens"`
-							OutputTokensDetails struct {
-								ReasoningTokens int64 `json:"reasoning_tokens"`
-							} `json:"output_tokens_details"`
-							TotalTokens int64 `json:"total_tokens"`
-						} `json:"usage"`
+						Model string          `json:"model"`
+						Usage *responsesUsage `json:"usage"`
 					} `json:"response"`
 				} `json:"event"`
 			}
