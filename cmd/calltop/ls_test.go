@@ -22,7 +22,7 @@ func TestLsShowsDetachedCallsAndTheirAgents(t *testing.T) {
 	hb := func(agent string, at time.Time) feed.Event {
 		return feed.Event{Kind: feed.KindHeartbeat, At: at, Agent: agent, Heartbeat: &feed.Heartbeat{Calls: 1, StartedAt: at.Add(-time.Hour)}}
 	}
-	for _, e := range []feed.Event{
+	publish(t, cl, []feed.Event{
 		started("rtc_detached", "api-1"),
 		{Kind: feed.KindSideband, CallID: "rtc_detached", Term: 1, Seq: 2, At: now.Add(-12 * time.Second), Agent: "api-1",
 			Sideband: &feed.Sideband{State: feed.SidebandDetached, Since: now.Add(-12 * time.Second), Detail: "attach: HTTP 503"}},
@@ -33,21 +33,8 @@ func TestLsShowsDetachedCallsAndTheirAgents(t *testing.T) {
 		hb("api-2", now.Add(-time.Minute)),
 		hb("api-3", now.Add(-10*time.Second)),
 		{Kind: feed.KindGoodbye, At: now.Add(-5 * time.Second), Agent: "api-3", Goodbye: &feed.Goodbye{Instance: "i3", Calls: 1}},
-	} {
-		if err := cl.Publish(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cl.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	var out string
-	waitFor(t, "four calls in ls", func() bool {
-		code, o, errs := calltop(t, "ls", "--nats", url)
-		if code != 0 {
-			t.Fatalf("ls: exit %d: %s", code, errs)
-		}
-		out = o
+	})
+	out := lsUntil(t, url, "four calls in ls", func(out string) bool {
 		return strings.Count(out, "rtc_") == 4 && strings.Contains(out, "(left)")
 	})
 	if !strings.HasPrefix(out, "CALL ") || !regexp.MustCompile(`STATE +AGENT +SECONDS`).MatchString(out) {
@@ -92,7 +79,7 @@ func TestLsShowsTheAPI(t *testing.T) {
 			Start: &feed.Start{User: "user of " + id, Model: "gpt-live-1", StartedAt: started, API: api}}
 	}
 	backend := feed.Tokens{Total: 1500, Input: 1200, InputCached: 1024, Output: 300, InputText: 1200, CachedText: 1024, OutputText: 300}
-	for _, e := range []feed.Event{
+	publish(t, cl, []feed.Event{
 		start("rtc_rt", ""),
 		{Kind: feed.KindUsage, CallID: "rtc_rt", Term: 1, Seq: 2, At: now, Agent: "api-1",
 			Usage: &feed.Usage{Tokens: feed.Tokens{Total: 1700, Input: 1234, Output: 466}, CostUSD: 0.02}},
@@ -103,21 +90,8 @@ func TestLsShowsTheAPI(t *testing.T) {
 		start("live_u1_closed", feed.APILive),
 		{Kind: feed.KindEnded, CallID: "live_u1_closed", Term: 1, Seq: 2, At: now, Agent: "api-1", Usage: &feed.Usage{LiveSeconds: 40, CostUSD: 0.03},
 			End: &feed.End{Reason: feed.ReasonContent, Detail: "session.closed content", EndedAt: now}},
-	} {
-		if err := cl.Publish(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cl.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	var out string
-	waitFor(t, "four calls in ls", func() bool {
-		code, o, errs := calltop(t, "ls", "--nats", url)
-		if code != 0 {
-			t.Fatalf("ls: exit %d: %s", code, errs)
-		}
-		out = o
+	})
+	out := lsUntil(t, url, "four calls in ls", func(out string) bool {
 		return strings.Count(out, "\n") == 5 && strings.Contains(out, "content")
 	})
 	if !regexp.MustCompile(`^CALL +USER +API +MODEL +STATE`).MatchString(out) {
@@ -152,4 +126,33 @@ func TestLsShowsTheAPI(t *testing.T) {
 	if code != 0 || !strings.Contains(raw, `"api":"live"`) || !strings.Contains(raw, `"api":"realtime"`) || !strings.Contains(raw, `"live_seconds":57.5`) {
 		t.Errorf("ls --json does not spell the api and live_seconds fields:\n%s", raw)
 	}
+}
+
+// publish sends events as agents do and waits until NATS has them.
+func publish(t *testing.T, cl *feed.Client, events []feed.Event) {
+	t.Helper()
+	for _, e := range events {
+		if err := cl.Publish(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lsUntil runs `calltop ls` until its output satisfies done, and returns
+// that output.
+func lsUntil(t *testing.T, url, what string, done func(out string) bool) string {
+	t.Helper()
+	var out string
+	waitFor(t, what, func() bool {
+		code, o, errs := calltop(t, "ls", "--nats", url)
+		if code != 0 {
+			t.Fatalf("ls: exit %d: %s", code, errs)
+		}
+		out = o
+		return done(out)
+	})
+	return out
 }
