@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/openai/openai-go/v3/live"
@@ -62,27 +61,9 @@ func (a *Agent) createLiveSession(ctx context.Context, offer []byte, session jso
 	if err != nil {
 		return "", nil, http.StatusInternalServerError, fmt.Errorf("create live session: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.BaseURL+"/live/sessions", bytes.NewReader(body))
+	data, _, status, err := a.create(ctx, "create live session", "/live/sessions", "application/json", bytes.NewReader(body), maxLiveAnswer)
 	if err != nil {
-		return "", nil, http.StatusInternalServerError, fmt.Errorf("create live session: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.cfg.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session at OpenAI: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLiveAnswer))
-	if err != nil {
-		return "", nil, http.StatusBadGateway, fmt.Errorf("create live session: read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		status := http.StatusBadGateway
-		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
-			status = resp.StatusCode
-		}
-		return "", nil, status, fmt.Errorf("create live session: OpenAI answered %d: %s", resp.StatusCode, openAIMessage(data))
+		return "", nil, status, err
 	}
 	var out struct {
 		Session struct {

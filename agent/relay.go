@@ -158,34 +158,47 @@ func (a *Agent) createCall(ctx context.Context, offer []byte, session json.RawMe
 	if err := mw.Close(); err != nil {
 		return "", nil, http.StatusInternalServerError, fmt.Errorf("create call: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.BaseURL+"/realtime/calls", &body)
+	data, header, status, err := a.create(ctx, "create call", "/realtime/calls", mw.FormDataContentType(), &body, maxSDP)
 	if err != nil {
-		return "", nil, http.StatusInternalServerError, fmt.Errorf("create call: %w", err)
+		return "", nil, status, err
+	}
+	loc := header.Get("Location")
+	callID = loc[strings.LastIndexByte(loc, '/')+1:]
+	if err := feed.ValidateCallID(callID); err != nil {
+		return "", nil, http.StatusBadGateway, fmt.Errorf("create call: Location %q: %w", loc, err)
+	}
+	return callID, data, 0, nil
+}
+
+// create POSTs body to OpenAI at path with the standard key and reads
+// the answer (at most limit bytes); what names the request in errors. On
+// failure, status is what to answer the browser: OpenAI's own 400 or 422
+// for a bad offer or session, 502 for everything that is not the
+// browser's fault, 500 for our own.
+func (a *Agent) create(ctx context.Context, what, path, contentType string, body io.Reader, limit int64) (data []byte, header http.Header, status int, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.BaseURL+path, body)
+	if err != nil {
+		return nil, nil, http.StatusInternalServerError, fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.cfg.APIKey)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 	resp, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return "", nil, http.StatusBadGateway, fmt.Errorf("create call at OpenAI: %w", err)
+		return nil, nil, http.StatusBadGateway, fmt.Errorf("%s at OpenAI: %w", what, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSDP))
+	data, err = io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
-		return "", nil, http.StatusBadGateway, fmt.Errorf("create call: read answer: %w", err)
+		return nil, nil, http.StatusBadGateway, fmt.Errorf("%s: read answer: %w", what, err)
 	}
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		status := http.StatusBadGateway
 		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
 			status = resp.StatusCode // the offer or the session was wrong
 		}
-		return "", nil, status, fmt.Errorf("create call: OpenAI answered %d: %s", resp.StatusCode, openAIMessage(data))
+		return nil, nil, status, fmt.Errorf("%s: OpenAI answered %d: %s", what, resp.StatusCode, openAIMessage(data))
 	}
-	loc := resp.Header.Get("Location")
-	callID = loc[strings.LastIndexByte(loc, '/')+1:]
-	if err := feed.ValidateCallID(callID); err != nil {
-		return "", nil, http.StatusBadGateway, fmt.Errorf("create call: Location %q: %w", loc, err)
-	}
-	return callID, data, 0, nil
+	return data, resp.Header, 0, nil
 }
 
 // openAIMessage extracts error.message from an OpenAI error body, or the
