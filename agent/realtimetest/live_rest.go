@@ -2,7 +2,6 @@ package realtimetest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -26,13 +25,8 @@ func (s *Server) handleLiveCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, errParam("invalid_request", "", "The request body could not be read: "+err.Error()))
-		return
-	}
-	if !json.Valid(body) {
-		writeError(w, http.StatusBadRequest, errBadJSON)
+	body, ok := readJSON(w, r)
+	if !ok {
 		return
 	}
 	var req struct {

@@ -137,13 +137,8 @@ func (s *Server) handleClientSecrets(w http.ResponseWriter, r *http.Request) {
 		s.writeAuthError(w, key)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, errParam("invalid_request", "", "The request body could not be read: "+err.Error()))
-		return
-	}
-	if !json.Valid(body) {
-		writeError(w, http.StatusBadRequest, errBadJSON)
+	body, ok := readJSON(w, r)
+	if !ok {
 		return
 	}
 	var req struct {
@@ -419,4 +414,26 @@ func deref(p *string) string {
 func formatNum(f float64) string {
 	b, _ := json.Marshal(f)
 	return string(b)
+}
+
+// readBody reads a request body of at most maxBody bytes, answering 400
+// itself when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errParam("invalid_request", "", "The request body could not be read: "+err.Error()))
+		return nil, false
+	}
+	return body, true
+}
+
+// readJSON is readBody for a JSON body, answering OpenAI's invalid JSON
+// error when it is not.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, ok := readBody(w, r)
+	if ok && !json.Valid(body) {
+		writeError(w, http.StatusBadRequest, errBadJSON)
+		return nil, false
+	}
+	return body, ok
 }

@@ -3,7 +3,6 @@ package realtimetest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -221,9 +220,8 @@ func (s *Server) claimPending(w http.ResponseWriter, r *http.Request, id string,
 		s.writeAuthError(w, key)
 		return nil, nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, errParam("invalid_request", "", "The request body could not be read: "+err.Error()))
+	body, ok := readBody(w, r)
+	if !ok {
 		return nil, nil, false
 	}
 	s.mu.Lock()
