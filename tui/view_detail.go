@@ -345,13 +345,7 @@ func (m *Model) signalsSection(c *feed.Call) []string {
 // "+<$0.01" (transcription or rounding), or "no new tokens" (seconds
 // only).
 func usageDelta(cost float64, tokens int64) string {
-	var parts []string
-	switch {
-	case cost >= 0.005:
-		parts = append(parts, "+"+formatCost(cost, false))
-	case cost > 0:
-		parts = append(parts, "+<$0.01")
-	}
+	parts := costDelta(cost)
 	if tokens > 0 {
 		parts = append(parts, "+"+formatTokens(tokens)+" tok")
 	}
@@ -364,13 +358,7 @@ func usageDelta(cost float64, tokens int64) string {
 // liveUsageDelta is usageDelta for a GPT-Live session, which is billed
 // by the second: "+$0.01 +12.0 s billed", or "no new seconds".
 func liveUsageDelta(cost, billed float64) string {
-	var parts []string
-	switch {
-	case cost >= 0.005:
-		parts = append(parts, "+"+formatCost(cost, false))
-	case cost > 0:
-		parts = append(parts, "+<$0.01")
-	}
+	parts := costDelta(cost)
 	if billed >= 0.05 {
 		parts = append(parts, fmt.Sprintf("+%.1f s billed", billed))
 	}
@@ -444,4 +432,16 @@ func (m *Model) costLines(c *feed.Call) []string {
 			u.Gaps, formatAge(u.GapSeconds))))
 	}
 	return lines
+}
+
+// costDelta is what a usage event added to the cost: "+$0.02", "+<$0.01"
+// (transcription or rounding), or nothing.
+func costDelta(cost float64) []string {
+	switch {
+	case cost >= 0.005:
+		return []string{"+" + formatCost(cost, false)}
+	case cost > 0:
+		return []string{"+<$0.01"}
+	}
+	return nil
 }
