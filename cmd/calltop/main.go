@@ -29,6 +29,7 @@ var commands = []command{
 	{"agent", "the agent sidecar: tracks calls posted to its HTTP API, publishes to NATS", runAgent},
 	{"ls", "list live and recently ended calls (--json for scripts)", runLs},
 	{"kill", "hang up a call through its owning agent", runKill},
+	{"report", "what the calls cost, by user, model, agent or day (--json, --csv), from the final records", runReport},
 	{"server", "a standalone NATS server with JetStream for small installs", runServer},
 	{"credits", "set, add and list users' credits in USD (the sidecar's built-in credit store)", runCredits},
 	{"serve", "the dashboard over SSH, a role per key", runServe},
