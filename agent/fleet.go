@@ -89,6 +89,10 @@ func (f *fleet) prepare(ctx context.Context) error {
 	if _, err := c.EnsureStream(ctx); err != nil {
 		return err
 	}
+	if _, err := c.EnsureHistoryStream(ctx); err != nil {
+		// Only time travel needs it (ls and watch --at): the calls do not.
+		f.a.log.Warn("no history stream: ls and watch --at cannot replay this NATS", "err", err)
+	}
 	if _, err := c.EnsureFinalStream(ctx); err != nil {
 		return err
 	}
