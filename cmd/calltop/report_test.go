@@ -122,6 +122,15 @@ func TestReportMatchesLs(t *testing.T) {
 		return ls[hungUp].State == feed.StateEnded && ls[killed].State == feed.StateEnded && ls[capped].EndReason == "policy:max_seconds"
 	})
 
+	// The board replayed at a moment now: three calls ended, four live.
+	var mid time.Time
+	var then map[string]feed.Summary
+	waitUntil(t, 10*time.Second, "the history to hold the three ends", func() bool {
+		mid = time.Now()
+		then = lsAtJSON(t, natsURL, mid.Format(time.RFC3339Nano))
+		return then[hungUp].State == feed.StateEnded && then[killed].State == feed.StateEnded && then[capped].State == feed.StateEnded
+	})
+
 	// agent-a dies with two calls; agent-b adopts them.
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -163,6 +172,19 @@ func TestReportMatchesLs(t *testing.T) {
 		}
 		return true
 	})
+
+	// The history outlived agent-a and the NATS restart: the moment
+	// replays as it did then, agent-a's calls live on agent-a.
+	again := lsAtJSON(t, natsURL, mid.Format(time.RFC3339Nano))
+	for _, id := range all {
+		if again[id].State != then[id].State || again[id].Tokens != then[id].Tokens || again[id].Agent != then[id].Agent {
+			t.Errorf("ls --at %s after the restart: %s %+v, before %+v", mid, id, again[id], then[id])
+		}
+	}
+	if then[adopted1].State != feed.StateLive || then[adopted1].Agent != "agent-a" || then[adopted1].Tokens.Total == 0 ||
+		then[adopted1].Tokens.Total > ls[adopted1].Tokens.Total {
+		t.Errorf("ls --at %s: %s %+v; at the end %+v", mid, adopted1, then[adopted1], ls[adopted1])
+	}
 
 	keys := map[string]func(feed.Summary) string{
 		"user":  func(s feed.Summary) string { return s.User },

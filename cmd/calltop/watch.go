@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/tui"
@@ -51,13 +52,19 @@ func (w *watchFlags) options() (tui.Options, error) {
 }
 
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("watch", "[watch] [--nats URL] [--readonly] [--keys FILE]", stderr)
+	fs := newFlagSet("watch", "[watch] [--nats URL] [--readonly] [--keys FILE] [--at TIME]", stderr)
 	var nf natsFlags
 	nf.register(fs)
 	var wf watchFlags
 	wf.register(fs)
+	atFlag := fs.String("at", "", "replay the board as it was at `TIME`, read-only, from the history stream: "+whenForms)
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	at, err := parseAt(*atFlag, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "calltop watch: --at %s\n", feed.Printable(err.Error()))
+		return errUsage
 	}
 	opts, err := wf.options()
 	if err != nil {
@@ -69,7 +76,28 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cl.NC.Close()
+	if !at.IsZero() {
+		src, opts, err := replayAt(ctx, cl, at, opts)
+		if err != nil {
+			return err
+		}
+		return tui.Run(ctx, src, opts)
+	}
 	return watchWith(ctx, cl, opts)
+}
+
+// replayAt is the dashboard's source and options for the board as it was
+// at at: read-only, its clock stopped at that moment.
+func replayAt(ctx context.Context, cl *feed.Client, at time.Time, opts tui.Options) (tui.Source, tui.Options, error) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	m, err := cl.MomentAt(rctx, at)
+	if err != nil {
+		return nil, opts, err
+	}
+	opts.ReplayAt, opts.ReadOnly, opts.ReadOnlyWhy = at, true, "a replay of a past moment"
+	opts.Now = func() time.Time { return at }
+	return feed.NewReplay(m), opts, nil
 }
 
 // watchWith runs the dashboard on cl with opts. A read-only dashboard's
