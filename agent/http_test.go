@@ -55,7 +55,7 @@ func doAPI(t *testing.T, method, url, auth, ctype, body string) apiReply {
 
 func TestNewRefusesAnEphemeralKey(t *testing.T) {
 	_, nc := runNATS(t, "")
-	_, err := agent.New(nc, agent.Config{APIKey: "ek_68af296e8e408191a1120ab6383263c2"})
+	_, err := agent.New(t.Context(), nc, agent.Config{APIKey: "ek_68af296e8e408191a1120ab6383263c2"})
 	if err == nil || !strings.Contains(err.Error(), "ephemeral") || strings.Contains(err.Error(), "68af") {
 		t.Fatalf("New with an ek_ key: %v; want a refusal that does not print the key", err)
 	}

@@ -51,7 +51,7 @@ func TestRelay(t *testing.T) {
 		},
 		Admit: func(r *http.Request, user string) error {
 			if user == "broke@example.com" {
-				return &agent.Refusal{Status: http.StatusPaymentRequired, Reason: "credits", Detail: "no credit left"}
+				return &agent.RefusedError{Status: http.StatusPaymentRequired, Reason: "credits", Detail: "no credit left"}
 			}
 			return nil
 		},
@@ -154,11 +154,13 @@ func TestClientSecrets(t *testing.T) {
 	}
 
 	first := createWithKey(t, e.openai, secret.Value)
-	if err := e.agent.TrackWithSecret(first, agent.Meta{User: "alice@example.com"}, secret.Value); err != nil {
+	// The first waits for its sideband, the second does not: the key is
+	// checked either way.
+	if err := e.agent.Track(ctx, first, agent.Meta{User: "alice@example.com"}, agent.WithClientSecret(secret.Value)); err != nil {
 		t.Fatal(err)
 	}
 	second := createWithKey(t, e.openai, secret.Value)
-	if err := e.agent.TrackWithSecret(second, agent.Meta{User: "bob@example.com"}, secret.Value); err != nil {
+	if err := e.agent.Track(ctx, second, agent.Meta{User: "bob@example.com"}, agent.Async(), agent.WithClientSecret(secret.Value)); err != nil {
 		t.Fatal(err)
 	}
 	c := e.waitCall(second, "two flags", func(c feed.Call) bool { return len(c.Flags) == 2 })

@@ -147,7 +147,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("credit store: %w", err)
 	}
 	cfg.Credits = agent.StoreCredits(credits)
-	a, err := agent.New(cl.NC, cfg)
+	a, err := agent.New(ctx, cl.NC, cfg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -169,7 +169,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
-	if cerr := a.Close(); cerr != nil && err == nil {
+	// Not ctx: SIGTERM cancelled it, and the handoff needs its time
+	// (bounded by its HandoffWait, 5 s, and a few seconds more).
+	if cerr := a.Close(context.Background()); cerr != nil && err == nil {
 		err = cerr
 	}
 	if errors.Is(err, http.ErrServerClosed) {
