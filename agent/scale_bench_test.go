@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		}
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
 }
 
 // runStandIn serves until its stdin closes: NATS on a free port and the
