@@ -43,6 +43,10 @@ var (
 	// meanwhile. Hangup and MintClientSecret return it, with openai-go's
 	// *openai.Error, when OpenAI refuses their request.
 	ErrUnauthorized = errors.New("OpenAI refused the API key")
+	// ErrInvalidRequest: MintClientSecret refused its arguments before
+	// asking OpenAI: a session config that is not a JSON Realtime one, or
+	// a TTL outside OpenAI's 10 s..2 h. The sidecar answers it 400.
+	ErrInvalidRequest = errors.New("invalid request")
 )
 
 // Config holds an agent's settings. Only APIKey is required.

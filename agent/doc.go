@@ -24,7 +24,7 @@
 // bounds their waits on NATS, as every method that does I/O does. Errors
 // callers can act on are sentinels for errors.Is (ErrCallNotFound,
 // ErrUnauthorized, ErrTrackedElsewhere, ErrOtherUser, ErrNotTracked,
-// ErrClosed) or types for errors.As (*RefusedError, and feed's
+// ErrInvalidRequest, ErrClosed) or types for errors.As (*RefusedError, and feed's
 // *feed.OwnedError).
 //
 // Agents sharing a NATS form a fleet: every live call has one owner,

@@ -178,6 +178,8 @@ func (a *Agent) handleMint(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &ref):
 		writeError(w, ref.Status, ref.Reason, ref.Detail)
+	case errors.Is(err, ErrInvalidRequest):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case err != nil:
 		writeError(w, http.StatusBadGateway, "openai_error", err.Error())
 	default:

@@ -114,6 +114,9 @@ func TestSidecarJSONBodies(t *testing.T) {
 		{"/v1/calls", "application/json", `{"call_id":"x"} {"y":1}`, 400, "invalid_json"},
 		{"/v1/calls", "application/json", `{"call_id":"x"}]`, 400, "invalid_json"},
 		{"/v1/client_secrets", "application/json", `{"user":"u"}{"user":"v"}`, 400, "invalid_json"},
+		// Refused before OpenAI is asked: the caller's mistake, not OpenAI's.
+		{"/v1/client_secrets", "application/json", `{"user":"u","ttl_seconds":5}`, 400, "invalid_request"},
+		{"/v1/client_secrets", "application/json", `{"user":"u","session":{"type":"transcription"}}`, 400, "invalid_request"},
 		{"/v1/calls", "application/json", `{"call_id":"` + big + `"}`, 413, "request_too_large"},
 		{"/v1/calls", "application/json", `{"call_id":"rtc_1"}` + strings.Repeat(" ", 300<<10), 413, "request_too_large"},
 		{"/v1/client_secrets", "application/json", `{"user":"` + big + `"}`, 413, "request_too_large"},

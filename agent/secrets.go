@@ -63,11 +63,11 @@ func (a *Agent) MintClientSecret(ctx context.Context, user string, session json.
 		ttl = DefaultSecretTTL
 	}
 	if ttl < 10*time.Second || ttl > 2*time.Hour {
-		return nil, fmt.Errorf("mint client secret: ttl %s outside 10s..2h", ttl)
+		return nil, fmt.Errorf("mint client secret: %w: ttl %s outside 10s..2h", ErrInvalidRequest, ttl)
 	}
 	session, _, err := a.sessionConfig(session)
 	if err != nil {
-		return nil, fmt.Errorf("mint client secret: %w", err)
+		return nil, fmt.Errorf("mint client secret: %w: %w", ErrInvalidRequest, err)
 	}
 	if _, _, _, ref := a.admit(ctx, ModeClientSecret, user, true, nil); ref != nil {
 		return nil, ref
