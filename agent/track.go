@@ -68,7 +68,7 @@ func WithClientSecret(secret string) TrackOption {
 //
 // Track waits for the first attach (Async does not) and returns its
 // outcome: nil once attached, ErrCallNotFound when OpenAI does not know
-// the call (after goneTries tries; the call is then published as ended
+// the call (after 3 tries; the call is then published as ended
 // "gone"), or ErrUnauthorized when OpenAI refuses the agent's key (the
 // agent keeps trying in the background and shows the call detached).
 //
