@@ -1,38 +1,56 @@
 // Command calltop watches and controls OpenAI Realtime calls and GPT-Live sessions from the
 // server side: a dashboard (watch, the default), the agent sidecar, a
 // self-contained demo, one-shot ls and kill, and a small NATS server.
+//
+// The commands are built with github.com/spf13/cobra; flags are pflag
+// flags (two dashes: --nats). Adding a command:
+//
+//  1. In a file of its own, a constructor returning the command; its flags
+//     are registered on cmd.Flags() (pflag has the methods of package flag:
+//     fs.String, fs.Duration, fs.Var …), a flag read from the environment
+//     too is tied to its variable with env(fs, "flag", "VARIABLE"), which
+//     also says so in -h; a NATS client embeds natsFlags (URL, prefix and
+//     the security options):
+//
+//     func reportCmd() *cobra.Command {
+//     cmd := &cobra.Command{Use: "report [flags]", Short: "…", Args: noArgs}
+//     fs := cmd.Flags()
+//     var nf natsFlags
+//     nf.register(fs)
+//     by := fs.String("by", "user", "group by user, model, agent or day")
+//     env(fs, "by", "CALLTOP_REPORT_BY") // only if it has one
+//     cmd.RunE = func(cmd *cobra.Command, args []string) error {
+//     return runReport(cmd.Context(), &nf, *by, cmd.OutOrStdout())
+//     }
+//     return cmd
+//     }
+//
+//  2. Add it to the list in newRoot, in its group.
+//
+// The body returns errors (one line: run prints them through
+// feed.Printable); usagef marks a usage error (exit 2). Arguments are
+// checked by Args (noArgs, exactArgs); a command whose arguments may be
+// negative numbers calls negativeNumbers(cmd). The context is
+// cmd.Context(), cancelled on ctrl+c (exit 130). An old-style
+// runX(ctx, args, stdout, stderr) with a flag.FlagSet converts by moving
+// its fs.X(...) lines into the constructor unchanged, its
+// newFlagSet/parse into Use/Args, and the rest into RunE.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/calltop/calltop/feed"
 )
-
-// command is one subcommand: its name, a one-line summary and its body.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-var commands = []command{
-	{"watch", "the live dashboard against NATS (the default)", runWatch},
-	{"demo", "everything in one process: NATS, an OpenAI stand-in, simulated calls, an agent, the dashboard", runDemo},
-	{"agent", "the agent sidecar: tracks calls posted to its HTTP API, publishes to NATS", runAgent},
-	{"ls", "list live and recently ended calls (--json for scripts)", runLs},
-	{"kill", "hang up a call through its owning agent", runKill},
-	{"server", "a standalone NATS server with JetStream for small installs", runServer},
-	{"credits", "set, add and list users' credits in USD (the sidecar's built-in credit store)", runCredits},
-	{"serve", "the dashboard over SSH, a role per key", runServe},
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,45 +59,113 @@ func main() {
 	os.Exit(code)
 }
 
-// errUsage marks a usage error already explained by the flag package.
-var errUsage = errors.New("usage")
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	name := "watch"
-	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
-		name, args = args[0], args[1:]
-	}
-	if name == "help" || name == "--help" || name == "-h" {
-		usage(stdout)
-		return 0
-	}
-	for _, c := range commands {
-		if c.name != name {
-			continue
-		}
-		err := c.run(ctx, args, stdout, stderr)
-		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
-		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-			return 130
-		}
-		// An error may quote what came from outside (an agent's reply, a
-		// user, a file): one line, no control characters.
-		fmt.Fprintf(stderr, "calltop %s: %s\n", name, feed.Printable(err.Error()))
-		return 1
-	}
-	fmt.Fprintf(stderr, "calltop: unknown command %q (try: calltop help)\n", name)
-	return 2
+func init() {
+	// The commands are listed in the order newRoot gives, most used first.
+	cobra.EnableCommandSorting = false
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "calltop: see, meter and stop OpenAI Realtime calls and GPT-Live sessions from the server side.")
-	fmt.Fprintln(w, "\nUsage: calltop [command] [flags]   (calltop COMMAND -h for its flags)")
-	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+// newRoot builds the command tree; every run builds its own, so flags
+// never carry over from one run to the next (the tests run many at once).
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "calltop",
+		Short: "See, meter and stop OpenAI Realtime calls and GPT-Live sessions from the server side.",
+		Long: "calltop: see, meter and stop OpenAI Realtime calls and GPT-Live sessions from the server side.\n\n" +
+			"Without a command, calltop runs watch: calltop --nats URL is calltop watch --nats URL.",
+		Version:                    versionString(),
+		Args:                       unknownCommand,
+		SuggestionsMinimumDistance: 2,
+		SilenceErrors:              true, // run prints them, one line, printable
+		SilenceUsage:               true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.DisableFlagParsing { // negativeNumbers applies it after its own parse
+				return nil
+			}
+			return applyEnv(cmd.Flags())
+		},
+		// Runnable, so that Args sees an unknown command (run sends a
+		// command line without one to watch).
+		RunE:                  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		DisableFlagsInUseLine: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+	root.AddGroup(
+		&cobra.Group{ID: "ops", Title: "Watch and control calls:"},
+		&cobra.Group{ID: "run", Title: "Run calltop's parts:"},
+	)
+	for _, c := range []struct {
+		group string
+		cmd   *cobra.Command
+	}{
+		{"ops", watchCmd()},
+		{"ops", lsCmd()},
+		{"ops", killCmd()},
+		{"ops", creditsCmd()},
+		{"run", agentCmd()},
+		{"run", serverCmd()},
+		{"run", serveCmd()},
+		{"run", demoCmd()},
+	} {
+		c.cmd.GroupID = c.group
+		root.AddCommand(c.cmd)
+	}
+	root.AddCommand(versionCmd())
+	return root
+}
+
+// run runs the command args name (watch if none) and returns its exit
+// code: 0, 1 for a failure, 2 for a usage error, 130 when ctx was
+// cancelled (ctrl+c) under it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !rootFlag(args[0])) {
+		args = append([]string{"watch"}, args...) // the default command
+	}
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	var uerr *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return 130
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), feed.Printable(err.Error()))
+		if uerr.showUsage {
+			fmt.Fprint(stderr, "\n"+cmd.UsageString())
+		}
+		return 2
+	}
+	// An error may quote what came from outside (an agent's reply, a
+	// user, a file): one line, no control characters.
+	fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), feed.Printable(err.Error()))
+	return 1
+}
+
+// rootFlag reports whether a is one of the root's own flags, which must
+// not be handed to watch.
+func rootFlag(a string) bool {
+	switch a {
+	case "-h", "--help", "-v", "--version":
+		return true
+	}
+	return false
+}
+
+// unknownCommand is the root's argument check: it takes none, so an
+// argument is a command it does not know.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	} else {
+		msg += " (calltop -h lists the commands)"
+	}
+	return &usageError{err: errors.New(msg)}
 }
