@@ -117,10 +117,12 @@ func TestSecurityCredsOperatorMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	resolver := &server.MemAccResolver{}
-	if err := resolver.Store(op.AccountPub, op.AccountJWT); err != nil {
-		t.Fatal(err)
+	for pub, token := range op.Accounts {
+		if err := resolver.Store(pub, token); err != nil {
+			t.Fatal(err)
+		}
 	}
-	url := runSecureServer(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.Claims}, AccountResolver: resolver})
+	url := runSecureServer(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.Claims}, SystemAccount: op.SystemPub, AccountResolver: resolver})
 	if err := connectWith(t, url, feed.Security{Creds: op.Creds}); err != nil {
 		t.Fatalf("the account's user: %v", err)
 	}

@@ -126,15 +126,16 @@ func WriteNKeyUser(dir string) (NKeyUser, error) {
 }
 
 // Operator is an operator-mode (JWT) setup as nsc makes it: an operator,
-// one account it signed, and a user of that account with its .creds file.
-// A server trusts the operator (TrustedOperators) and resolves the
-// account from AccountJWT.
+// its system account, one account with JetStream, and a user of that
+// account with its .creds file. A server trusts the operator
+// (TrustedOperators) and resolves the accounts from their JWTs (Accounts).
 type Operator struct {
 	Claims        *jwt.OperatorClaims
-	AccountPub    string
-	AccountJWT    string
-	Creds         string // the user's .creds file
-	StrangerCreds string // a .creds file of a user the operator never signed
+	SystemPub     string            // the system account, which JetStream needs
+	AccountPub    string            // the users' account
+	Accounts      map[string]string // account public key to JWT, system's included
+	Creds         string            // the user's .creds file
+	StrangerCreds string            // a .creds file of a user the operator never signed
 }
 
 // WriteOperator makes an operator, an account and a user, and writes the
@@ -146,29 +147,34 @@ func WriteOperator(dir string) (*Operator, error) {
 		return nil, err
 	}
 	opub, _ := okp.PublicKey()
+	o := &Operator{Accounts: map[string]string{},
+		Creds: filepath.Join(dir, "user.creds"), StrangerCreds: filepath.Join(dir, "stranger.creds")}
+	sys, err := nkeys.CreateAccount()
+	if err != nil {
+		return nil, err
+	}
+	o.SystemPub, _ = sys.PublicKey()
 	oc := jwt.NewOperatorClaims(opub)
 	oc.Name = "calltop-test"
+	oc.SystemAccount = o.SystemPub
 	ojwt, err := oc.Encode(okp)
 	if err != nil {
 		return nil, err
 	}
-	if oc, err = jwt.DecodeOperatorClaims(ojwt); err != nil {
+	if o.Claims, err = jwt.DecodeOperatorClaims(ojwt); err != nil {
+		return nil, err
+	}
+	if err := o.addAccount(okp, sys, "SYS", false); err != nil {
 		return nil, err
 	}
 	akp, err := nkeys.CreateAccount()
 	if err != nil {
 		return nil, err
 	}
-	apub, _ := akp.PublicKey()
-	ac := jwt.NewAccountClaims(apub)
-	ac.Name = "CALLTOP"
-	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-	ajwt, err := ac.Encode(okp)
-	if err != nil {
+	o.AccountPub, _ = akp.PublicKey()
+	if err := o.addAccount(okp, akp, "CALLTOP", true); err != nil {
 		return nil, err
 	}
-	o := &Operator{Claims: oc, AccountPub: apub, AccountJWT: ajwt,
-		Creds: filepath.Join(dir, "user.creds"), StrangerCreds: filepath.Join(dir, "stranger.creds")}
 	if err := writeCreds(o.Creds, akp); err != nil {
 		return nil, err
 	}
@@ -178,6 +184,22 @@ func WriteOperator(dir string) (*Operator, error) {
 		return nil, err
 	}
 	return o, writeCreds(o.StrangerCreds, stranger)
+}
+
+// addAccount signs the account's JWT with the operator's key.
+func (o *Operator) addAccount(operator, account nkeys.KeyPair, name string, jetstream bool) error {
+	pub, _ := account.PublicKey()
+	ac := jwt.NewAccountClaims(pub)
+	ac.Name = name
+	if jetstream {
+		ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	}
+	token, err := ac.Encode(operator)
+	if err != nil {
+		return err
+	}
+	o.Accounts[pub] = token
+	return nil
 }
 
 // writeCreds writes the .creds file of a new user signed by account.
