@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // serverFlags are `calltop server`'s settings.
@@ -45,7 +45,7 @@ func runServer(ctx context.Context, f serverFlags, stdout io.Writer) error {
 	if err != nil || port < 1 || port > 65535 {
 		return fmt.Errorf("--listen %q: port must be 1-65535", listen)
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Host: host, Port: port, StoreDir: store})
+	srv, err := natsserver.Run(natsserver.Options{Host: host, Port: port, StoreDir: store})
 	if err != nil {
 		return err
 	}
