@@ -49,24 +49,23 @@ func demoCmd() *cobra.Command {
 }
 
 func runDemo(ctx context.Context, f *demoFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
-	calls, liveShare, natsListen, wf, hf := &f.calls, &f.liveShare, &f.natsListen, &f.watch, &f.headless
-	if *calls < 1 || *calls > 10000 {
-		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
+	if f.calls < 1 || f.calls > 10000 {
+		return fmt.Errorf("--calls %d: want 1 to 10000", f.calls)
 	}
-	if !(*liveShare >= 0 && *liveShare <= 1) {
-		return fmt.Errorf("--live-share %v: want a share from 0 to 1", *liveShare)
+	if !(f.liveShare >= 0 && f.liveShare <= 1) {
+		return fmt.Errorf("--live-share %v: want a share from 0 to 1", f.liveShare)
 	}
-	if err := hf.check(fs); err != nil {
+	if err := f.headless.check(fs); err != nil {
 		return err
 	}
-	if hf.on {
-		return runLoadgen(ctx, hf.config(fs, *calls, *natsListen), stdout, stderr)
+	if f.headless.on {
+		return runLoadgen(ctx, f.headless.config(fs, f.calls, f.natsListen), stdout, stderr)
 	}
-	opts, err := wf.options()
+	opts, err := f.watch.options()
 	if err != nil {
 		return err
 	}
-	d, err := startDemo(ctx, *natsListen, *calls, *liveShare, stderr)
+	d, err := startDemo(ctx, f.natsListen, f.calls, f.liveShare, stderr)
 	if err != nil {
 		return err
 	}

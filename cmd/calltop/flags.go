@@ -28,6 +28,10 @@ type natsFlags struct {
 const defaultNATS = "nats://127.0.0.1:4222"
 
 func (n *natsFlags) register(fs *pflag.FlagSet) {
+	inGroup(fs, "nats", func() { n.registerFlags(fs) })
+}
+
+func (n *natsFlags) registerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&n.url, "nats", defaultNATS, "NATS server `URL`s, comma-separated; user:password@ or token@ in a URL authenticate")
 	env(fs, "nats", "NATS_URL")
 	fs.StringVar(&n.prefix, "prefix", feed.DefaultPrefix, "subject prefix, to share one NATS between installs")

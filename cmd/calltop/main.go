@@ -3,38 +3,47 @@
 // self-contained demo, one-shot ls and kill, and a small NATS server.
 //
 // The commands are built with github.com/spf13/cobra; flags are pflag
-// flags (two dashes: --nats). Adding a command:
+// flags, which take two dashes (--nats).
 //
-//  1. In a file of its own, a constructor returning the command; its flags
-//     are registered on cmd.Flags() (pflag has the methods of package flag:
-//     fs.String, fs.Duration, fs.Var …), a flag read from the environment
-//     too is tied to its variable with env(fs, "flag", "VARIABLE"), which
-//     also says so in -h; a NATS client embeds natsFlags (URL, prefix and
-//     the security options):
+// To add a command, write a constructor in the command's own file and add
+// it to the list in newRoot, in its group. Register its flags on
+// cmd.Flags(): pflag has the methods of package flag (fs.String,
+// fs.Duration, fs.Bool …; a repeatable flag is fs.StringArray). Tie a flag
+// that a variable may set to it with env(fs, "flag", "VARIABLE"): -h then
+// says so, and the variable applies when the flag is not given. Never read
+// os.Getenv yourself (TestEnvironmentInOnePlace). A NATS client registers
+// natsFlags (server, prefix, security options) and dials with nf.connect.
+// Check the arguments with Args (noArgs, exactArgs(2, "USER USD"), or a
+// func returning usagef errors):
 //
-//     func reportCmd() *cobra.Command {
-//     cmd := &cobra.Command{Use: "report [flags]", Short: "…", Args: noArgs}
-//     fs := cmd.Flags()
-//     var nf natsFlags
-//     nf.register(fs)
-//     by := fs.String("by", "user", "group by user, model, agent or day")
-//     env(fs, "by", "CALLTOP_REPORT_BY") // only if it has one
-//     cmd.RunE = func(cmd *cobra.Command, args []string) error {
-//     return runReport(cmd.Context(), &nf, *by, cmd.OutOrStdout())
-//     }
-//     return cmd
-//     }
+//	func reportCmd() *cobra.Command {
+//		cmd := &cobra.Command{Use: "report [flags]", Short: "what each user, model or day cost", Args: noArgs}
+//		fs := cmd.Flags()
+//		var nf natsFlags
+//		nf.register(fs)
+//		by := fs.String("by", "user", "group by user, model, agent or day")
+//		since := fs.Duration("since", 24*time.Hour, "from this long ago")
+//		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+//			return runReport(cmd.Context(), &nf, *by, *since, cmd.OutOrStdout())
+//		}
+//		return cmd
+//	}
 //
-//  2. Add it to the list in newRoot, in its group.
+// The body returns an error, which run prints as one line through
+// feed.Printable with exit code 1; usagef makes it a usage error (exit 2).
+// Its context is cmd.Context(), cancelled by ctrl+c (exit 130); stdout is
+// cmd.OutOrStdout(). Flags given on the command line are fs.Changed(name).
+// Arguments that may be negative numbers need negativeNumbers(cmd).
 //
-// The body returns errors (one line: run prints them through
-// feed.Printable); usagef marks a usage error (exit 2). Arguments are
-// checked by Args (noArgs, exactArgs); a command whose arguments may be
-// negative numbers calls negativeNumbers(cmd). The context is
-// cmd.Context(), cancelled on ctrl+c (exit 130). An old-style
-// runX(ctx, args, stdout, stderr) with a flag.FlagSet converts by moving
-// its fs.X(...) lines into the constructor unchanged, its
-// newFlagSet/parse into Use/Args, and the rest into RunE.
+// Converting an old-style runX(ctx, args, stdout, stderr) error: its
+// newFlagSet becomes the cobra.Command and its fs.X(...) lines move into
+// the constructor as they are; parse(fs, args, 0) becomes Args: noArgs
+// (parseInterspersed: nothing, cobra takes flags anywhere); a message
+// printed to stderr before "return errUsage" becomes "return usagef(…)";
+// envOr/os.Getenv defaults become env(fs, …); fs.Visit to learn what was
+// given becomes fs.Changed; the rest of the body is RunE's. A new flag on
+// an existing command (ls --at) is one more fs.X line in its constructor,
+// passed on to its runX.
 package main
 
 import (
@@ -89,6 +98,7 @@ func newRoot() *cobra.Command {
 		DisableFlagsInUseLine: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetUsageTemplate(usageTemplate)
 	root.SetFlagErrorFunc(flagError)
 	root.AddGroup(
 		&cobra.Group{ID: "ops", Title: "Watch and control calls:"},
