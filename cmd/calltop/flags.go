@@ -159,7 +159,8 @@ func usagef(format string, a ...any) error {
 func flagError(cmd *cobra.Command, err error) error {
 	var ne *pflag.NotExistError
 	if errors.As(err, &ne) {
-		if name := ne.GetSpecifiedShortnames(); len(name) > 1 && cmd.Flags().Lookup(name) != nil {
+		name, _, _ := strings.Cut(ne.GetSpecifiedShortnames(), "=")
+		if len(name) > 1 && cmd.Flags().Lookup(name) != nil {
 			return usagef("-%s: flags take two dashes: --%s", name, name)
 		}
 	}

@@ -161,6 +161,7 @@ func TestBadInputOneLine(t *testing.T) {
 		{[]string{"kill", "rtc_a", "--reason", "x", "rtc_b"}, 2, "one call at a time"},
 		{[]string{"ls", "--bogus"}, 2, "calltop ls: unknown flag: --bogus (calltop ls -h lists the flags)\n"},
 		{[]string{"ls", "-nats", dead}, 2, "-nats: flags take two dashes: --nats"},
+		{[]string{"ls", "-nats=" + dead}, 2, "-nats: flags take two dashes: --nats"},
 		{[]string{"ls", "stray"}, 2, `calltop ls: unexpected argument "stray"`},
 		{[]string{"--bogus"}, 2, "calltop watch: unknown flag: --bogus"},
 		{[]string{"lss"}, 2, `unknown command "lss" (did you mean ls?)`},
