@@ -31,6 +31,10 @@ func TestHelpListsTheCommands(t *testing.T) {
 		!strings.Contains(nats, "--creds file") || !strings.Contains(nats, "--tls-ca file") || strings.Contains(nats, "--json") {
 		t.Errorf("ls -h: exit %d\n%s", code, out)
 	}
+	// credits add parses its own flags (for its negative amounts): -h too.
+	if code, out, errs := calltop(t, "credits", "add", "bob", "-2", "-h"); code != 0 || !strings.Contains(out, "calltop credits add USER USD") || errs != "" {
+		t.Errorf("credits add -h: exit %d, %q %q", code, out, errs)
+	}
 }
 
 func TestVersion(t *testing.T) {
