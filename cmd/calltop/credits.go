@@ -86,6 +86,9 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		if err := cl.Audit(ctx, feed.CreditsAudit(operator(), "calltop credits", op, amount, e)); err != nil {
+			return fmt.Errorf("%s's balance is %s, but %w", feed.Printable(e.User), e.Balance, err)
+		}
 		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
 		return nil
 	}

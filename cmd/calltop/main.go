@@ -32,6 +32,7 @@ var commands = []command{
 	{"server", "a standalone NATS server with JetStream for small installs", runServer},
 	{"credits", "set, add and list users' credits in USD (the sidecar's built-in credit store)", runCredits},
 	{"serve", "the dashboard over SSH, a role per key", runServe},
+	{"audit", "who hung up what and who changed credits: the audit trail (--json for scripts)", runAudit},
 }
 
 func main() {
