@@ -97,7 +97,7 @@ type AuditRecord struct {
 // stored could be kept twice (readers can drop a repeated id).
 const (
 	auditMaxAge     = 400 * 24 * time.Hour
-	auditMaxBytes   = 256 << 20
+	auditMaxBytes   = 128 << 20
 	auditDuplicates = time.Hour
 	auditDesc       = "calltop audit trail: terminate requests and credits changes, append-only"
 )
