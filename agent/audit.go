@@ -1,26 +1,52 @@
 package agent
 
 import (
+	"context"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/feed"
 )
 
 // audit queues a record of the audit trail in the outbox, behind the
 // final records, so a record made while NATS is away is stored once it is
-// back (and flushed by Close like them).
-func (a *Agent) audit(r feed.AuditRecord) {
+// back (and flushed by Close like them). The channel it returns is closed
+// once the record is stored (or could not be queued).
+func (a *Agent) audit(r feed.AuditRecord) <-chan struct{} {
+	stored := make(chan struct{})
 	r.By = "agent " + a.cfg.Name
 	r.At = time.Now().UTC()
 	msg, err := a.feed.AuditMessage(r)
 	if err != nil {
 		a.log.Error("audit record not encoded", "call", r.CallID, "err", err)
-		return
+		close(stored)
+		return stored
 	}
-	if err := a.outbox.Add(a.feed.AuditStep(msg)); err != nil {
+	done := func(context.Context) error { close(stored); return nil }
+	if err := a.outbox.Add(a.feed.AuditStep(msg), done); err != nil {
 		// The outbox is full: NATS has been away for very long.
 		a.log.Error("audit record not kept: outbox full", "call", r.CallID, "who", r.Who, "outcome", r.Outcome, "err", err)
+		close(stored)
+	}
+	return stored
+}
+
+// awaitAudited waits, briefly, until a record is stored, so that whoever
+// asked for a hangup finds it in the trail once the hangup answers (as
+// with the call's end, see storedWait). While NATS is down it does not
+// wait: the outbox stores the record later.
+func (a *Agent) awaitAudited(ctx context.Context, stored <-chan struct{}) {
+	if a.feed.NC.Status() != nats.CONNECTED {
+		return
+	}
+	t := time.NewTimer(storedWait)
+	defer t.Stop()
+	select {
+	case <-stored:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

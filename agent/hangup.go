@@ -38,7 +38,7 @@ func (a *Agent) hangup(ctx context.Context, callID string, end feed.End, who str
 	if c == nil {
 		err := fmt.Errorf("hangup %s: %w", callID, ErrNotTracked)
 		rec.Outcome, rec.Error = feed.OutcomeNoOwner, err.Error()
-		a.audit(rec)
+		a.awaitAudited(ctx, a.audit(rec))
 		return err
 	}
 	outcome, err := c.hangup(ctx, end)
@@ -47,7 +47,7 @@ func (a *Agent) hangup(ctx context.Context, callID string, end feed.End, who str
 		rec.Error = err.Error()
 	}
 	if c.auditOnce(rec) {
-		a.audit(rec)
+		a.awaitAudited(ctx, a.audit(rec))
 	}
 	return err
 }
