@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,5 +155,30 @@ func TestAuditWhileNATSDown(t *testing.T) {
 	defer srv.Shutdown()
 	if r := e.waitAudit(id, func(feed.AuditRecord) bool { return true }); r.Who != feed.WhoApp || r.Outcome != feed.OutcomeDone || r.Reason != "while NATS is down" {
 		t.Fatalf("record %+v", r)
+	}
+}
+
+// A policy cut OpenAI refuses is tried again at every evaluation; the
+// trail records the first failure of the run once, then the cut that
+// worked.
+func TestAuditPolicyCutRetriesRecordedOnce(t *testing.T) {
+	var attempts atomic.Int64
+	e := newEnv(t, realtimetest.Options{HangupStatus: func(string, int) int {
+		if attempts.Add(1) <= 8 {
+			return 400 // not retried by openai-go: the next evaluation tries again
+		}
+		return 200
+	}}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxSeconds: 300 * time.Millisecond})})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+	e.track(id, "erin")
+	e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	e.waitAudit(id, func(r feed.AuditRecord) bool { return r.Outcome == feed.OutcomeDone })
+	recs, err := e.feed.ReadAudit(context.Background(), feed.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts.Load() < 9 || len(recs) != 2 || recs[0].Outcome != feed.OutcomeOpenAIError || !strings.Contains(recs[0].Error, "400") ||
+		recs[1].Outcome != feed.OutcomeDone || recs[0].Who != "policy:max_seconds" || recs[1].Who != "policy:max_seconds" {
+		t.Fatalf("%d hangup attempts; trail: %+v", attempts.Load(), recs)
 	}
 }
