@@ -378,3 +378,10 @@ func CreditsAudit(who, by, op string, amount Micros, e CreditEntry) AuditRecord 
 	return AuditRecord{Who: who, Action: AuditCredits, User: e.User, Reason: op + " " + amount.String(),
 		Outcome: OutcomeDone, By: by, BalanceUSD: &balance}
 }
+
+// AuditChange records a change made through s in the audit trail (see
+// CreditsAudit), with the store's own connection: for the commands that
+// change balances, which record what they did once it is done.
+func (s *CreditStore) AuditChange(ctx context.Context, who, by, op string, amount Micros, e CreditEntry) error {
+	return s.c.Audit(ctx, CreditsAudit(who, by, op, amount, e))
+}

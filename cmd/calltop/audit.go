@@ -9,42 +9,51 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/calltop/calltop/feed"
 )
 
-const auditSynopsis = `audit [--since DURATION|TIME] [--json] [--nats URL] [--prefix P]
+// auditCmd prints the audit trail, read from its append-only stream.
+func auditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit [flags]",
+		Short: "who hung up what and who changed credits: the audit trail (--json for scripts)",
+		Long: `Who hung up what and who changed whose credits, oldest first: every terminate
+request (dashboards, calltop kill, the SSH dashboard, policy cuts, the app) with its
+outcome and the call's cost at that moment, and every credits change.
 
-  Who hung up what and who changed whose credits, oldest first: every terminate
-  request (dashboards, calltop kill, the SSH dashboard, policy cuts, the app) with
-  its outcome and the call's cost at that moment, and every credits change.
-  --since takes a duration back from now (90m, 24h, 720h) or a time
-  (2026-12-02, "2026-12-02 14:00" local, RFC 3339).`
-
-// runAudit prints the audit trail, read from its append-only stream.
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit", auditSynopsis, stderr)
+--since takes a duration back from now (90m, 24h, 720h) or a time (2026-12-02,
+"2026-12-02 14:00" local, RFC 3339).`,
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
-	sinceArg := fs.String("since", "24h", "records from this long ago (a duration) or from this time on")
+	since := fs.String("since", "24h", "records from this long ago (a duration) or from this time on")
 	asJSON := fs.Bool("json", false, "one JSON object per record and line, for scripts")
 	timeout := fs.Duration("timeout", time.Minute, "give up reading after this long")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runAudit(cmd.Context(), &nf, *since, *asJSON, *timeout, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	since, err := parseAuditSince(*sinceArg, time.Now())
+	return cmd
+}
+
+// runAudit is calltop audit.
+func runAudit(ctx context.Context, nf *natsFlags, sinceArg string, asJSON bool, timeout time.Duration, stdout, stderr io.Writer) error {
+	since, err := parseAuditSince(sinceArg, time.Now())
 	if err != nil {
-		fmt.Fprintf(stderr, "calltop audit: --since: %v\n", err)
-		return errUsage
+		return usagef("--since: %w", err)
 	}
 	cl, err := nf.connect("calltop-audit")
 	if err != nil {
 		return err
 	}
 	defer cl.NC.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	q := feed.AuditQuery{Since: since}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		return cl.EachAudit(ctx, q, func(r feed.AuditRecord) error {
 			if err := enc.Encode(r); err != nil {
