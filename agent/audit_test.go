@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,5 +181,24 @@ func TestAuditPolicyCutRetriesRecordedOnce(t *testing.T) {
 	if attempts.Load() < 9 || len(recs) != 2 || recs[0].Outcome != feed.OutcomeOpenAIError || !strings.Contains(recs[0].Error, "400") ||
 		recs[1].Outcome != feed.OutcomeDone || recs[0].Who != "policy:max_seconds" || recs[1].Who != "policy:max_seconds" {
 		t.Fatalf("%d hangup attempts; trail: %+v", attempts.Load(), recs)
+	}
+}
+
+// The sidecar's hang-up by ID, asked of one agent for a call another
+// owns, is recorded by the owner that hung up, as the calling token's.
+func TestAuditSidecarHangupByID(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{}))
+	owner, _ := e.peer("owner", fastFleet(agent.Config{}))
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
+	if err := owner.Track(context.Background(), id, agent.Meta{User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.api(e.agent, agent.SidecarConfig{Tokens: map[string]string{"billing": "tok-billing"}}, "tok-billing")
+	if st := c.do("POST", "/v1/calls/"+id+"/hangup", `{"reason":"out of minutes"}`, nil); st != http.StatusOK {
+		t.Fatalf("hangup by id: %d", st)
+	}
+	r := e.waitAudit(id, func(feed.AuditRecord) bool { return true })
+	if r.Who != "app:billing" || r.By != "agent owner" || r.Reason != "out of minutes" || r.Outcome != feed.OutcomeDone || r.User != "alice" {
+		t.Fatalf("record %+v", r)
 	}
 }
