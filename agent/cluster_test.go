@@ -14,11 +14,12 @@ import (
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // runCluster starts n embedded nats-servers clustered on loopback, with
 // JetStream, and returns them and the URL list clients dial.
-func runCluster(t *testing.T, n int) ([]*feed.Server, string) {
+func runCluster(t *testing.T, n int) ([]*natsserver.Server, string) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]string, n)
@@ -31,15 +32,15 @@ func runCluster(t *testing.T, n int) ([]*feed.Server, string) {
 		ln.Close()
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
 	}
-	servers := make([]*feed.Server, n)
+	servers := make([]*natsserver.Server, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() { // members wait for each other: start them together
 			defer wg.Done()
-			servers[i], errs[i] = feed.RunServer(feed.ServerOptions{Port: -1, Name: fmt.Sprintf("n%d", i+1),
-				StoreDir: t.TempDir(), Cluster: &feed.ClusterOptions{Name: "calltop", Port: ports[i], Routes: routes}})
+			servers[i], errs[i] = natsserver.Run(natsserver.Options{Port: -1, Name: fmt.Sprintf("n%d", i+1),
+				StoreDir: t.TempDir(), Cluster: &natsserver.ClusterOptions{Name: "calltop", Port: ports[i], Routes: routes}})
 		}()
 	}
 	wg.Wait()
@@ -91,12 +92,12 @@ func TestClusterLosesNothing(t *testing.T) {
 	var agents []*agent.Agent
 	for _, name := range []string{"a1", "a2"} {
 		c := connect(name)
-		a, err := agent.New(c.NC, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: name, Prefix: "cluster",
+		a, err := agent.New(context.Background(), c.NC, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: name, Prefix: "cluster",
 			Replicas: 3, PublishInterval: 20 * time.Millisecond, EvaluateInterval: 20 * time.Millisecond, CountersInterval: 100 * time.Millisecond, CloseGrace: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { a.Close() })
+		t.Cleanup(func() { a.Close(context.Background()) })
 		agents = append(agents, a)
 	}
 	w, err := dash.Watch(context.Background())

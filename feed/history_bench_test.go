@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/calltop/calltop/natsserver"
 )
 
 // BenchmarkMomentAt replays a moment from a history of 100,000 events in
@@ -90,9 +92,9 @@ func BenchmarkMomentAt(b *testing.B) {
 }
 
 // newBenchClient is newTestClient for benchmarks.
-func newBenchClient(b *testing.B) (*Client, *Server) {
+func newBenchClient(b *testing.B) (*Client, *natsserver.Server) {
 	b.Helper()
-	srv, err := RunServer(ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

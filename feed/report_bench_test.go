@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/calltop/calltop/natsserver"
 )
 
 // benchRecords is how many final records BenchmarkReport reads: the goal
@@ -19,7 +21,7 @@ const benchRecords = 100_000
 // TestMain.
 var reportBench struct {
 	once sync.Once
-	srv  *Server
+	srv  *natsserver.Server
 	c    *Client
 	err  error
 }
@@ -31,7 +33,7 @@ func reportBenchClient(b *testing.B) *Client {
 		// CALLTOP_REPORT_STORE keeps the store, for timing `calltop
 		// report` against `calltop server --store` (docs/BENCHMARKS.md).
 		dir := os.Getenv("CALLTOP_REPORT_STORE")
-		rb.srv, rb.err = RunServer(ServerOptions{Port: -1, StoreDir: dir})
+		rb.srv, rb.err = natsserver.Run(natsserver.Options{Port: -1, StoreDir: dir})
 		if rb.err != nil {
 			return
 		}

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func embeddedNATS(t *testing.T) string {
 	t.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +93,13 @@ func TestCreditsBadInput(t *testing.T) {
 		{[]string{"credits", "set", "alice", "5,00", "--nats", url}, 2, `bad amount "5,00"`, true},
 		{[]string{"credits", "set", " ", "5", "--nats", url}, 2, "empty user", true},
 		{[]string{"credits", "frob", "--nats", url}, 2, `unknown action "frob"`, true},
-		{[]string{"credits", "set", "alice", "--nats", url}, 2, "want 2 arguments, got 1", false},
-		{[]string{"credits", "ls", "extra", "--nats", url}, 2, "want 0 arguments, got 1", false},
-		{[]string{"credits", "set", "alice", "1", "--json", "--nats", url}, 2, "--json is for ls", true},
-		{[]string{"credits", "--bogus"}, 2, "flag provided but not defined", false},
-		{[]string{"credits"}, 2, "Usage: calltop credits", false},
+		{[]string{"credits", "set", "alice", "--nats", url}, 2, "want 2 arguments, USER USD, got 1 (alice)", false},
+		{[]string{"credits", "ls", "extra", "--nats", url}, 2, `unexpected argument "extra"`, true},
+		{[]string{"credits", "set", "alice", "1", "--json", "--nats", url}, 2, "unknown flag: --json", true},
+		{[]string{"credits", "--bogus"}, 2, "want an action: set, add or ls", false},
+		{[]string{"credits", "add", "bob", "1", "--bogus"}, 2, "unknown flag: --bogus", true},
+		{[]string{"credits", "add", "bob", "1", "-nats", url}, 2, "-nats: flags take two dashes: --nats", true},
+		{[]string{"credits"}, 2, "Usage:\n  calltop credits set|add|ls", false},
 		{[]string{"credits", "ls", "--nats", dead}, 1, "connect to NATS", true},
 		{[]string{"credits", "ls", "--prefix", "a..b", "--nats", url}, 1, "subject prefix", true},
 	} {

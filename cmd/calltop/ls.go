@@ -10,34 +10,45 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/tui"
 )
 
-func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ls", "ls [--json] [--at TIME] [--nats URL]", stderr)
+func lsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ls [flags]",
+		Short: "list live and recently ended calls (--json for scripts)",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per call and line, for scripts")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up reading the snapshot after this long")
 	atFlag := fs.String("at", "", "the calls as they were at `TIME`, replayed from the history stream: "+whenForms)
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		at, err := parseAt(*atFlag, time.Now())
+		if err != nil {
+			return usagef("--at %w", err)
+		}
+		return runLs(cmd.Context(), &nf, *asJSON, *timeout, at, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	now := time.Now()
-	at, err := parseAt(*atFlag, now)
-	if err != nil {
-		fmt.Fprintf(stderr, "calltop ls: --at %s\n", feed.Printable(err.Error()))
-		return errUsage
-	}
+	return cmd
+}
+
+// runLs lists the calls now, or as they were at at (if not zero).
+func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duration, at time.Time, stdout, stderr io.Writer) error {
 	cl, err := nf.connect("calltop-ls")
 	if err != nil {
 		return err
 	}
 	defer cl.NC.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var b *feed.Board
+	now := time.Now()
 	if at.IsZero() {
 		b, err = cl.Snapshot(ctx, 0)
 	} else {
@@ -49,7 +60,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	b.Prune(now)
 	calls := b.Calls()
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for i := range calls {
 			if err := enc.Encode(calls[i].Summarize(now)); err != nil {

@@ -12,14 +12,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/calltop/calltop/feed"
 )
 
-const reportSynopsis = `report [--since DURATION | --from TIME [--to TIME]] [--by user|model|agent|day] [--json|--csv]
+// reportLong is report's help, above its flags.
+const reportLong = `What the calls that ended in a period cost, by user, model, agent or UTC day,
+read from the final records (they outlive agents and NATS restarts). Without a
+period: every stored record.
 
-  What the calls that ended in a period cost, by user, model, agent or UTC day,
-  read from the final records (they outlive agents and NATS restarts).
-  Without a period: every stored record. TIME is ` + whenForms + `.`
+TIME is ` + whenForms + `.`
 
 // reportFormat is how a report is written.
 type reportFormat string
@@ -38,8 +41,14 @@ type reportOptions struct {
 	Timeout time.Duration
 }
 
-func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", reportSynopsis, stderr)
+func reportCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report [flags]",
+		Short: "what the calls cost, by user, model, agent or day (--json, --csv), from the final records",
+		Long:  reportLong,
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	var since spanFlag
@@ -50,21 +59,20 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "one JSON object per group and line, for scripts")
 	asCSV := fs.Bool("csv", false, "CSV with a header line, for spreadsheets")
 	timeout := fs.Duration("timeout", time.Minute, "give up reading the records after this long")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o, err := reportFlags(time.Now(), since, *from, *to, *by, *asJSON, *asCSV)
+		if err != nil {
+			return &usageError{err: err}
+		}
+		o.Timeout = *timeout
+		cl, err := nf.connect("calltop-report")
+		if err != nil {
+			return err
+		}
+		defer cl.NC.Close()
+		return report(cmd.Context(), cl, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	o, err := reportFlags(time.Now(), since, *from, *to, *by, *asJSON, *asCSV)
-	if err != nil {
-		fmt.Fprintf(stderr, "calltop report: %s\n", feed.Printable(err.Error()))
-		return errUsage
-	}
-	o.Timeout = *timeout
-	cl, err := nf.connect("calltop-report")
-	if err != nil {
-		return err
-	}
-	defer cl.NC.Close()
-	return report(ctx, cl, o, stdout, stderr)
+	return cmd
 }
 
 // reportFlags checks the flags and turns them into options.

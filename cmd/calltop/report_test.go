@@ -18,6 +18,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // reportRows runs `calltop report --json` with args and returns its rows
@@ -75,7 +76,7 @@ func TestReportMatchesLs(t *testing.T) {
 	store, addr := t.TempDir(), freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	srv, err := feed.RunServer(feed.ServerOptions{Port: p, StoreDir: store})
+	srv, err := natsserver.Run(natsserver.Options{Port: p, StoreDir: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestReportMatchesLs(t *testing.T) {
 
 	// NATS stops and starts again on the same store.
 	srv.Shutdown()
-	srv, err = feed.RunServer(feed.ServerOptions{Port: p, StoreDir: store})
+	srv, err = natsserver.Run(natsserver.Options{Port: p, StoreDir: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func parseSpan(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// spanFlag is a flag.Value for parseSpan's durations (--since 7d).
+// spanFlag is a pflag.Value for parseSpan's durations (--since 7d).
 type spanFlag struct {
 	d   time.Duration
 	set bool
@@ -74,6 +74,9 @@ func (f *spanFlag) String() string {
 	}
 	return f.d.String()
 }
+
+// Type names the value in -h.
+func (f *spanFlag) Type() string { return "duration" }
 
 func (f *spanFlag) Set(s string) error {
 	d, err := parseSpan(s)

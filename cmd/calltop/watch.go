@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/tui"
@@ -20,18 +19,17 @@ type source struct {
 	*feed.Client
 }
 
-// watchFlags are the dashboard's own settings: flag, environment variable
-// and default in one place.
+// watchFlags are the dashboard's own settings, shared with the demo.
 type watchFlags struct {
 	readOnly bool
 	keys     string
 }
 
-func (w *watchFlags) register(fs *flag.FlagSet) {
-	ro, _ := strconv.ParseBool(os.Getenv("CALLTOP_READONLY"))
-	fs.BoolVar(&w.readOnly, "readonly", ro, "no hang-up keys; every terminate is refused (env CALLTOP_READONLY)")
-	fs.StringVar(&w.keys, "keys", os.Getenv("CALLTOP_KEYS"),
-		"key bindings file, `action = key, key` lines or .json (env CALLTOP_KEYS; default ~/.config/calltop/keys.conf if present)")
+func (w *watchFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&w.readOnly, "readonly", false, "no hang-up keys; every terminate is refused")
+	env(fs, "readonly", "CALLTOP_READONLY")
+	fs.StringVar(&w.keys, "keys", "", "key bindings `file`, action = key, key lines or .json (default ~/.config/calltop/keys.conf if present)")
+	env(fs, "keys", "CALLTOP_KEYS")
 }
 
 // options turns the flags into dashboard options, reading the key file.
@@ -51,21 +49,30 @@ func (w *watchFlags) options() (tui.Options, error) {
 	return opts, nil
 }
 
-func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("watch", "[watch] [--nats URL] [--readonly] [--keys FILE] [--at TIME]", stderr)
+func watchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watch [flags]",
+		Short: "the live dashboard against NATS (the default command)",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	var wf watchFlags
 	wf.register(fs)
 	atFlag := fs.String("at", "", "replay the board as it was at `TIME`, read-only, from the history stream: "+whenForms)
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		at, err := parseAt(*atFlag, time.Now())
+		if err != nil {
+			return usagef("--at %w", err)
+		}
+		return runWatch(cmd.Context(), &nf, &wf, at)
 	}
-	at, err := parseAt(*atFlag, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "calltop watch: --at %s\n", feed.Printable(err.Error()))
-		return errUsage
-	}
+	return cmd
+}
+
+// runWatch runs the dashboard live, or on the moment at (if not zero).
+func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags, at time.Time) error {
 	opts, err := wf.options()
 	if err != nil {
 		return err
