@@ -22,7 +22,7 @@ type billLine struct {
 }
 
 // A report reads every final record in its period: at 100,000 records,
-// Decode's reflection took three quarters of the time (15 µs a record).
+// Decode took 11–13 µs a record and most of the time; this takes 1.4–2.2 µs.
 // readBillLine reads what a report needs from a record in the shape
 // agents write, {"v":2,"kind":"ended",…} in compact JSON, in one pass and
 // without allocating, skipping the fields it does not need. It gives up
