@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
@@ -200,6 +201,11 @@ type Agent struct {
 	fleet   fleet
 	notes   *notifier // nil without Config.Notify
 
+	// stats counts for Stats; svc is the NATS micro service (nil: not
+	// registered; guarded by mu).
+	stats stats
+	svc   micro.Service
+
 	mu      sync.Mutex
 	calls   map[string]*call
 	closed  bool
@@ -310,6 +316,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		a.outbox.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.startMicro()
 	a.wg.Add(1)
 	go a.publishLoop()
 	if cfg.Notify != nil {
@@ -356,6 +363,7 @@ func (a *Agent) forget(c *call) {
 		delete(a.calls, c.id)
 	}
 	a.mu.Unlock()
+	a.stats.forget(c)
 }
 
 func (a *Agent) lookup(callID string) *call {
@@ -415,6 +423,7 @@ func (a *Agent) Close() error {
 	n := len(a.calls)
 	a.handoff = n > 0 && a.fleet.canHandOff(time.Now())
 	a.mu.Unlock()
+	a.stopMicro()
 	a.cancel()
 	a.notes.stop()
 	a.wg.Wait()
@@ -576,6 +585,7 @@ func (a *Agent) heartbeat() {
 	a.mu.Unlock()
 	err := a.feed.Publish(feed.Event{Kind: feed.KindHeartbeat, Agent: a.cfg.Name, At: time.Now().UTC(), Heartbeat: h})
 	if err != nil {
+		a.stats.publishFailed()
 		a.log.Warn("heartbeat", "err", err)
 	}
 }

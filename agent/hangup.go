@@ -38,6 +38,7 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 		c.endReq = &end
 	}
 	c.mu.Unlock()
+	defer a.stats.timeHangup(time.Now())
 
 	var err error
 	if c.live() {

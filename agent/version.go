@@ -1,0 +1,42 @@
+package agent
+
+import (
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+)
+
+// module is calltop's module path, looked up in the build's information.
+const module = "github.com/calltop/calltop"
+
+// semver is the form NATS micro requires of a service's version.
+var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+
+// buildVersion is the version of calltop this program was built with,
+// as the Go toolchain recorded it: the module's tag or pseudo-version
+// whether calltop is the main module (the calltop binary, built in a git
+// checkout or with go install) or a dependency (an app embedding the
+// agent). Without one (a test, a build outside version control) it is
+// "0.0.0-dev". It is SemVer without the "v", as NATS micro wants.
+var buildVersion = sync.OnceValue(func() string {
+	v := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == module {
+			v = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == module {
+				v = d.Version
+				if d.Replace != nil && d.Replace.Version != "" {
+					v = d.Replace.Version
+				}
+			}
+		}
+	}
+	v = strings.TrimPrefix(v, "v")
+	if !semver.MatchString(v) {
+		return "0.0.0-dev"
+	}
+	return v
+})
