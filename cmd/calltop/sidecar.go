@@ -26,6 +26,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// defaults from the environment after parsing.
 	baseURL := fs.String("openai-base-url", "", "OpenAI REST base; the sideband URL is derived from it (env OPENAI_BASE_URL; default "+agent.DefaultBaseURL+")")
 	listen := fs.String("listen", "127.0.0.1:8787", "address of the HTTP API for your backend")
+	metricsAddr := fs.String("metrics-addr", envOr("CALLTOP_METRICS_ADDR", ""), metricsFlagHelp)
 	name := fs.String("name", "", "agent name in events (default host-pid)")
 	prices := fs.String("prices", "", "JSON price table laid over the built-in one")
 	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read, > 0; larger ones are skipped and counted")
@@ -135,6 +136,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	mln, err := listenMetrics(*metricsAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeMetrics(mln)
 	cl, err := nf.connect("calltop-agent")
 	if err != nil {
 		ln.Close()
@@ -152,6 +159,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
+	defer serveMetrics(mln, a, cfg.Logger)()
 	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, Tokens: tokens, WebhookSecret: *webhookSecret, SIPAPI: sip}), defaultServerLimits)
 	limited := limitConns(ln, *maxConns, func(ip string) {
 		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", *maxConns)
