@@ -202,3 +202,34 @@ func TestMicroSurvivesNATSRestart(t *testing.T) {
 		t.Fatalf("stats after the restart: %v", err)
 	}
 }
+
+// TestStatsAcrossAHandover: an agent that stops hands its call to
+// another; the call's tokens and cost are counted once across the two
+// (the first up to the handover, the second from its takeover on), and
+// the adopter counts the adoption and the call's end.
+func TestStatsAcrossAHandover(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{Name: "stays"}))
+	leaving, _ := e.peer("leaving", fastFleet(agent.Config{}))
+	id := e.openai.NewCall(realtimetest.Script{Model: "gpt-realtime", TurnGap: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := leaving.Track(ctx, id, agent.Meta{User: "alice", Model: "gpt-realtime"}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Agent == "leaving" && c.Usage.Responses > 0 })
+	leaving.Close()
+	before := e.waitCall(id, "taken over", func(c feed.Call) bool { return c.Agent == "stays" })
+	e.waitCall(id, "more responses after the takeover", func(c feed.Call) bool { return c.Usage.Responses > before.Usage.Responses+1 })
+	e.openai.EndCall(id)
+	ended := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+
+	left, stays := leaving.Stats(), e.agent.Stats()
+	l, s := left.Models["gpt-realtime"], stays.Models["gpt-realtime"]
+	if l.InputTokens == 0 || s.InputTokens == 0 || l.InputTokens+s.InputTokens != ended.Usage.Tokens.Input ||
+		l.OutputTokens+s.OutputTokens != ended.Usage.Tokens.Output || math.Abs(l.CostUSD+s.CostUSD-ended.Usage.CostUSD) > 1e-9 {
+		t.Fatalf("tokens counted %+v (leaving) + %+v (stays), the call's %+v", l, s, ended.Usage)
+	}
+	if stays.Adoptions != 1 || stays.CallsEnded[feed.ReasonHangup] != 1 || len(left.CallsEnded) != 0 || left.Adoptions != 0 {
+		t.Fatalf("stays %+v; leaving %+v", stays, left)
+	}
+}

@@ -188,8 +188,10 @@ func (s *stats) publishFailed() {
 }
 
 // timeHangup observes a hangup that started at start; use it deferred.
-func (s *stats) timeHangup(start time.Time) {
-	d := time.Since(start).Seconds()
+func (s *stats) timeHangup(start time.Time) { s.observeHangup(time.Since(start).Seconds()) }
+
+// observeHangup adds a hangup that took d seconds to the histogram.
+func (s *stats) observeHangup(d float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hangups == nil {
@@ -199,6 +201,19 @@ func (s *stats) timeHangup(start time.Time) {
 	s.hangups[i]++
 	s.hangCount++
 	s.hangSum += d
+}
+
+// histogramLocked is the hangup histogram, its buckets cumulative.
+func (s *stats) histogramLocked() Histogram {
+	h := Histogram{Count: s.hangCount, Sum: s.hangSum, Bounds: slices.Clone(HangupBounds), Buckets: make([]uint64, len(HangupBounds))}
+	var cum uint64
+	for i := range HangupBounds {
+		if s.hangups != nil {
+			cum += s.hangups[i]
+		}
+		h.Buckets[i] = cum
+	}
+	return h
 }
 
 // boundedKey is k, or otherLabel once m holds maxLabels keys without k.
@@ -226,15 +241,7 @@ func (a *Agent) Stats() Stats {
 	st.Models = cloneMap(s.models)
 	st.Refusals = cloneMap(s.refusals)
 	st.Attaches, st.Reattaches, st.Adoptions, st.PublishFailures = s.attaches, s.reattaches, s.adoptions, s.pubFails
-	st.Hangups = Histogram{Count: s.hangCount, Sum: s.hangSum, Bounds: slices.Clone(HangupBounds),
-		Buckets: make([]uint64, len(HangupBounds))}
-	var cum uint64
-	for i := range HangupBounds {
-		if s.hangups != nil {
-			cum += s.hangups[i]
-		}
-		st.Hangups.Buckets[i] = cum
-	}
+	st.Hangups = s.histogramLocked()
 	return st
 }
 

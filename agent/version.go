@@ -13,15 +13,28 @@ const module = "github.com/calltop/calltop"
 // semver is the form NATS micro requires of a service's version.
 var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
-// buildVersion is the version of calltop this program was built with,
-// as the Go toolchain recorded it: the module's tag or pseudo-version
-// whether calltop is the main module (the calltop binary, built in a git
-// checkout or with go install) or a dependency (an app embedding the
-// agent). Without one (a test, a build outside version control) it is
-// "0.0.0-dev". It is SemVer without the "v", as NATS micro wants.
+// version, when set at build time (go build -ldflags "-X
+// github.com/calltop/calltop/agent.version=1.4.0"), is the version the
+// agent announces, so a release's `calltop version` and its agents'
+// NATS micro version agree. Empty: read from the build info.
+var version string
+
+// buildVersion is the version of calltop this program was built with:
+// see versionOf.
 var buildVersion = sync.OnceValue(func() string {
-	v := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(version, bi)
+})
+
+// versionOf is set if not empty, else calltop's version as the Go
+// toolchain recorded it in bi: the module's tag or pseudo-version whether
+// calltop is the main module (the calltop binary, built in a git checkout
+// or with go install) or a dependency (an app embedding the agent).
+// Without one (a test, a build outside version control) it is
+// "0.0.0-dev". It is SemVer without the "v", as NATS micro wants.
+func versionOf(set string, bi *debug.BuildInfo) string {
+	v := set
+	if v == "" && bi != nil {
 		if bi.Main.Path == module {
 			v = bi.Main.Version
 		}
@@ -39,4 +52,4 @@ var buildVersion = sync.OnceValue(func() string {
 		return "0.0.0-dev"
 	}
 	return v
-})
+}
