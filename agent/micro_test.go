@@ -15,6 +15,7 @@ import (
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // discover asks every calltop agent on nc's NATS for its INFO, as `nats
@@ -186,7 +187,7 @@ func TestMicroSurvivesNATSRestart(t *testing.T) {
 	})
 	port := e.nats.Addr().(*net.TCPAddr).Port
 	e.nats.Shutdown()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: port, StoreDir: t.TempDir()})
+	srv, err := natsserver.Run(natsserver.Options{Port: port, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
