@@ -234,3 +234,35 @@ func TestStatsAcrossAHandover(t *testing.T) {
 		t.Fatalf("stays %+v; leaving %+v", stays, left)
 	}
 }
+
+// TestStatsCountFaults: a sideband that drops and comes back is a
+// re-attach; events published on a connection that is gone are publish
+// failures.
+func TestStatsCountFaults(t *testing.T) {
+	e := newEnv(t, realtimetest.Options{}, agent.Config{})
+	id := e.openai.NewCall(realtimetest.Script{TurnGap: 20 * time.Millisecond})
+	e.track(id, "alice")
+	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses > 0 })
+	if st := e.agent.Stats(); st.Attaches != 1 || st.Reattaches != 0 || st.CallsLive != 1 {
+		t.Fatalf("before the drop: %+v", st)
+	}
+	e.openai.DropSideband(id)
+	waitFor(t, "a re-attach counted", func() bool { st := e.agent.Stats(); return st.Reattaches == 1 && st.Attaches == 2 })
+
+	cutOff, cut := e.peer("cut-off", agent.Config{})
+	other := e.openai.NewCall(realtimetest.Script{TurnGap: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cutOff.Track(ctx, other, agent.Meta{User: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := cutOff.Stats().PublishFailures; n != 0 {
+		t.Fatalf("%d publish failures while connected", n)
+	}
+	cut()
+	waitFor(t, "publish failures counted", func() bool { return cutOff.Stats().PublishFailures > 0 })
+	// End the first call, or the agent's Close would wait to hand it
+	// to the agent cut off.
+	e.openai.EndCall(id)
+	waitFor(t, "the call to end", func() bool { return e.agent.Stats().CallsLive == 0 })
+}
