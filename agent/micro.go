@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/calltop/calltop/feed"
@@ -76,6 +77,29 @@ func (a *Agent) startMicro() {
 	a.mu.Lock()
 	a.svc = svc
 	a.mu.Unlock()
+	if err := a.microRefused(); err != nil {
+		a.log.Warn("NATS refuses the micro service's subjects; discovery will not list this agent (grant subscribe on $SRV.> and "+
+			a.feed.Subjects.Services()+")", "err", err)
+	}
+}
+
+// microRefused reports the server refusing the service's subscriptions.
+// NATS answers a forbidden subscribe with an error that names no
+// subscription, so micro's ErrorHandler never hears of it; a round trip
+// to the server and its last error tell.
+func (a *Agent) microRefused() error {
+	nc := a.feed.NC
+	if nc.Status() != nats.CONNECTED || nc.FlushTimeout(2*time.Second) != nil {
+		return nil // checked by nobody until it reconnects; nothing to say
+	}
+	err := nc.LastError()
+	if err == nil || !errors.Is(err, nats.ErrPermissionViolation) {
+		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "$SRV.") || strings.Contains(msg, a.feed.Subjects.Service(a.instance)) {
+		return err
+	}
+	return nil
 }
 
 // stopMicro takes the agent out of discovery (Close).
