@@ -67,3 +67,22 @@ func TestStatsHangupBuckets(t *testing.T) {
 		t.Fatalf("count %d, sum %v", h.Count, h.Sum)
 	}
 }
+
+// BenchmarkStatsUsage is the hook on every usage event: all goroutines
+// (GOMAXPROCS) count usage of 1,000 calls at once, the way sideband
+// readers do, so the shared lock's contention is in the number.
+func BenchmarkStatsUsage(b *testing.B) {
+	var s stats
+	calls := make([]*call, 1000)
+	for i := range calls {
+		calls[i] = &call{}
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i, n := 0, int64(0)
+		for pb.Next() {
+			n++
+			s.usage(calls[i%len(calls)], "gpt-realtime", &feed.Usage{Tokens: feed.Tokens{Input: n, Output: n}, CostUSD: float64(n)})
+			i++
+		}
+	})
+}
