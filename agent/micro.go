@@ -32,7 +32,12 @@ const microWait = 20 * time.Second
 type microCalls struct {
 	Agent    string         `json:"agent"`
 	Instance string         `json:"instance"`
+	Total    int            `json:"total"` // live calls; more than Calls when truncated
 	Calls    []feed.Summary `json:"calls"`
+	// Truncated: the calls did not fit in one NATS message (max_payload,
+	// 1 MiB by default: some thousand calls); Calls holds the oldest.
+	// `calltop ls` reads them all from the stream.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // startMicro registers the agent as a NATS micro service. It never stops
@@ -187,7 +192,22 @@ func (a *Agent) microCalls(req micro.Request) {
 		}
 		return strings.Compare(x.CallID, y.CallID)
 	})
-	_ = req.RespondJSON(rep)
+	rep.Total = len(rep.Calls)
+	limit := int(a.feed.NC.MaxPayload()) - 1024 // room for the headers
+	for {
+		data, err := json.Marshal(rep)
+		if err != nil {
+			_ = req.Error("500", feed.Printable(err.Error()), nil)
+			return
+		}
+		if len(data) <= limit || len(rep.Calls) == 0 {
+			_ = req.Respond(data)
+			return
+		}
+		// Keep as many as should fit, judging by the average call.
+		keep := min(len(rep.Calls)-1, int(int64(len(rep.Calls))*int64(limit)/int64(len(data))))
+		rep.Calls, rep.Truncated = rep.Calls[:max(keep, 0)], true
+	}
 }
 
 // microStats answers with the agent's counters.

@@ -2,6 +2,8 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -24,16 +26,7 @@ func TestMicroRefusedByPermissions(t *testing.T) {
 			Publish:   &server.SubjectPermission{Allow: []string{">"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$SRV.>", "*.v1.svc.>"}},
 		}}}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
-	nc, err := feed.Connect(srv.ClientURL(), t.Name(), nats.UserInfo("agent", "pw"),
+	nc, err := feed.Connect(runServer(t, opts), t.Name(), nats.UserInfo("agent", "pw"),
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // quiet: the agent says it
 	if err != nil {
 		t.Fatal(err)
@@ -62,4 +55,66 @@ func TestMicroRefusedByPermissions(t *testing.T) {
 	if err := a.Hangup(ctx, id, feed.End{Reason: feed.ReasonOperator, By: "test"}); err != nil || rt.Hangups(id) != 1 {
 		t.Fatalf("hangup: %v, %d at the stand-in", err, rt.Hangups(id))
 	}
+}
+
+// runServer runs a nats-server with settings natsserver does not offer
+// (users, a small max_payload) and returns its URL.
+func runServer(t *testing.T, opts *server.Options) string {
+	t.Helper()
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS not ready")
+	}
+	return srv.ClientURL()
+}
+
+// TestMicroCallsFitOneMessage: more live calls than one NATS message
+// holds: calls answers with the oldest that fit, says it truncated and
+// how many there are.
+func TestMicroCallsFitOneMessage(t *testing.T) {
+	const maxPayload = 8 << 10
+	url := runServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		MaxPayload: maxPayload})
+	nc, err := feed.Connect(url, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	rt := realtimetest.NewServer(realtimetest.Options{})
+	t.Cleanup(rt.Close)
+	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	const calls = 20
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range calls {
+		id := rt.NewCall(realtimetest.Script{Turns: 1, TurnGap: 10 * time.Millisecond})
+		if err := a.Track(ctx, id, agent.Meta{User: fmt.Sprintf("user-%d@example.com", i), Model: "gpt-realtime"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := nc.RequestWithContext(ctx, "calltop.v1.svc."+a.Instance()+".calls", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Total     int
+		Truncated bool
+		Calls     []feed.Summary
+	}
+	if err := json.Unmarshal(m.Data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != calls || !rep.Truncated || len(rep.Calls) == 0 || len(rep.Calls) >= calls || len(m.Data) > maxPayload {
+		t.Fatalf("%d bytes: total %d, truncated %v, %d calls", len(m.Data), rep.Total, rep.Truncated, len(rep.Calls))
+	}
+	t.Logf("%d of %d calls in %d bytes", len(rep.Calls), rep.Total, len(m.Data))
 }
