@@ -72,10 +72,10 @@ type Histogram struct {
 	Buckets []uint64  `json:"buckets"`
 }
 
-// HangupBounds are the hangup histogram's bucket bounds in seconds: a
+// hangupBounds are the hangup histogram's bucket bounds in seconds: a
 // hangup is one REST call to OpenAI (retried on 429 and 5xx), then up to
 // CloseGrace (2 s by default) for OpenAI to close the sideband.
-var HangupBounds = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30}
+var hangupBounds = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30}
 
 // maxLabels bounds the distinct models, end reasons and refusal reasons
 // counted: they come from outside (OpenAI's session, the app's Admit
@@ -195,9 +195,9 @@ func (s *stats) observeHangup(d float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hangups == nil {
-		s.hangups = make([]uint64, len(HangupBounds)+1)
+		s.hangups = make([]uint64, len(hangupBounds)+1)
 	}
-	i, _ := slices.BinarySearch(HangupBounds, d) // the first bound ≥ d
+	i, _ := slices.BinarySearch(hangupBounds, d) // the first bound ≥ d
 	s.hangups[i]++
 	s.hangCount++
 	s.hangSum += d
@@ -205,9 +205,9 @@ func (s *stats) observeHangup(d float64) {
 
 // histogramLocked is the hangup histogram, its buckets cumulative.
 func (s *stats) histogramLocked() Histogram {
-	h := Histogram{Count: s.hangCount, Sum: s.hangSum, Bounds: slices.Clone(HangupBounds), Buckets: make([]uint64, len(HangupBounds))}
+	h := Histogram{Count: s.hangCount, Sum: s.hangSum, Bounds: slices.Clone(hangupBounds), Buckets: make([]uint64, len(hangupBounds))}
 	var cum uint64
-	for i := range HangupBounds {
+	for i := range hangupBounds {
 		if s.hangups != nil {
 			cum += s.hangups[i]
 		}
