@@ -12,17 +12,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/agentprom"
 )
 
-// metricsFlagHelp documents --metrics-addr. Metrics have a listener of
+// registerMetricsFlag adds --metrics-addr. Metrics have a listener of
 // their own, not a path on the API's: the API is for the app (bearer
 // tokens, reachable from the app's network), /metrics for the scraper
 // (no token: Prometheus scrapes without the app's secrets), and the two
 // are usually reachable from different places. Off unless set.
-const metricsFlagHelp = "address to serve Prometheus /metrics on, apart from the API (env CALLTOP_METRICS_ADDR; off if empty; docs/OPERATIONS.md)"
+func registerMetricsFlag(fs *pflag.FlagSet, addr *string) {
+	fs.StringVar(addr, "metrics-addr", "", "`address` to serve Prometheus /metrics on, apart from the API (off if empty; docs/OPERATIONS.md)")
+	env(fs, "metrics-addr", "CALLTOP_METRICS_ADDR")
+}
 
 // listenMetrics opens the metrics listener, before anything else starts,
 // so a taken or malformed address fails the sidecar at once; nil when
