@@ -30,8 +30,10 @@ var buildVersion = sync.OnceValue(func() string {
 // toolchain recorded it in bi: the module's tag or pseudo-version whether
 // calltop is the main module (the calltop binary, built in a git checkout
 // or with go install) or a dependency (an app embedding the agent).
-// Without one (a test, a build outside version control) it is
-// "0.0.0-dev". It is SemVer without the "v", as NATS micro wants.
+// It is SemVer without the "v", as NATS micro wants: what is not (a
+// bare commit from git describe) becomes a pre-release of 0.0.0, and
+// without any (a test, a build outside version control) it is
+// "0.0.0-dev".
 func versionOf(set string, bi *debug.BuildInfo) string {
 	v := set
 	if v == "" && bi != nil {
@@ -48,8 +50,11 @@ func versionOf(set string, bi *debug.BuildInfo) string {
 		}
 	}
 	v = strings.TrimPrefix(v, "v")
-	if !semver.MatchString(v) {
-		return "0.0.0-dev"
+	switch {
+	case semver.MatchString(v):
+		return v
+	case semver.MatchString("0.0.0-" + v):
+		return "0.0.0-" + v // a bare commit (git describe --always), "devel"
 	}
-	return v
+	return "0.0.0-dev"
 }

@@ -32,6 +32,9 @@ func TestVersionOf(t *testing.T) {
 		{"", &debug.BuildInfo{Main: debug.Module{Path: "example.com/app", Version: "v9.9.9"}}, "0.0.0-dev"},
 		{"", nil, "0.0.0-dev"},
 		{"not a version", nil, "0.0.0-dev"},
+		{"86a4727-dirty", nil, "0.0.0-86a4727-dirty"},
+		{"devel", nil, "0.0.0-devel"},
+		{"v1.2.0-3-g86a4727-dirty", nil, "1.2.0-3-g86a4727-dirty"},
 	} {
 		if got := versionOf(tc.set, tc.bi); got != tc.want {
 			t.Errorf("versionOf(%q, %+v) = %q, want %q", tc.set, tc.bi, got, tc.want)
