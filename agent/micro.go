@@ -121,11 +121,13 @@ func (a *Agent) stopMicro() {
 	}
 }
 
-// microTerminate hangs up a call this agent owns, as a terminate request
-// on the call's own subject does (serveTerminate): through Hangup, with
-// the same end reason, detail and author, so whatever records a hangup
-// records both. The hangup runs in a goroutine of its own: one slow
-// OpenAI answer must not hold the endpoint's other requests.
+// microTerminate hangs up a call this agent owns through terminate, the
+// very function behind the call's own terminate subject: the same end
+// (operator or app, the reason, the author) and the same audit record.
+// A call this agent does not own is answered 404 before anything runs,
+// as on the per-call subject, where only the owner answers. The hangup
+// runs in a goroutine of its own: one slow OpenAI answer must not hold
+// the endpoint's other requests.
 func (a *Agent) microTerminate(req micro.Request) {
 	var t feed.TerminateRequest
 	rep := feed.TerminateReply{V: feed.TerminateVersion}
@@ -143,25 +145,19 @@ func (a *Agent) microTerminate(req micro.Request) {
 		fail("400", fmt.Errorf("terminate: %w", err))
 		return
 	}
-	reason := feed.ReasonOperator
-	switch t.EndReason {
-	case "", feed.ReasonOperator:
-	case feed.ReasonApp:
-		reason = feed.ReasonApp
-	default:
+	if t.EndReason != "" && t.EndReason != feed.ReasonOperator && t.EndReason != feed.ReasonApp {
 		fail("400", fmt.Errorf("end_reason %q: want %q or %q", t.EndReason, feed.ReasonOperator, feed.ReasonApp))
 		return
 	}
-	c := a.lookup(t.CallID)
-	if c == nil {
+	if a.lookup(t.CallID) == nil {
 		fail("404", fmt.Errorf("terminate %s: %w", t.CallID, ErrNotTracked))
 		return
 	}
 	run := func() {
 		ctx, cancel := context.WithTimeout(a.ctx, microWait)
 		defer cancel()
-		a.log.Info("terminate requested", "call", t.CallID, "by", t.Operator, "as", reason, "reason", t.Reason, "via", "micro")
-		if err := a.Hangup(ctx, t.CallID, feed.End{Reason: reason, Detail: t.Reason, By: t.Operator}); err != nil {
+		call, err := a.terminate(ctx, t)
+		if err != nil {
 			code := "502" // OpenAI did not hang up
 			if errors.Is(err, ErrNotTracked) {
 				code = "404"
@@ -169,7 +165,7 @@ func (a *Agent) microTerminate(req micro.Request) {
 			fail(code, err)
 			return
 		}
-		rep.OK, rep.Call = true, c.finalSummary()
+		rep.OK, rep.Call = true, call
 		_ = req.RespondJSON(rep)
 	}
 	if !a.goTracked(run) {

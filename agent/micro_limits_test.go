@@ -35,12 +35,12 @@ func TestMicroRefusedByPermissions(t *testing.T) {
 	rt := realtimetest.NewServer(realtimetest.Options{})
 	t.Cleanup(rt.Close)
 	var logs syncLog
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: "restricted",
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: "restricted",
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), PublishInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("an agent without micro permissions must start: %v", err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() { a.Close(context.Background()) })
 	waitFor(t, "the permission problem in the log", func() bool {
 		s := logs.String()
 		return strings.Contains(s, "NATS refuses the micro service's subjects") && strings.Contains(s, "Permissions Violation")
@@ -87,11 +87,11 @@ func TestMicroCallsFitOneMessage(t *testing.T) {
 	t.Cleanup(nc.Close)
 	rt := realtimetest.NewServer(realtimetest.Options{})
 	t.Cleanup(rt.Close)
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: "busy"})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: "busy"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() { a.Close(context.Background()) })
 	const calls = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

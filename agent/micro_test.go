@@ -71,7 +71,8 @@ func request(t *testing.T, nc *nats.Conn, subject string, data []byte) ([]byte, 
 // lists both with their endpoints under their own subjects; calls answers
 // with the live call of the agent that owns it (and nothing on the
 // other); terminate hangs the call up at OpenAI through the same path as
-// `calltop kill` (ended "operator", by the requester); stats counts it;
+// `calltop kill` (ended "operator", by the requester, in the audit
+// trail); stats counts it;
 // an agent closed leaves discovery.
 func TestMicroFleetDiscovery(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, agent.Config{Name: "alpha"})
@@ -156,6 +157,18 @@ func TestMicroFleetDiscovery(t *testing.T) {
 		t.Fatalf("stand-in saw %d hangups, want 1", n)
 	}
 	ended := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
+	// The audit trail has it as any terminate: who, what, the outcome.
+	// The bad and misaddressed requests above executed nothing: no record.
+	actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer acancel()
+	recs, err := e.feed.ReadAudit(actx, feed.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Who != "ops@host" || recs[0].CallID != id || recs[0].Action != feed.AuditTerminate ||
+		recs[0].Outcome != feed.OutcomeDone || recs[0].Reason != "micro test" || recs[0].User != "alice" {
+		t.Fatalf("audit trail: %+v", recs)
+	}
 
 	// stats counts the call, its usage and its hangup.
 	var st agent.Stats
@@ -169,7 +182,7 @@ func TestMicroFleetDiscovery(t *testing.T) {
 		t.Fatalf("stats: %s; the call ended with %+v", data, ended.Usage)
 	}
 
-	beta.Close()
+	beta.Close(context.Background())
 	waitFor(t, "beta gone from discovery", func() bool {
 		infos = discover(t, nc, prefix, 200*time.Millisecond)
 		_, gone := infos[beta.Instance()]
@@ -192,7 +205,7 @@ func TestMicroSurvivesNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	t.Cleanup(func() { e.agent.Close() }) // before the server goes
+	t.Cleanup(func() { e.agent.Close(context.Background()) }) // before the server goes
 	waitFor(t, "the agent in discovery after the restart", func() bool {
 		return e.feed.NC.IsConnected() && len(discover(t, e.feed.NC, prefix, 200*time.Millisecond)) == 1
 	})
@@ -218,7 +231,7 @@ func TestStatsAcrossAHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Agent == "leaving" && c.Usage.Responses > 0 })
-	leaving.Close()
+	leaving.Close(context.Background())
 	before := e.waitCall(id, "taken over", func(c feed.Call) bool { return c.Agent == "stays" })
 	e.waitCall(id, "more responses after the takeover", func(c feed.Call) bool { return c.Usage.Responses > before.Usage.Responses+1 })
 	e.openai.EndCall(id)

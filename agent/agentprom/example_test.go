@@ -1,6 +1,7 @@
 package agentprom_test
 
 import (
+	"context"
 	"log"
 	"net/http"
 
@@ -19,11 +20,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := agent.New(nc, agent.Config{APIKey: "sk-…"})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: "sk-…"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(agentprom.New(a), collectors.NewGoCollector())
