@@ -20,6 +20,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -130,11 +132,11 @@ type Config struct {
 	// PolicyFor returns the policy a user's calls run under: per-call
 	// limits (seconds, tokens, cost), per-user admission limits and abuse
 	// thresholds. Nil: no limits, default abuse thresholds.
-	PolicyFor func(user string) Policy
+	PolicyFor func(user string) policy.Policy
 	// Credits, if set, is the users' credit: read when a call is admitted
 	// and starts (the call is cut when its cost reaches what was left) and
 	// charged once when it ends. The sidecar uses feed's JetStream store.
-	Credits Credits
+	Credits credits.Credits
 	// ClaimGrace is how long after a client secret expires a call may
 	// still be registered for it before key_unclaimed is raised. Default
 	// 10s.
@@ -194,7 +196,7 @@ type Agent struct {
 	ownHTTP bool // the agent made its HTTP client, so it closes its idle connections
 
 	secrets secretBook
-	adm     *Admission
+	adm     *policy.Admission
 	outbox  *feed.Outbox
 	peers   *peerBook
 	fleet   fleet
@@ -300,7 +302,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		waiting:    make(map[*call]struct{}),
 		flushTimer: stoppedTimer(),
 		ownHTTP:    ownHTTP,
-		adm:        NewAdmission(cfg.PolicyFor),
+		adm:        policy.NewAdmission(cfg.PolicyFor),
 		outbox:     fc.NewOutbox(cfg.OutboxLimit),
 		peers:      newPeerBook(instance, time.Now()),
 	}
@@ -592,4 +594,12 @@ func (a *Agent) creditsRead(err error) {
 	case a.creditsDown.IsZero():
 		a.creditsDown = time.Now()
 	}
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

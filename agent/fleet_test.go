@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 )
@@ -130,7 +132,7 @@ func TestRegisteredTwice(t *testing.T) {
 	}
 }
 
-// downCredits is an app's credit system (agent.Credits) that can be down.
+// downCredits is an app's credit system (credits.Credits) that can be down.
 type downCredits struct {
 	mu   sync.Mutex
 	down bool
@@ -192,7 +194,7 @@ func TestCreditsUnavailable(t *testing.T) {
 		})
 		cr.set(false, 10000) // one cent left: the limit applies as soon as it reads
 		c := e.waitCall(id, "cut by the credit read again", func(c feed.Call) bool { return !c.Live() })
-		if c.End.Detail != agent.CutDetail(feed.LimitCredits) {
+		if c.End.Detail != policy.CutDetail(feed.LimitCredits) {
 			t.Fatalf("end = %+v", c.End)
 		}
 		waitFor(t, "the agent to show credits readable", func() bool {
@@ -203,17 +205,17 @@ func TestCreditsUnavailable(t *testing.T) {
 	})
 	t.Run("hangup", func(t *testing.T) {
 		cr := &downCredits{down: true}
-		e := newEnv(t, realtimetest.Options{}, agent.Config{Credits: cr, PolicyFor: policyForAll(agent.Policy{CreditsUnavailable: agent.CreditsHangup})})
+		e := newEnv(t, realtimetest.Options{}, agent.Config{Credits: cr, PolicyFor: policyForAll(policy.Policy{CreditsUnavailable: policy.CreditsHangup})})
 		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 		e.track(id, "alice")
 		c := e.waitCall(id, "cut", func(c feed.Call) bool { return !c.Live() })
-		if c.End.Detail != agent.CutDetail(feed.LimitCreditsUnavailable) || e.openai.Hangups(id) != 1 {
+		if c.End.Detail != policy.CutDetail(feed.LimitCreditsUnavailable) || e.openai.Hangups(id) != 1 {
 			t.Fatalf("end = %+v", c.End)
 		}
 	})
 	t.Run("allow", func(t *testing.T) {
 		cr := &downCredits{down: true}
-		e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{Credits: cr, PolicyFor: policyForAll(agent.Policy{CreditsUnavailable: agent.CreditsAllow})})
+		e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{Credits: cr, PolicyFor: policyForAll(policy.Policy{CreditsUnavailable: policy.CreditsAllow})})
 		relay := httptest.NewServer(e.agent.Relay(agent.RelayConfig{User: func(r *http.Request) (string, error) { return "alice", nil }}))
 		defer relay.Close()
 		resp, err := http.Post(relay.URL, "application/sdp", strings.NewReader(offer))
@@ -288,7 +290,7 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if _, err := e.credits.Set(ctx, "payer", 5*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := e.peer("first", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	first, _ := e.peer("first", fastFleet(agent.Config{Credits: credits.FromStore(e.credits)}))
 	if err := e.agent.Close(); err != nil { // first is alone
 		t.Fatal(err)
 	}
@@ -304,7 +306,7 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if err != nil || !ok || partial <= 0 {
 		t.Fatalf("after Close: charged %s %v %v, want the cost so far", partial, ok, err)
 	}
-	second, _ := e.peer("second", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	second, _ := e.peer("second", fastFleet(agent.Config{Credits: credits.FromStore(e.credits)}))
 	c := e.waitCall(id, "adopted and talking on", func(c feed.Call) bool {
 		return c.Agent == "second" && c.UsageTerm == 2 && c.Usage.CostUSD > partial.USD()+0.005
 	})

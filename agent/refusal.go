@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -24,7 +25,7 @@ func (r *Refusal) Error() string {
 	return fmt.Sprintf("refused (%d %s): %s", r.Status, r.Reason, r.Detail)
 }
 
-// Admission modes, as published in refused events.
+// policy.Admission modes, as published in refused events.
 const (
 	ModeRelay        = "relay"
 	ModeClientSecret = "client_secret"
@@ -51,7 +52,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
 		a.creditsRead(err)
 		switch {
-		case err != nil && a.policyOf(user).creditsUnavailable() == CreditsAllow:
+		case err != nil && a.policyOf(user).CreditsUnavailableMode() == policy.CreditsAllow:
 			a.log.Warn("credits unreadable at admission; admitting (credits_unavailable: allow)", "user", user, "err", err)
 			unknown = true
 		case err != nil:
@@ -64,7 +65,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 			credits = &usd
 		}
 	}
-	var d Decision
+	var d policy.Decision
 	if check {
 		d = a.adm.Check(user, now, credits)
 	} else {
@@ -72,7 +73,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 	}
 	var err error
 	if !d.OK {
-		err = d.Err()
+		err = &Refusal{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
 	}
 	counted = d.OK && !check
 	if err == nil && a.cfg.Admit != nil {
@@ -113,10 +114,10 @@ func (a *Agent) refused(mode, user string, ref *Refusal, now time.Time) {
 	a.log.Info("call refused", "mode", mode, "user", user, "status", status, "reason", ref.Reason)
 }
 
-// policyOf is user's policy (the zero Policy without PolicyFor).
-func (a *Agent) policyOf(user string) Policy {
+// policyOf is user's policy (the zero policy.Policy without PolicyFor).
+func (a *Agent) policyOf(user string) policy.Policy {
 	if a.cfg.PolicyFor == nil {
-		return Policy{}
+		return policy.Policy{}
 	}
 	return a.cfg.PolicyFor(user)
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -141,12 +143,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cl.NC.Close()
-	credits, err := cl.Credits(ctx)
+	store, err := cl.Credits(ctx)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("credit store: %w", err)
 	}
-	cfg.Credits = agent.StoreCredits(credits)
+	cfg.Credits = credits.FromStore(store)
 	a, err := agent.New(cl.NC, cfg)
 	if err != nil {
 		ln.Close()
@@ -194,16 +196,16 @@ func loopback(addr string) bool {
 // sidecarPolicy combines the policy file with the per-call limit flags:
 // the file gives each user's policy, and a limit flag given on the command
 // line overrides that limit for every user.
-func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) agent.Policy, error) {
+func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) policy.Policy, error) {
 	if maxSeconds < 0 || maxTokens < 0 || maxCost < 0 {
 		return nil, errors.New("--max-call-seconds, --max-call-tokens and --max-call-cost must be ≥ 0")
 	}
-	if err := (agent.Policy{CreditsUnavailable: creditsDown}).Validate(); err != nil {
+	if err := (policy.Policy{CreditsUnavailable: creditsDown}).Validate(); err != nil {
 		return nil, fmt.Errorf("--credits-unavailable: %w", err)
 	}
-	var pf *agent.PolicyFile
+	var pf *policy.File
 	if file != "" {
-		f, err := agent.LoadPolicyFile(file)
+		f, err := policy.Load(file)
 		if err != nil {
 			return nil, err
 		}
@@ -214,8 +216,8 @@ func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens 
 	if pf == nil && !given["max-call-seconds"] && !given["max-call-tokens"] && !given["max-call-cost"] && creditsDown == "" {
 		return nil, nil
 	}
-	return func(user string) agent.Policy {
-		var p agent.Policy
+	return func(user string) policy.Policy {
+		var p policy.Policy
 		if pf != nil {
 			p = pf.For(user)
 		}

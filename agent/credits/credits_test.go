@@ -1,4 +1,4 @@
-package agent
+package credits
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func TestStoreCredits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c Credits = StoreCredits(store)
+	var c Credits = FromStore(store)
 	if _, ok, err := c.Remaining(ctx, "alice@example.com"); ok || err != nil {
 		t.Fatalf("no entry: ok %v err %v", ok, err)
 	}

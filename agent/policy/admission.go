@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 )
 
 // Admission refusal reasons, as they appear in refused events
-// (feed.Refusal.Reason) and in Refusal.Reason.
+// (feed.Refusal.Reason) and in the agent's refusals.
 const (
 	RefuseCredits     = "credits"     // 402: no credit left
 	RefuseConcurrency = "concurrency" // 429: at MaxConcurrent live calls
@@ -25,15 +25,6 @@ type Decision struct {
 	Status int    // 200 when OK; 402 or 429 when refused
 	Reason string // RefuseCredits, RefuseConcurrency, RefuseHourly
 	Detail string // for people
-}
-
-// Err is nil when d admits, else a *Refusal, the error Config.Admit hooks
-// return.
-func (d Decision) Err() error {
-	if d.OK {
-		return nil
-	}
-	return &Refusal{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
 }
 
 // Admission counts each user's live calls and the calls they started in

@@ -1,4 +1,4 @@
-package agent
+package credits
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 )
 
 // Credits is a per-user prepaid balance in micro-dollars, the interface an
-// app implements over its own billing (or StoreCredits over calltop's
+// app implements over its own billing (or FromStore over calltop's
 // built-in store). The agent reads Remaining when a call is admitted and
 // starts, cuts the call when its cost reaches that, and Charges the call's
 // cost.
 type Credits interface {
 	// Remaining is what user has left; ok false means the user has no
 	// credit limit. On an error the user's policy decides
-	// (Policy.CreditsUnavailable): by default new calls are refused with
+	// (policy.Policy.CreditsUnavailable): by default new calls are refused with
 	// 503, and calls OpenAI already has run flagged until it answers.
 	Remaining(ctx context.Context, user string) (left feed.Micros, ok bool, err error)
 	// Charge says that callID, a call of user, has cost total so far: its
@@ -29,9 +29,9 @@ type Credits interface {
 	Charge(ctx context.Context, user, callID string, total feed.Micros) error
 }
 
-// StoreCredits adapts calltop's built-in credit store (feed.Client.Credits)
+// FromStore adapts calltop's built-in credit store (feed.Client.Credits)
 // to Credits.
-func StoreCredits(s *feed.CreditStore) Credits { return storeCredits{s} }
+func FromStore(s *feed.CreditStore) Credits { return storeCredits{s} }
 
 type storeCredits struct{ s *feed.CreditStore }
 
