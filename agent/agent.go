@@ -197,6 +197,8 @@ type Agent struct {
 
 	secrets secretBook
 	adm     *policy.Admission
+	counts  *sharedCounts
+	ledger  *ledger
 	outbox  *feed.Outbox
 	peers   *peerBook
 	fleet   fleet
@@ -307,13 +309,17 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		peers:      newPeerBook(instance, time.Now()),
 	}
 	a.started = time.Now().UTC()
+	a.counts = newSharedCounts(a)
+	a.ledger = newLedger(a)
 	if err := a.fleet.start(a); err != nil {
 		cancel()
 		a.outbox.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	a.wg.Add(1)
+	a.wg.Add(3)
 	go a.publishLoop()
+	go func() { defer a.wg.Done(); a.counts.work() }()
+	go func() { defer a.wg.Done(); a.ledger.watch() }()
 	if cfg.Notify != nil {
 		a.notes = startNotifier(a, *cfg.Notify, notifyKey)
 	}
@@ -421,6 +427,11 @@ func (a *Agent) Close() error {
 	a.notes.stop()
 	a.wg.Wait()
 	handed := a.fleet.goodbye(n, a.handoff)
+	cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if !a.counts.flush(cctx) {
+		a.log.Warn("shared counts not updated before closing; the agents that see this one gone purge them")
+	}
+	ccancel()
 	if a.ownHTTP {
 		a.cfg.HTTPClient.CloseIdleConnections()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/calltop/calltop/agent/credits"
 	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
@@ -40,6 +41,12 @@ type budget struct {
 	secTimer     *time.Timer
 	hungUpAt     time.Time // our hangup succeeded at
 	admitted     bool      // counted by policy.Admission (released once at the end)
+	// charged is the running total Credits.Charge took last; charging:
+	// a charge is in flight; settled: the final charge began, no more
+	// charges as the call spends (see ledger).
+	charged           feed.Micros
+	charging, settled bool
+	served            bool // in the ledger
 }
 
 // setupBudget reads the call's policy and the user's credit, counts the
@@ -66,18 +73,31 @@ func (c *call) setupBudget() *feed.Flag {
 		case err != nil:
 			c.creditsUnreadable(err)
 		case ok:
+			if c.term > 1 {
+				// Adopted: what the former owner charged is in Remaining
+				// already; count it as this call's own (see ledger).
+				if m, err := feed.MicrosFromUSD(c.acct.usage.CostUSD); err == nil {
+					c.budget.charged = m
+					usd, _ = feed.AddMicros(usd, m)
+				}
+			}
 			c.budget.credits = &usd
 		}
 	}
 	c.budget.setEffective()
 	var over *feed.Flag
 	if !c.meta.admitted {
+		a.counts.enter(c.meta.User, c.term > 1, c.start)
 		over = a.adm.Register(c.meta.User, c.start)
 		if over != nil {
 			c.budget.marks.Note(policy.Verdict{Flags: []feed.Flag{*over}})
 		}
 	}
 	c.budget.admitted = true
+	if a.cfg.Credits != nil && (c.budget.credits != nil || c.budget.creditsUnknown) {
+		c.budget.served = true
+		a.ledger.serve(c)
+	}
 	if d := c.budget.policy.MaxSeconds; d > 0 {
 		c.budget.secTimer = time.AfterFunc(d, func() { c.enforce(time.Now()) })
 	}
@@ -142,7 +162,11 @@ func (c *call) releaseBudgetLocked() {
 	}
 	if c.budget.admitted {
 		c.budget.admitted = false
-		c.a.adm.Release(c.meta.User)
+		c.a.release(c.meta.User)
+	}
+	if c.budget.served {
+		c.budget.served = false
+		c.a.ledger.drop(c)
 	}
 }
 
@@ -162,6 +186,11 @@ func (c *call) enforce(now time.Time) {
 		c.retryCredits()
 	}
 	u := c.usageLocked(now)
+	if b.served && !u.CostUnknown {
+		if total, err := feed.MicrosFromUSD(u.CostUSD); err == nil {
+			c.chargeSpentLocked(total)
+		}
+	}
 	elapsed := now.Sub(c.start)
 	if b.next == nil || elapsed-b.next.Elapsed >= b.policy.BurnWindowOrDefault() {
 		b.window, b.next = b.next, &policy.Sample{Elapsed: elapsed, CostUSD: u.CostUSD}
@@ -241,9 +270,11 @@ func (c *call) wrapUp(conn *websocket.Conn, w feed.Warning) {
 // a charge says "this call's total is now usd" (Credits.Charge), so it can
 // be repeated by a retry, a restart or the agent that takes the call over
 // without ever counting twice. limited says the user has (or may have) a
-// credit limit; without one nothing is charged. It retries while the
-// store is unreachable until the agent closes, then once more.
-func (c *call) charge(usd float64, limited bool) {
+// credit limit; without one nothing is charged. final says the call ended:
+// then a credits.Settler settles it (its live spend into the balance). It
+// retries while the store is unreachable until the agent closes, then
+// once more.
+func (c *call) charge(usd float64, limited, final bool) {
 	a := c.a
 	if a.cfg.Credits == nil || !limited || usd <= 0 {
 		return
@@ -256,6 +287,20 @@ func (c *call) charge(usd float64, limited bool) {
 	try := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		// After the charges in flight as the call spent, never before
+		// (a spend landing after the settle would count twice).
+		su := a.ledger.user(c.meta.User)
+		su.mu.Lock()
+		defer su.mu.Unlock()
+		if !final {
+			return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
+		}
+		c.mu.Lock()
+		c.budget.settled = true
+		c.mu.Unlock()
+		if s, ok := a.cfg.Credits.(credits.Settler); ok {
+			return s.Settle(ctx, c.meta.User, c.id, total)
+		}
 		return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
 	}
 	run := func() {

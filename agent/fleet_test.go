@@ -281,9 +281,10 @@ func TestRestartWithTheSameName(t *testing.T) {
 }
 
 // TestCloseChargesTheTotalSoFar: an agent stopped with no other agent to
-// take its calls charges each call's cost so far; the agent that adopts
-// the call later charges its whole total when it ends, and the user pays
-// the call once: the balance drops by exactly its final cost.
+// take its calls charges each call's cost so far (its live spend); the
+// agent that adopts the call carries that spend on and settles the whole
+// total when it ends, and the user pays the call once: the balance drops
+// by exactly its final cost, and nothing stays counted as live spend.
 func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{}), withCredits())
 	ctx := context.Background()
@@ -302,9 +303,15 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	partial, ok, err := e.credits.Charged(ctx, id)
-	if err != nil || !ok || partial <= 0 {
-		t.Fatalf("after Close: charged %s %v %v, want the cost so far", partial, ok, err)
+	// The cost so far is the call's live spend: deducted from what the
+	// user has left, not yet from the balance.
+	spend, err := e.credits.LiveSpend(ctx, "payer")
+	partial := spend[id]
+	if err != nil || partial <= 0 {
+		t.Fatalf("after Close: live spend %v %v, want the cost so far", spend, err)
+	}
+	if left, _, _ := e.credits.Available(ctx, "payer"); left != 5*feed.Dollar-partial {
+		t.Fatalf("after Close: %s left, want $5 - %s", left, partial)
 	}
 	second, _ := e.peer("second", fastFleet(agent.Config{Credits: credits.FromStore(e.credits)}))
 	c := e.waitCall(id, "adopted and talking on", func(c feed.Call) bool {
@@ -325,4 +332,8 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if bal, _, _ := e.credits.Balance(ctx, "payer"); bal != 5*feed.Dollar-total || total <= partial {
 		t.Fatalf("balance %s after a call of %s (partial charge %s): want $5 - the final cost, once", bal, total, partial)
 	}
+	waitFor(t, "the live spend settled", func() bool {
+		left, _, _ := e.credits.Available(ctx, "payer")
+		return left == 5*feed.Dollar-total
+	})
 }

@@ -68,8 +68,17 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 	var d policy.Decision
 	if check {
 		d = a.adm.Check(user, now, credits)
+		if d.OK {
+			d = a.counts.checkOnly(ctx, user, a.policyOf(user), now)
+		}
 	} else {
 		d = a.adm.Decide(user, now, credits)
+		if d.OK {
+			// Counted here; now across agents (see sharedCounts).
+			if d = a.counts.admit(ctx, user, a.policyOf(user), now); !d.OK {
+				a.adm.Release(user)
+			}
+		}
 	}
 	var err error
 	if !d.OK {
@@ -86,7 +95,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		return counted, credits, unknown, nil
 	}
 	if counted {
-		a.adm.Release(user)
+		a.release(user)
 	}
 	if !errors.As(err, &ref) {
 		ref = &Refusal{Status: http.StatusServiceUnavailable, Reason: "admission_error", Detail: err.Error()}

@@ -60,6 +60,8 @@ type CreditStore struct {
 	c        *Client
 	balances jetstream.KeyValue
 	charges  jetstream.KeyValue
+	counts   *Counters // live spend (credits_spend.go)
+	spent    spendBook
 	now      func() time.Time
 	// wrote, when set (by tests), is called after each write a Charge
 	// makes ("recorded", "debited", "applied", "settled"); an error stops
@@ -106,7 +108,16 @@ func (s *CreditStore) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
+	counts := s.counts
+	if counts == nil {
+		if counts, err = s.c.Counters(ctx); err != nil {
+			return fmt.Errorf("credits: %w", err)
+		}
+	} else if err := counts.Ensure(ctx); err != nil {
+		return fmt.Errorf("credits: %w", err)
+	}
 	if s.balances == nil {
+		s.counts = counts
 		// Set once, by Credits: a handle names its bucket, so it works
 		// on a bucket recreated later, and other goroutines read it.
 		s.balances, s.charges = balances, charges
