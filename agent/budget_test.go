@@ -15,6 +15,7 @@ import (
 	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func policyForAll(p policy.Policy) func(string) policy.Policy {
@@ -246,7 +247,7 @@ func TestLimitEnforcedWhileNATSDown(t *testing.T) {
 	e.nats.Shutdown()
 
 	waitFor(t, "the hangup while NATS is down", func() bool { return e.openai.Hangups(id) == 1 })
-	srv, err := feed.RunServer(feed.ServerOptions{Port: port, StoreDir: dir})
+	srv, err := natsserver.Run(natsserver.Options{Port: port, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

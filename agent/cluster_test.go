@@ -14,11 +14,12 @@ import (
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // runCluster starts n embedded nats-servers clustered on loopback, with
 // JetStream, and returns them and the URL list clients dial.
-func runCluster(t *testing.T, n int) ([]*feed.Server, string) {
+func runCluster(t *testing.T, n int) ([]*natsserver.Server, string) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]string, n)
@@ -31,15 +32,15 @@ func runCluster(t *testing.T, n int) ([]*feed.Server, string) {
 		ln.Close()
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
 	}
-	servers := make([]*feed.Server, n)
+	servers := make([]*natsserver.Server, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() { // members wait for each other: start them together
 			defer wg.Done()
-			servers[i], errs[i] = feed.RunServer(feed.ServerOptions{Port: -1, Name: fmt.Sprintf("n%d", i+1),
-				StoreDir: t.TempDir(), Cluster: &feed.ClusterOptions{Name: "calltop", Port: ports[i], Routes: routes}})
+			servers[i], errs[i] = natsserver.Run(natsserver.Options{Port: -1, Name: fmt.Sprintf("n%d", i+1),
+				StoreDir: t.TempDir(), Cluster: &natsserver.ClusterOptions{Name: "calltop", Port: ports[i], Routes: routes}})
 		}()
 	}
 	wg.Wait()

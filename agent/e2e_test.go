@@ -15,13 +15,14 @@ import (
 	"github.com/calltop/calltop/agent/credits"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // env is one test's world: an embedded NATS, the OpenAI stand-in, an agent
 // and a watcher folding everything the agent publishes into a Board.
 type env struct {
 	t       *testing.T
-	nats    *feed.Server
+	nats    *natsserver.Server
 	credits *feed.CreditStore
 	openai  *realtimetest.Server
 	feed    *feed.Client

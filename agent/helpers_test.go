@@ -6,13 +6,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // runNATS starts an embedded NATS with JetStream (in storeDir, or a
 // temporary store) and connects to it; both are closed when tb ends.
-func runNATS(tb testing.TB, storeDir string) (*feed.Server, *nats.Conn) {
+func runNATS(tb testing.TB, storeDir string) (*natsserver.Server, *nats.Conn) {
 	tb.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1, StoreDir: storeDir})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1, StoreDir: storeDir})
 	if err != nil {
 		tb.Fatal(err)
 	}

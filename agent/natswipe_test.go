@@ -10,6 +10,7 @@ import (
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestNATSWipeHeals: NATS restarts on an empty store (its data lost).
@@ -38,7 +39,7 @@ func TestNATSWipeHeals(t *testing.T) {
 	e.nats.Shutdown()
 	waitFor(t, "the dashboard to say it cannot read", func() bool { _, _, stale := e.w.Stale(); return stale })
 	t.Logf("stale after %s", time.Since(t0).Round(time.Millisecond))
-	srv, err := feed.RunServer(feed.ServerOptions{Port: port, StoreDir: t.TempDir()}) // empty
+	srv, err := natsserver.Run(natsserver.Options{Port: port, StoreDir: t.TempDir()}) // empty
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestWebhookCallEnded: each call's final record reaches the app once,
@@ -168,7 +169,7 @@ func TestWebhookAfterNATSWipe(t *testing.T) {
 	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })
 	port := e.nats.Addr().(*net.TCPAddr).Port
 	e.nats.Shutdown()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: port, StoreDir: t.TempDir()}) // empty
+	srv, err := natsserver.Run(natsserver.Options{Port: port, StoreDir: t.TempDir()}) // empty
 	if err != nil {
 		t.Fatal(err)
 	}

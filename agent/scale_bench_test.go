@@ -22,6 +22,7 @@ import (
 	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // standInEnv, when set, makes the test binary a child process that runs
@@ -59,7 +60,7 @@ func runStandIn(n string) error {
 	if err := raiseNoFile(calls + 512); err != nil {
 		return fmt.Errorf("stand-in: %w", err)
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		return fmt.Errorf("stand-in NATS: %w", err)
 	}

@@ -7,15 +7,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/calltop/calltop/natsserver"
 )
 
 var prefixN atomic.Int64
 
 // newTestClient starts an embedded NATS with JetStream and returns a client
 // under a unique prefix.
-func newTestClient(t *testing.T) (*Client, *Server) {
+func newTestClient(t *testing.T) (*Client, *natsserver.Server) {
 	t.Helper()
-	srv, err := RunServer(ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestLateDashboardAt10kCalls: 10,000 calls, each with many usage events,
@@ -175,7 +177,7 @@ func TestWatcherResubscribesAfterWipe(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 	srv.Shutdown()
 	waitFor(t, "stale", func() bool { _, _, stale := w.Stale(); return stale })
-	srv2, err := RunServer(ServerOptions{Port: port})
+	srv2, err := natsserver.Run(natsserver.Options{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func TestWatcherResubscribesAfterWipe(t *testing.T) {
 // are sent.
 func TestOutboxStoresThroughAnOutage(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := RunServer(ServerOptions{Port: -1, StoreDir: dir})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestOutboxStoresThroughAnOutage(t *testing.T) {
 	if o.Len() != 5 {
 		t.Fatalf("outbox holds %d, want 5 while NATS is down", o.Len())
 	}
-	srv2, err := RunServer(ServerOptions{Port: port, StoreDir: dir})
+	srv2, err := natsserver.Run(natsserver.Options{Port: port, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // world is a Server on 127.0.0.1 over an embedded NATS, with one operator
@@ -30,7 +31,7 @@ type world struct {
 
 func newWorld(t *testing.T, tune func(*Config)) *world {
 	t.Helper()
-	ns, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	ns, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // natsURL is the embedded NATS server shared by the package's tests; each
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 		runWorker(spec) // one implementation under BenchmarkFrame's load
 		return
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tui tests: embedded NATS:", err)
 		os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestStaleAcrossANATSRestart runs the dashboard on a real Watcher over
@@ -17,7 +18,7 @@ import (
 // dashboard cannot read, clears once the Watcher has subscribed to the
 // new stream, and a call published then shows.
 func TestStaleAcrossANATSRestart(t *testing.T) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestStaleAcrossANATSRestart(t *testing.T) {
 		t.Errorf("the last known state is gone:\n%s", s)
 	}
 
-	srv2, err := feed.RunServer(feed.ServerOptions{Port: port})
+	srv2, err := natsserver.Run(natsserver.Options{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}

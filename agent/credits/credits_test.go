@@ -5,10 +5,11 @@ import (
 	"testing"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func TestStoreCredits(t *testing.T) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

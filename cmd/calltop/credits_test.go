@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func embeddedNATS(t *testing.T) string {
 	t.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,7 +57,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // demo is everything the demo runs but the dashboard: an embedded NATS,
 // the OpenAI stand-in simulating calls, and an agent tracking them.
 type demo struct {
-	srv    *feed.Server
+	srv    *natsserver.Server
 	cl     *feed.Client
 	openai *realtimetest.Server
 	agent  *agent.Agent
@@ -153,7 +154,7 @@ func demoPolicy(user string) policy.Policy {
 // terminals' `calltop ls` and `calltop credits` must be pointed there, or
 // they act on whatever owns addr. The dashboard's header shows it too
 // (tui.Options.Where), since the line on stderr is gone once it starts.
-func startDemoNATS(addr string, w io.Writer) (*feed.Server, error) {
+func startDemoNATS(addr string, w io.Writer) (*natsserver.Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--nats-listen %q: %w", addr, err)
@@ -164,13 +165,13 @@ func startDemoNATS(addr string, w io.Writer) (*feed.Server, error) {
 	}
 	moved := false
 	if port == 0 {
-		port = -1 // RunServer's 0 is NATS's 4222
+		port = -1 // natsserver.Run's 0 is NATS's 4222
 	} else if ln, err := net.Listen("tcp", addr); err == nil {
 		ln.Close()
 	} else {
 		port, moved = -1, true
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Host: host, Port: port})
+	srv, err := natsserver.Run(natsserver.Options{Host: host, Port: port})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestMain lets a test run `calltop` in a process of its own: the test
@@ -101,7 +102,7 @@ func waitUntil(t testing.TB, limit time.Duration, what string, cond func() bool)
 // processes.
 func fleetWorld(t *testing.T) (natsURL string, rt *realtimetest.Server) {
 	t.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // `calltop demo --headless` is the load generator (issue 11 §5): the demo's
@@ -97,7 +98,7 @@ type loadgenRun struct {
 	cfg    loadgenConfig
 	stderr io.Writer
 
-	srv     *feed.Server
+	srv     *natsserver.Server
 	cl      *feed.Client
 	js      jetstream.JetStream
 	counter *byteCounter

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // TestLoadgenSmall runs `calltop demo --headless` small and fast (4 calls,
@@ -112,7 +113,7 @@ func TestLoadgenSmall(t *testing.T) {
 // TestByteCounterCountsTheWire: a message is counted as NATS carries it,
 // subject + headers as encoded + payload, under the kind its subject says.
 func TestByteCounterCountsTheWire(t *testing.T) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // evil is a user as a SIP From header may carry it: it retitles the
@@ -30,7 +31,7 @@ func assertPrintable(t *testing.T, what, out string) {
 // a client on the default prefix, as the commands use.
 func runNATS(t *testing.T) (string, *feed.Client) {
 	t.Helper()
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

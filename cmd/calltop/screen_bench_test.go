@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent/realtimetest"
-	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // BenchmarkOpenAIToScreen is the freshness figure of docs/BENCHMARKS.md:
@@ -27,7 +27,7 @@ import (
 //
 //	go test -run '^$' -bench OpenAIToScreen -benchtime 200x ./cmd/calltop
 func BenchmarkOpenAIToScreen(b *testing.B) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/feed/feedtest"
+	"github.com/calltop/calltop/natsserver"
 )
 
 var (
@@ -71,7 +72,7 @@ func benchServe(b *testing.B, calls, sessions int) {
 		b.Skip("the server's CPU and memory are read from /proc: Linux only")
 	}
 	b.ReportMetric(0, "ns/op") // one measurement, not a loop
-	ns, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	ns, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

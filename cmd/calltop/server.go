@@ -7,7 +7,7 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -25,7 +25,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || port < 1 || port > 65535 {
 		return fmt.Errorf("--listen %q: port must be 1-65535", *listen)
 	}
-	srv, err := feed.RunServer(feed.ServerOptions{Host: host, Port: port, StoreDir: *store})
+	srv, err := natsserver.Run(natsserver.Options{Host: host, Port: port, StoreDir: *store})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package feed
+package natsserver
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// ServerOptions configures an embedded NATS server.
-type ServerOptions struct {
+// Options configures an embedded NATS server.
+type Options struct {
 	Host     string // default 127.0.0.1: traffic stays on loopback unless asked
 	Port     int    // 0 = 4222; -1 = a free port
 	StoreDir string // JetStream store; "" = a temporary directory removed on Shutdown
@@ -37,9 +37,9 @@ type Server struct {
 	tmp string
 }
 
-// RunServer starts a NATS server with JetStream and waits until it accepts
+// Run starts a NATS server with JetStream and waits until it accepts
 // connections.
-func RunServer(o ServerOptions) (*Server, error) {
+func Run(o Options) (*Server, error) {
 	s := &Server{}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
