@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent/realtimetest"
-	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/natsserver"
 )
 
 // relayCall posts an SDP offer to an agent's relay for user, as a
@@ -32,7 +32,7 @@ func (c *child) relayCall(t *testing.T, user string) (int, string) {
 // first call is killed, its live count comes back down once the call is
 // adopted and ends, and the user can call again.
 func TestConcurrencyAcrossAgents(t *testing.T) {
-	srv, err := feed.RunServer(feed.ServerOptions{Port: -1})
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
