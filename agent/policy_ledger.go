@@ -211,9 +211,11 @@ func sameMicros(a, b *feed.Micros) bool {
 	return *a == *b
 }
 
-// chargeSpent charges the call's running total (micro-dollars) as it
-// spends, off the caller's goroutine, one charge per call at a time; the
-// next evaluation charges what came meanwhile.
+// chargeSpentLocked charges the call's running total (micro-dollars) as
+// it spends, off the caller's goroutine, one charge per call at a time:
+// when a charge lands and the cost moved meanwhile, the new total is
+// charged at once, so a call's charges trail its cost by one round trip to
+// NATS, not by an evaluation interval.
 func (c *call) chargeSpentLocked(total feed.Micros) {
 	b := &c.budget
 	if b.charging || b.settled || total <= b.charged {
@@ -221,35 +223,59 @@ func (c *call) chargeSpentLocked(total feed.Micros) {
 	}
 	b.charging = true
 	ok := c.a.goTracked(func() {
-		a := c.a
-		su := a.ledger.user(c.meta.User)
-		su.mu.Lock()
-		c.mu.Lock()
-		settled := c.budget.settled
-		c.mu.Unlock()
-		var err error
-		if !settled {
-			ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
-			err = a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
-			cancel()
-		}
-		su.mu.Unlock()
-		a.creditsRead(err)
-		c.mu.Lock()
-		c.budget.charging = false
-		if err == nil && total > c.budget.charged {
-			c.budget.charged = total
-		}
-		c.mu.Unlock()
-		if err != nil {
-			a.log.Warn("charge as the call spends failed; the next evaluation tries again", "call", c.id, "err", err)
-			return
-		}
-		if _, watched := a.cfg.Credits.(credits.Watcher); !watched {
-			a.ledger.changed(feed.UserKey(c.meta.User))
+		for {
+			err := c.chargeSpent(total)
+			c.mu.Lock()
+			next, ok := feed.Micros(0), false
+			if err == nil && !c.ended && !c.budget.settled {
+				if u := c.usageLocked(time.Now()); !u.CostUnknown {
+					next, err = feed.MicrosFromUSD(u.CostUSD)
+					ok = err == nil && next > c.budget.charged
+				}
+			}
+			if !ok {
+				c.budget.charging = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			total = next
 		}
 	})
 	if !ok {
 		b.charging = false
 	}
+}
+
+// chargeSpent makes one charge of total, in turn with the reads of the
+// user's balance on this agent (see ledger).
+func (c *call) chargeSpent(total feed.Micros) error {
+	a := c.a
+	su := a.ledger.user(c.meta.User)
+	su.mu.Lock()
+	c.mu.Lock()
+	settled := c.budget.settled
+	c.mu.Unlock()
+	var err error
+	if !settled {
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+		err = a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
+		cancel()
+		if err == nil {
+			// Before a read of the balance can see the charge.
+			c.mu.Lock()
+			c.budget.charged = max(c.budget.charged, total)
+			c.mu.Unlock()
+		}
+	}
+	su.mu.Unlock()
+	a.creditsRead(err)
+	if err != nil {
+		a.log.Warn("charge as the call spends failed; the next evaluation tries again", "call", c.id, "err", err)
+		return err
+	}
+	if _, watched := a.cfg.Credits.(credits.Watcher); !watched {
+		a.ledger.changed(feed.UserKey(c.meta.User))
+	}
+	return nil
 }

@@ -2,11 +2,13 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Live spend. A balance in the store is what a user had before their live
@@ -89,11 +91,27 @@ func (s *CreditStore) LiveSpend(ctx context.Context, user string) (map[string]Mi
 
 // Available is what user has left now: the balance minus the spend of
 // their live calls. ok is false when the user has no entry (no credit
-// limit). The counters are read before the balance (see Settle).
+// limit). It reads the counters, then the charge records of their calls,
+// then the balance: a call whose record says its settle reached the
+// balance already (applied at least its spend) is not deducted twice.
+// Between the settle's debit and its record a call is deducted twice for
+// a moment, never zero times.
 func (s *CreditStore) Available(ctx context.Context, user string) (left Micros, ok bool, err error) {
 	spent, err := s.LiveSpend(ctx, user)
 	if err != nil {
 		return 0, false, err
+	}
+	for callID, v := range spent {
+		rec, _, err := s.record(ctx, callID)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("credits of %s: %w", user, err)
+		}
+		if rec.User == user && rec.Applied >= v {
+			delete(spent, callID) // settled: in the balance now
+		}
 	}
 	b, ok, err := s.Balance(ctx, user)
 	if err != nil || !ok {

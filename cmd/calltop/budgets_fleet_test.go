@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent/realtimetest"
+	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
 )
 
@@ -80,4 +82,107 @@ func TestConcurrencyAcrossAgents(t *testing.T) {
 		st, _ := b.relayCall(t, "erin")
 		return st == http.StatusCreated
 	})
+}
+
+// TestCreditsAcrossAgents: a user with credit for about one and a half
+// calls makes two overlapping calls, one on each of two agent processes.
+// Each agent charges its call as it spends and watches the user's
+// balance, so at least one call is cut (policy:credits) when the other
+// agent's call spent the rest, each cut call was told to wrap up before
+// the hangup (the stand-in saw the system message first), and the final
+// balance is below zero by at most one response's cost per call.
+func TestCreditsAcrossAgents(t *testing.T) {
+	srv, err := natsserver.Run(natsserver.Options{Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	rt := realtimetest.NewServer(realtimetest.Options{})
+	t.Cleanup(rt.Close)
+	pol := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(pol, []byte(`{"default": {"wrap_up": true, "warn_at": 0.5}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	a := startAgent(t, "agent-a", srv.ClientURL(), rt, "--policy", pol)
+	b := startAgent(t, "agent-b", srv.ClientURL(), rt, "--policy", pol)
+	script := realtimetest.Script{Turns: 10, TurnGap: 20 * time.Millisecond, EndAfterTurns: true}
+
+	// What one call costs, and one response on average: a user without
+	// a credit limit.
+	calib := rt.NewCall(script)
+	a.track(t, calib, "calibration")
+	var one feed.Summary
+	waitUntil(t, 30*time.Second, "the calibration call to end", func() bool {
+		one = lsJSON(t, srv.ClientURL())[calib]
+		return one.EndedAt != nil
+	})
+	perResponse := one.CostUSD / float64(one.Responses)
+	t.Logf("%s calibrated: %d responses, $%.6f", time.Since(t0), one.Responses, one.CostUSD)
+
+	ctx := context.Background()
+	nc, err := feed.Connect(srv.ClientURL(), "credits-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cl, err := feed.NewClient(nc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cl.Credits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit, err := feed.MicrosFromUSD(1.5 * one.CostUSD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Set(ctx, "payer", credit); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{rt.NewCall(script), rt.NewCall(script)}
+	a.track(t, ids[0], "payer")
+	b.track(t, ids[1], "payer")
+	var calls map[string]feed.Summary
+	waitUntil(t, 30*time.Second, "both calls to end", func() bool {
+		calls = lsJSON(t, srv.ClientURL())
+		return calls[ids[0]].EndedAt != nil && calls[ids[1]].EndedAt != nil
+	})
+	t.Log(time.Since(t0), " both ended")
+	cut := 0
+	for _, id := range ids {
+		s := calls[id]
+		if s.EndReason != "policy:credits" && s.EndDetail != "policy:credits" {
+			continue
+		}
+		cut++
+		msgs := rt.SystemMessages(id)
+		if len(msgs) == 0 || !strings.Contains(msgs[0], "wrap up") {
+			t.Errorf("call %s cut without a wrap-up before the hangup (system messages %q)", id, msgs)
+		}
+	}
+	if cut == 0 {
+		t.Fatalf("no call cut for credits: %+v %+v", calls[ids[0]], calls[ids[1]])
+	}
+	// Settled: nothing left as live spend, the balance is final.
+	var balance feed.Micros
+	waitUntil(t, 20*time.Second, "both calls settled", func() bool {
+		spend, err := store.LiveSpend(ctx, "payer")
+		balance, _, _ = store.Balance(ctx, "payer")
+		return err == nil && len(spend) == 0
+	})
+	spent := calls[ids[0]].CostUSD + calls[ids[1]].CostUSD
+	if got := credit.USD() - spent; got-balance.USD() > 1e-5 || balance.USD()-got > 1e-5 {
+		t.Errorf("balance %s, want the credit %s minus the calls' %.6f", balance, credit, spent)
+	}
+	over := -balance.USD()
+	t.Logf("credit %s, calls %.6f + %.6f, balance %s: overshoot %.2f responses (a response: $%.6f)",
+		credit, calls[ids[0]].CostUSD, calls[ids[1]].CostUSD, balance, over/perResponse, perResponse)
+	if os.Getenv("BUDGETS_DEBUG") != "" {
+		t.Logf("agent-a:\n%s\nagent-b:\n%s", a.out.String(), b.out.String())
+	}
+	if over > 2*2*perResponse { // one response per concurrent call, twice the average response
+		t.Fatalf("overshoot $%.6f: more than one response per concurrent call ($%.6f each on average)", over, perResponse)
+	}
 }
