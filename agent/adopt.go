@@ -181,6 +181,9 @@ func (a *Agent) finishAdoptedEnded(ctx context.Context, st *feed.CallState, rec 
 	if err != nil {
 		a.log.Error("final record not queued", "call", rec.CallID, "err", err)
 	}
+	if ended.Usage != nil {
+		a.settleOrphan(rec.User, rec.CallID, ended.Usage.CostUSD)
+	}
 }
 
 // yield stops following a call another agent took over at a higher term:

@@ -279,3 +279,25 @@ func (c *call) chargeSpent(total feed.Micros) error {
 	}
 	return nil
 }
+
+// settleOrphan settles a call its owner ended but died before settling
+// (found by an adopter): its live spend would otherwise stay deducted
+// from the user's credit. Settling is idempotent, so a call the owner did
+// settle is not charged again.
+func (a *Agent) settleOrphan(user, callID string, usd float64) {
+	s, ok := a.cfg.Credits.(credits.Settler)
+	if !ok || usd <= 0 {
+		return
+	}
+	total, err := feed.MicrosFromUSD(usd)
+	if err != nil {
+		return
+	}
+	a.goTracked(func() {
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		defer cancel()
+		if err := s.Settle(ctx, user, callID, total); err != nil {
+			a.log.Warn("a dead agent's ended call not settled", "call", callID, "user", user, "err", err)
+		}
+	})
+}

@@ -46,6 +46,10 @@ type CreditEntry struct {
 	User      string    `json:"user"`
 	Balance   Micros    `json:"balance_micros"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// LiveSpend is what the user's live calls spent so far, not yet
+	// settled into Balance (List fills it in): the user has Balance −
+	// LiveSpend left now.
+	LiveSpend Micros `json:"live_spend_micros,omitempty"`
 }
 
 // CreditStore is calltop's built-in per-user credit ledger on JetStream
@@ -206,6 +210,17 @@ func (s *CreditStore) List(ctx context.Context) ([]CreditEntry, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("credits list: %w", err)
+	}
+	spends, err := s.counts.Values(ctx, s.c.Subjects.CountSpends())
+	if err != nil {
+		return nil, fmt.Errorf("credits list: %w", err)
+	}
+	byKey := make(map[string]Micros)
+	for subj, v := range spends {
+		byKey[s.c.Subjects.UserKeyOfCount(subj)] += Micros(v)
+	}
+	for i := range out {
+		out[i].LiveSpend = byKey[UserKey(out[i].User)]
 	}
 	slices.SortFunc(out, func(a, b CreditEntry) int { return strings.Compare(a.User, b.User) })
 	return out, nil

@@ -84,8 +84,9 @@ func TestConcurrencyAcrossAgents(t *testing.T) {
 	})
 }
 
-// TestCreditsAcrossAgents: a user with credit for about one and a half
-// calls makes two overlapping calls, one on each of two agent processes.
+// TestCreditsAcrossAgents: a user with credit for one and a half calls
+// (of 6 turns, measured first) makes two overlapping calls that would
+// talk on, one on each of two agent processes.
 // Each agent charges its call as it spends and watches the user's
 // balance, so at least one call is cut (policy:credits) when the other
 // agent's call spent the rest, each cut call was told to wrap up before
@@ -106,7 +107,7 @@ func TestCreditsAcrossAgents(t *testing.T) {
 	t0 := time.Now()
 	a := startAgent(t, "agent-a", srv.ClientURL(), rt, "--policy", pol)
 	b := startAgent(t, "agent-b", srv.ClientURL(), rt, "--policy", pol)
-	script := realtimetest.Script{Turns: 10, TurnGap: 20 * time.Millisecond, EndAfterTurns: true}
+	script := realtimetest.Script{Turns: 6, TurnGap: 20 * time.Millisecond, EndAfterTurns: true}
 
 	// What one call costs, and one response on average: a user without
 	// a credit limit.
@@ -141,7 +142,10 @@ func TestCreditsAcrossAgents(t *testing.T) {
 	if _, err := store.Set(ctx, "payer", credit); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{rt.NewCall(script), rt.NewCall(script)}
+	// Two calls that talk until they are cut.
+	endless := script
+	endless.Turns, endless.EndAfterTurns = 0, false
+	ids := []string{rt.NewCall(endless), rt.NewCall(endless)}
 	a.track(t, ids[0], "payer")
 	b.track(t, ids[1], "payer")
 	var calls map[string]feed.Summary

@@ -16,7 +16,9 @@ const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--
 
   set USER USD   make USER's balance USD (a user without an entry has no credit limit)
   add USER USD   add USD to USER's balance; a negative USD deducts (add bob -2.50)
-  ls             every user's balance; --json: one object per line
+  ls             every user's balance, the spend of their live calls (charged as
+                 they spend, settled into the balance when they end) and what is
+                 left; --json: one object per line
 
   USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
   At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`
@@ -103,9 +105,13 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
+	fmt.Fprintln(tw, "USER\tBALANCE\tLIVE SPEND\tLEFT\tUPDATED")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.UpdatedAt.Local().Format(time.DateTime))
+		left, err := feed.AddMicros(e.Balance, -e.LiveSpend)
+		if err != nil {
+			left = e.Balance
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.LiveSpend, left, e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
