@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/counters"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Counts shared by every agent of one prefix live in a JetStream stream
@@ -98,6 +97,7 @@ type Counters struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	ctr    counters.Counter
+	batch  batchReader
 }
 
 // Counters opens the counts stream, creating it if it does not exist.
@@ -106,7 +106,8 @@ func (c *Client) Counters(ctx context.Context) (*Counters, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counters: jetstream: %w", err)
 	}
-	k := &Counters{c: c, js: js}
+	k := &Counters{c: c, js: js, batch: batchReader{nc: c.NC,
+		subject: jsAPIPrefix(js) + "DIRECT.GET." + c.Subjects.CountsStream()}}
 	if err := k.Ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -189,19 +190,7 @@ func (k *Counters) Load(ctx context.Context, subject string) (int64, error) {
 // Values reads every counter matching filter (a subject with wildcards)
 // in one batch: subject → value.
 func (k *Counters) Values(ctx context.Context, filter string) (map[string]int64, error) {
-	out := make(map[string]int64)
-	for e, err := range k.ctr.GetMultiple(ctx, []string{filter}) {
-		if err != nil {
-			if errors.Is(err, jetstreamext.ErrNoMessages) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("counts %s: %w", filter, err)
-		}
-		if e.Value.IsInt64() {
-			out[e.Subject] = e.Value.Int64()
-		}
-	}
-	return out, nil
+	return k.batch.values(ctx, filter)
 }
 
 // Sum is the total of every counter matching filter.
@@ -223,4 +212,16 @@ func (k *Counters) Purge(ctx context.Context, filter string) error {
 		return fmt.Errorf("purge counts %s: %w", filter, err)
 	}
 	return nil
+}
+
+// jsAPIPrefix is the JetStream API prefix js talks to ("$JS.API.").
+func jsAPIPrefix(js jetstream.JetStream) string {
+	o := js.Options()
+	switch {
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".") + "."
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	}
+	return "$JS.API."
 }
