@@ -87,11 +87,17 @@ func (s *sharedCounts) admit(ctx context.Context, user string, p policy.Policy, 
 		s.enter(user, false, now)
 		return ok
 	}
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
 	token := newToken()
 	live := countOp{s.a.feed.Subjects.CountLive(user, s.a.instance), 1, "in." + token}
 	hour := countOp{s.a.feed.Subjects.CountHour(user, now.Unix()/60), 1, "start." + token}
+	if !s.a.feed.NC.IsConnected() {
+		// Not a 2 s wait per call while NATS is away.
+		s.a.log.Warn("NATS unreachable; admitting on this agent's counts", "user", user)
+		s.queue(live, hour)
+		return ok
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
 	k, err := s.counters(ctx)
 	if err == nil {
 		_, err = k.Add(ctx, live.subject, live.delta, live.id)
@@ -172,7 +178,7 @@ func (s *sharedCounts) lastHour(ctx context.Context, k *feed.Counters, user stri
 // checkOnly is admit without counting, for minting a client secret.
 func (s *sharedCounts) checkOnly(ctx context.Context, user string, p policy.Policy, now time.Time) policy.Decision {
 	ok := policy.Decision{OK: true, Status: http.StatusOK}
-	if !limited(p) {
+	if !limited(p) || !s.a.feed.NC.IsConnected() {
 		return ok
 	}
 	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
@@ -240,9 +246,16 @@ func (s *sharedCounts) queue(ops ...countOp) {
 // flushes what its calls' ends queued after.
 func (s *sharedCounts) work() {
 	backoff := 100 * time.Millisecond
+	tick := time.NewTicker(reconcileEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.run:
+		case <-tick.C:
+			if err := s.reconcile(s.a.ctx); err != nil {
+				s.a.log.Warn("live counts not reconciled; next time", "err", err)
+			}
+			continue
 		case <-s.a.ctx.Done():
 			return
 		}
@@ -293,8 +306,59 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// release counts one of user's calls as ended, here and across agents.
+// release counts one of user's calls as ended, here and across agents:
+// queued before the local count changes, so reconcile never sees the
+// local change without the queued one (see reconcile).
 func (a *Agent) release(user string) {
-	a.adm.Release(user)
 	a.counts.leave(user)
+	a.adm.Release(user)
+}
+
+// reconcileEvery is how often an agent corrects its own live counts in
+// NATS to what it knows.
+var reconcileEvery = 30 * time.Second
+
+// reconcile sets this agent run's live counts in NATS to its own counts
+// (policy.Admission): it is their only writer, so it may. This heals what
+// a lost decrement, a NATS that lost its data, or a purge by agents that
+// thought this one gone (it was cut off, and let go of its calls since)
+// left wrong. It reads NATS first and the local counts next, and runs
+// only with nothing queued: every local change is queued before (enter,
+// release) or added after (admit) the local count moves, so a race can
+// only leave a count one too high until the next reconcile, never low.
+func (s *sharedCounts) reconcile(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	k, err := s.counters(ctx)
+	if err != nil {
+		return err
+	}
+	have, err := k.Values(ctx, s.a.feed.Subjects.CountLiveOn(s.a.instance))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if len(s.ops) > 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	want := make(map[string]int64)
+	for user, n := range s.a.adm.LiveUsers() {
+		want[s.a.feed.Subjects.CountLive(user, s.a.instance)] = int64(n)
+	}
+	s.mu.Unlock()
+	for subj := range have {
+		if _, ok := want[subj]; !ok {
+			want[subj] = 0
+		}
+	}
+	for subj, w := range want {
+		if d := w - have[subj]; d != 0 {
+			if _, err := k.Add(ctx, subj, d, ""); err != nil {
+				return err
+			}
+			s.a.log.Info("live count corrected", "subject", subj, "by", d)
+		}
+	}
+	return nil
 }

@@ -155,6 +155,21 @@ func (a *Admission) Live(user string) int {
 	return 0
 }
 
+// LiveUsers is every user with live calls, and how many: the truth a
+// copy of these counts elsewhere (the agent's shared counts in NATS) is
+// corrected to.
+func (a *Admission) LiveUsers() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.users))
+	for user, u := range a.users {
+		if u.live > 0 {
+			out[user] = u.live
+		}
+	}
+	return out
+}
+
 // Prune forgets users with no live call and no call in the hour before
 // now, bounding memory; call it now and then (every minute is plenty).
 func (a *Admission) Prune(now time.Time) {
