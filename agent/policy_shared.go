@@ -19,7 +19,8 @@ import (
 const sharedTimeout = 2 * time.Second
 
 // sharedCounts makes max_concurrent and max_per_hour hold across every
-// agent of one prefix. policy.Admission stays the count of this agent's
+// agent of one prefix. Only users whose policy sets one of them are
+// counted: an install without such limits sends NATS nothing more. policy.Admission stays the count of this agent's
 // own calls (exact, in memory, and the fallback while NATS is away); each
 // of its changes is mirrored into the counters stream:
 //
@@ -84,7 +85,6 @@ func limited(p policy.Policy) bool { return p.MaxConcurrent > 0 || p.MaxPerHour 
 func (s *sharedCounts) admit(ctx context.Context, user string, p policy.Policy, now time.Time) policy.Decision {
 	ok := policy.Decision{OK: true, Status: http.StatusOK}
 	if !limited(p) {
-		s.enter(user, false, now)
 		return ok
 	}
 	token := newToken()
@@ -199,6 +199,9 @@ func (s *sharedCounts) checkOnly(ctx context.Context, user string, p policy.Poli
 // reported, or one adopted from a dead agent (adopted: its start was
 // counted by the agent that admitted it).
 func (s *sharedCounts) enter(user string, adopted bool, now time.Time) {
+	if !limited(s.a.policyOf(user)) {
+		return
+	}
 	token := newToken()
 	ops := []countOp{{s.a.feed.Subjects.CountLive(user, s.a.instance), 1, "in." + token}}
 	if !adopted {
@@ -209,6 +212,9 @@ func (s *sharedCounts) enter(user string, adopted bool, now time.Time) {
 
 // leave counts one of user's calls on this agent as ended.
 func (s *sharedCounts) leave(user string) {
+	if !limited(s.a.policyOf(user)) {
+		return
+	}
 	s.queue(countOp{s.a.feed.Subjects.CountLive(user, s.a.instance), -1, "out." + newToken()})
 }
 
@@ -344,7 +350,9 @@ func (s *sharedCounts) reconcile(ctx context.Context) error {
 	}
 	want := make(map[string]int64)
 	for user, n := range s.a.adm.LiveUsers() {
-		want[s.a.feed.Subjects.CountLive(user, s.a.instance)] = int64(n)
+		if limited(s.a.policyOf(user)) {
+			want[s.a.feed.Subjects.CountLive(user, s.a.instance)] = int64(n)
+		}
 	}
 	s.mu.Unlock()
 	for subj := range have {

@@ -32,8 +32,9 @@ func sharedWorld(t *testing.T, p policy.Policy) (*Agent, *natsserver.Server) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	policyFor := func(string) policy.Policy { return p }
 	a := &Agent{feed: cl, instance: "run1", log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctx: ctx,
-		adm: policy.NewAdmission(func(string) policy.Policy { return p })}
+		cfg: Config{PolicyFor: policyFor}, adm: policy.NewAdmission(policyFor)}
 	a.counts = newSharedCounts(a)
 	return a, srv
 }
