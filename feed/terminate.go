@@ -45,6 +45,8 @@ type TerminateReply struct {
 // Terminate asks the owner of req.CallID to hang up and waits for its
 // answer until ctx ends. It returns ErrNoOwner when no agent tracks the
 // call, and an error naming the agent's failure when the hangup failed.
+// An unanswered request is recorded in the audit trail here (the agent
+// records the ones it answers).
 func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (TerminateReply, error) {
 	if err := ValidateCallID(req.CallID); err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate: %w", err)
@@ -59,7 +61,8 @@ func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (Terminate
 	}
 	msg, err := c.NC.RequestWithContext(ctx, c.Subjects.Terminate(req.CallID), data)
 	if errors.Is(err, nats.ErrNoResponders) {
-		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, ErrNoOwner)
+		// No agent executed it, so the requester keeps the audit record.
+		return TerminateReply{}, errors.Join(fmt.Errorf("terminate %s: %w", req.CallID, ErrNoOwner), c.auditUnanswered(req))
 	}
 	if err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, err)

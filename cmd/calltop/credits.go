@@ -3,99 +3,132 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/calltop/calltop/feed"
 )
 
-const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--nats URL] [--prefix P]
-
-  set USER USD   make USER's balance USD (a user without an entry has no credit limit)
-  add USER USD   add USD to USER's balance; a negative USD deducts (add bob -2.50)
-  ls             every user's balance, the spend of their live calls (charged as
-                 they spend, settled into the balance when they end) and what is
-                 left; --json: one object per line
-
-  USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
-  At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`
-
-// runCredits manages the built-in per-user credit store on NATS JetStream
+// creditsCmd manages the built-in per-user credit store on NATS JetStream
 // KV, which the sidecar agent reads when it admits a call and charges with
 // each call's cost.
-func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("credits", creditsSynopsis, stderr)
+func creditsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "credits set|add|ls",
+		Short: "set, add and list users' credits in USD (the sidecar's built-in credit store)",
+		Long: `Set, add and list users' credits in USD: the sidecar's built-in credit store.
+
+USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
+At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{err: errors.New("want an action: set, add or ls"), showUsage: true}
+			}
+			return usagef("unknown action %q (set, add or ls)", args[0])
+		},
+		RunE: func(*cobra.Command, []string) error { return nil }, // Args refuses all
+		// The actions' flags may come first (credits --nats URL ls): the
+		// action is found among them, and what is not one is named.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+	}
+	for _, a := range []struct{ name, short string }{
+		{"set", "make USER's balance USD (a user without an entry has no credit limit)"},
+		{"add", "add USD to USER's balance; a negative USD deducts (add bob -2.50)"},
+	} {
+		sub := &cobra.Command{Use: a.name + " USER USD [flags]", Short: a.short, Args: exactArgs(2, "USER USD")}
+		var nf natsFlags
+		nf.register(sub.Flags())
+		timeout := creditsTimeout(sub.Flags())
+		op := a.name
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			return creditsChange(cmd.Context(), &nf, *timeout, op, args[0], args[1], cmd.OutOrStdout())
+		}
+		negativeNumbers(sub)
+		cmd.AddCommand(sub)
+	}
+	ls := &cobra.Command{Use: "ls [flags]", Short: "every user's balance, their live calls' spend (settled into the balance when they end) and what is left; --json: one object per line", Args: noArgs}
 	var nf natsFlags
-	nf.register(fs)
-	asJSON := fs.Bool("json", false, "ls: one JSON object per user and line, for scripts")
-	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	pos, err := parseInterspersed(fs, args)
+	nf.register(ls.Flags())
+	timeout := creditsTimeout(ls.Flags())
+	asJSON := ls.Flags().Bool("json", false, "one JSON object per user and line, for scripts")
+	ls.RunE = func(cmd *cobra.Command, _ []string) error {
+		return creditsList(cmd.Context(), &nf, *timeout, *asJSON, cmd.OutOrStdout())
+	}
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+func creditsTimeout(fs *pflag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", 10*time.Second, "give up after this long")
+}
+
+// creditsChange is credits set and add: the amount and user are checked
+// before NATS is dialled.
+func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op, user, usd string, stdout io.Writer) error {
+	if strings.TrimSpace(user) == "" {
+		return usagef("empty user")
+	}
+	amount, err := feed.ParseMicros(usd)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	store, done, err := creditStore(ctx, nf)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errUsage
+	defer done()
+	change := store.Set
+	if op == "add" {
+		change = store.Add
 	}
-	op, pos := pos[0], pos[1:]
-	want := map[string]int{"set": 2, "add": 2, "ls": 0}
-	n, known := want[op]
-	if !known {
-		fmt.Fprintf(stderr, "calltop credits: unknown action %q (set, add or ls)\n", op)
-		return errUsage
+	e, err := change(ctx, user, amount)
+	if err != nil {
+		return err
 	}
-	if len(pos) != n {
-		fmt.Fprintf(stderr, "calltop credits %s: want %d arguments, got %d (%s)\n", op, n, len(pos), feed.Printable(strings.Join(pos, " ")))
-		fs.Usage()
-		return errUsage
+	if err := store.AuditChange(ctx, operator(), "calltop credits", op, amount, e); err != nil {
+		return fmt.Errorf("%s's balance is %s, but %w", feed.Printable(e.User), e.Balance, err)
 	}
-	if *asJSON && op != "ls" {
-		fmt.Fprintf(stderr, "calltop credits %s: --json is for ls\n", op)
-		return errUsage
-	}
-	var amount feed.Micros
-	if op != "ls" {
-		if strings.TrimSpace(pos[0]) == "" {
-			fmt.Fprintln(stderr, "calltop credits: empty user")
-			return errUsage
-		}
-		if amount, err = feed.ParseMicros(pos[1]); err != nil {
-			fmt.Fprintf(stderr, "calltop credits %s: %v\n", op, err)
-			return errUsage
-		}
-	}
+	fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
+	return nil
+}
+
+// creditStore opens the credit store; done closes its connection.
+func creditStore(ctx context.Context, nf *natsFlags) (*feed.CreditStore, func(), error) {
 	cl, err := nf.connect("calltop-credits")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer cl.NC.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	store, err := cl.Credits(ctx)
+	if err != nil {
+		cl.NC.Close()
+		return nil, nil, err
+	}
+	return store, cl.NC.Close, nil
+}
+
+// creditsList is credits ls.
+func creditsList(ctx context.Context, nf *natsFlags, timeout time.Duration, asJSON bool, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	store, done, err := creditStore(ctx, nf)
 	if err != nil {
 		return err
 	}
-	switch op {
-	case "set", "add":
-		change := store.Set
-		if op == "add" {
-			change = store.Add
-		}
-		e, err := change(ctx, pos[0], amount)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
-		return nil
-	}
+	defer done()
 	list, err := store.List(ctx)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range list {
 			if err := enc.Encode(e); err != nil {
