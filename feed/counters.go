@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,11 +94,17 @@ func (s Subjects) UserKeyOfCount(subject string) string {
 
 // Counters is the distributed counters stream. Safe for concurrent use.
 type Counters struct {
-	c      *Client
-	js     jetstream.JetStream
+	c  *Client
+	js jetstream.JetStream
+	// cur is the stream and its counter view, replaced by Ensure after
+	// NATS lost its data while others read it.
+	cur   atomic.Pointer[countersStream]
+	batch batchReader
+}
+
+type countersStream struct {
 	stream jetstream.Stream
 	ctr    counters.Counter
-	batch  batchReader
 }
 
 // Counters opens the counts stream, creating it if it does not exist.
@@ -142,7 +149,7 @@ func (k *Counters) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("counters stream %s: %w", name, err)
 	}
-	k.stream, k.ctr = st, ctr
+	k.cur.Store(&countersStream{stream: st, ctr: ctr})
 	return nil
 }
 
@@ -174,7 +181,7 @@ func (k *Counters) Add(ctx context.Context, subject string, delta int64, msgID s
 
 // Load is the counter at subject; 0 if it was never counted.
 func (k *Counters) Load(ctx context.Context, subject string) (int64, error) {
-	v, err := k.ctr.Load(ctx, subject)
+	v, err := k.cur.Load().ctr.Load(ctx, subject)
 	if errors.Is(err, counters.ErrNoCounterForSubject) {
 		return 0, nil
 	}
@@ -208,7 +215,7 @@ func (k *Counters) Sum(ctx context.Context, filter string) (int64, error) {
 
 // Purge removes the counters matching filter: they read 0 again.
 func (k *Counters) Purge(ctx context.Context, filter string) error {
-	if err := k.stream.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
+	if err := k.cur.Load().stream.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
 		return fmt.Errorf("purge counts %s: %w", filter, err)
 	}
 	return nil
