@@ -146,8 +146,10 @@ type Config struct {
 	// thresholds. Nil: no limits, default abuse thresholds.
 	PolicyFor func(user string) policy.Policy
 	// Credits, if set, is the users' credit: read when a call is admitted
-	// and starts (the call is cut when its cost reaches what was left) and
-	// charged once when it ends. The sidecar uses feed's JetStream store.
+	// and again as the user's calls spend, charged as each call spends and
+	// settled when it ends; a call is cut when the user's credit is spent,
+	// by whichever agent's call (docs/BUDGETS.md). The sidecar uses feed's
+	// JetStream store (credits.FromStore).
 	Credits credits.Credits
 	// ClaimGrace is how long after a client secret expires a call may
 	// still be registered for it before key_unclaimed is raised. Default

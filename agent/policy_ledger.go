@@ -194,21 +194,15 @@ func (l *ledger) refresh(user string) {
 			}
 			credit = &v
 		}
-		if !sameMicros(c.budget.credits, credit) && !c.budget.creditsUnknown {
+		// Only the limit Evaluate checks moves: events keep credits_usd as
+		// what the user had when the call started, which dashboards build
+		// their estimate of credit left on (docs/DASHBOARD.md).
+		if !c.budget.creditsUnknown {
 			c.budget.credits = credit
-			c.budget.setEffective()
-			c.policyMoved = true
 		}
 		c.mu.Unlock()
 		c.enforce(now)
 	}
-}
-
-func sameMicros(a, b *feed.Micros) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // chargeSpentLocked charges the call's running total (micro-dollars) as

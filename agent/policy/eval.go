@@ -49,8 +49,10 @@ func (m *Marks) Note(v Verdict) {
 // Input is everything Evaluate looks at, so a decision can be replayed in
 // a test: no clock, no I/O.
 type Input struct {
-	// Credits is the user's balance when the call started; nil: no credit
-	// limit. The call is cut when its cost reaches it.
+	// Credits is what the call may spend in all: the user's credit left
+	// now plus what this call was charged so far (the agent re-reads it
+	// as any of the user's calls spend); nil: no credit limit. The call is
+	// cut when its cost reaches it.
 	Credits *feed.Micros
 	// Usage is the call's cumulative usage, cost included.
 	Usage feed.Usage

@@ -40,7 +40,7 @@ const (
 // MaxTokens, MaxCostUSD, MaxConcurrent, MaxPerHour) and "the default" for
 // the thresholds (WarnAt, BurnRateUSDPerMin, NearCap, Silence), where a
 // negative value turns the signal off. Credits are not part of the policy:
-// they are the user's, read when the call starts (see Credits).
+// they are the user's, shared by all their calls (see Input.Credits).
 type Policy struct {
 	// MaxSeconds ends a call after this much wall time attached.
 	MaxSeconds time.Duration
