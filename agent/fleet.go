@@ -241,6 +241,10 @@ func (f *fleet) upkeep(now time.Time, beat bool) {
 			f.mu.Unlock()
 			f.a.sweep()
 		}
+		if len(dead) > 0 {
+			// Their calls are adopted and counted by their adopters now.
+			f.a.counts.forget(dead)
+		}
 	})
 	if !ok {
 		f.busy.Store(false)
