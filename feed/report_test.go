@@ -35,7 +35,7 @@ func billRecord(i int, ended time.Time) Event {
 	case 1:
 		e.End = &End{Reason: ReasonPolicy, Detail: "policy:max_cost", EndedAt: ended}
 		credits := 2.5
-		e.Policy = &Policy{MaxSeconds: 600, MaxCostUSD: 2.5, CreditsUSD: &credits, WarnAt: 0.8}
+		e.Policy = &EffectivePolicy{MaxSeconds: 600, MaxCostUSD: 2.5, CreditsUSD: &credits, WarnAt: 0.8}
 		e.Warnings = []Warning{{Limit: "max_cost", Used: 2.0000001, Max: 2.5, Message: "80% of max_cost"}}
 	case 2:
 		e.CallID = "live_u1_" + id[7:]
