@@ -190,7 +190,7 @@ func (c *call) serveTerminate() error {
 // terminate executes a terminate request, however it reached this agent
 // (the call's terminate subject, the agent's service endpoint): the
 // hangup, recorded in the audit trail as asked by the request's operator
-// (or "app:<token>" for the sidecar's HTTP API), and the ended call.
+// (or "app:<token name>" for the sidecar's HTTP API, "app:app" for the plain --token), and the ended call.
 func (a *Agent) terminate(ctx context.Context, req feed.TerminateRequest) (*feed.Summary, error) {
 	reason := feed.ReasonOperator
 	if req.EndReason == feed.ReasonApp {
