@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -54,6 +55,12 @@ var (
 // or an alert on them works from the first one.
 var knownEnds = []feed.Reason{feed.ReasonOperator, feed.ReasonApp, feed.ReasonPolicy, feed.ReasonHangup, feed.ReasonExpired, feed.ReasonGone}
 
+// knownRefusals are the admission's own refusal reasons (and the agent's
+// when the credit store is down), exported at 0 before the first refusal
+// for the same reason: an alert on rate(calltop_refusals_total{reason=
+// "credits"}) otherwise has no series until a user is refused.
+var knownRefusals = []string{policy.RefuseCredits, policy.RefuseConcurrency, policy.RefuseHourly, "credits_unavailable"}
+
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descLive, descDetached, descPending, descEnded, descTokens, descCost,
@@ -91,6 +98,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAttaches, float64(st.Attaches))
 	counter(descReattaches, float64(st.Reattaches))
 	counter(descAdoptions, float64(st.Adoptions))
+	for _, r := range knownRefusals {
+		if _, ok := st.Refusals[r]; !ok {
+			counter(descRefusals, 0, r)
+		}
+	}
 	for r, n := range st.Refusals {
 		counter(descRefusals, float64(n), r)
 	}

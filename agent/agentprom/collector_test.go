@@ -72,6 +72,9 @@ calltop_publish_failures_total 6
 # HELP calltop_refusals_total Calls refused at admission, by reason (credits, concurrency, hourly, credits_unavailable, the app's own).
 # TYPE calltop_refusals_total counter
 calltop_refusals_total{reason="concurrency"} 5
+calltop_refusals_total{reason="credits"} 0
+calltop_refusals_total{reason="credits_unavailable"} 0
+calltop_refusals_total{reason="hourly"} 0
 # HELP calltop_sideband_attaches_total Sidebands attached, re-attaches included.
 # TYPE calltop_sideband_attaches_total counter
 calltop_sideband_attaches_total 12
