@@ -72,9 +72,13 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer cl.NC.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	// A write the server refuses (a viewer) fails at once, not at the
+	// timeout: NATS says so only to the connection's error handler.
+	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
+	defer undeny()
 	store, err := cl.Credits(ctx)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake)
 	}
 	switch op {
 	case "set", "add":
@@ -84,14 +88,14 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		e, err := change(ctx, pos[0], amount)
 		if err != nil {
-			return err
+			return denied(ctx, err, creditsTake)
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
 		return nil
 	}
 	list, err := store.List(ctx)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -109,3 +113,6 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return tw.Flush()
 }
+
+// creditsTake is what a refused credits command takes.
+const creditsTake = "changing credits takes a NATS user with the operator role"

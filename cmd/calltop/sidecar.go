@@ -141,10 +141,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cl.NC.Close()
-	credits, err := cl.Credits(ctx)
+	sctx, undeny := feed.CancelOnDenied(ctx, cl.NC) // a viewer's user fails here, at once
+	credits, err := cl.Credits(sctx)
+	undeny()
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("credit store: %w", err)
+		return fmt.Errorf("credit store: %w", denied(sctx, err, "the agent takes a NATS user with the agent role"))
 	}
 	cfg.Credits = agent.StoreCredits(credits)
 	a, err := agent.New(cl.NC, cfg)
