@@ -78,7 +78,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer undeny()
 	store, err := cl.Credits(ctx)
 	if err != nil {
-		return denied(ctx, err, creditsTake)
+		return denied(ctx, err, creditsTake(op))
 	}
 	switch op {
 	case "set", "add":
@@ -88,14 +88,14 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		e, err := change(ctx, pos[0], amount)
 		if err != nil {
-			return denied(ctx, err, creditsTake)
+			return denied(ctx, err, creditsTake(op))
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
 		return nil
 	}
 	list, err := store.List(ctx)
 	if err != nil {
-		return denied(ctx, err, creditsTake)
+		return denied(ctx, err, creditsTake(op))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -114,5 +114,10 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return tw.Flush()
 }
 
-// creditsTake is what a refused credits command takes.
-const creditsTake = "changing credits takes a NATS user with the operator role"
+// creditsTake is what a credits command the server refused takes.
+func creditsTake(op string) string {
+	if op == "ls" {
+		return "the credit store does not exist yet, and this NATS user may not create it: set a balance as the operator first"
+	}
+	return "changing credits takes a NATS user with the operator role"
+}

@@ -30,9 +30,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cl.NC.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
+	defer undeny()
 	b, err := cl.Snapshot(ctx, 0)
 	if err != nil {
-		return err
+		return denied(ctx, err, "no agent has created the streams yet, and this NATS user may not: start an agent first")
 	}
 	now := time.Now()
 	b.Prune(now)

@@ -405,3 +405,29 @@ func TestServerConfigFlag(t *testing.T) {
 		t.Fatalf("server without a password variable: exit %d, %q", code, errs)
 	}
 }
+
+// TestViewerBeforeAnyAgent: on a NATS no agent has used yet, a viewer's
+// ls and credits ls cannot create the streams they read, and say so at
+// once; the operator's work.
+func TestViewerBeforeAnyAgent(t *testing.T) {
+	urlOf := rolesNATS(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ls"}, "start an agent first"},
+		{[]string{"credits", "ls"}, "set a balance as the operator first"},
+	} {
+		began := time.Now()
+		code, out, errs := calltop(t, append(c.args, "--nats", urlOf("viewer"))...)
+		if code != 1 || out != "" || !strings.Contains(errs, "permission denied") || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%s as viewer: exit %d, out %q, err %q", c.args, code, out, errs)
+		}
+		if took := time.Since(began); took > refusedWithin {
+			t.Errorf("%s as viewer took %s to fail", c.args, took)
+		}
+		if code, _, errs := calltop(t, append(c.args, "--nats", urlOf("operator"))...); code != 0 {
+			t.Errorf("%s as operator: exit %d, %q", c.args, code, errs)
+		}
+	}
+}
