@@ -123,10 +123,15 @@ func Denied(ctx context.Context, err error) error {
 // requester's permissions, and JetStream delivers to whatever subject a
 // consumer or request names, so a user who may only read a stream can
 // have the server copy stored messages onto any subject. Control
-// subjects (terminate, yield, agent liveness) must ignore such copies.
-func FromJetStream(m *nats.Msg) bool {
-	if strings.HasPrefix(m.Reply, "$JS.") {
+// subjects (terminate, yield, agent liveness, micro endpoints) must
+// ignore such copies.
+func FromJetStream(m *nats.Msg) bool { return CopiedByJetStream(m.Reply, m.Header) }
+
+// CopiedByJetStream is FromJetStream for a message known by its reply
+// subject and headers (a NATS micro request: nats.Header(req.Headers())).
+func CopiedByJetStream(reply string, h nats.Header) bool {
+	if strings.HasPrefix(reply, "$JS.") {
 		return true
 	}
-	return m.Header != nil && (m.Header.Get("Nats-Stream") != "" || m.Header.Get("Nats-Sequence") != "")
+	return h != nil && (h.Get("Nats-Stream") != "" || h.Get("Nats-Sequence") != "")
 }
