@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -92,14 +93,15 @@ func (d *deniedLog) list() []string {
 
 // rolesAgent runs `calltop agent` in-process as natsURL's user against
 // the stand-in, and returns its API address and its log.
-func rolesAgent(t *testing.T, ctx context.Context, wg *sync.WaitGroup, natsURL string, rt *realtimetest.Server) (string, *syncBuffer) {
+func rolesAgent(t *testing.T, ctx context.Context, wg *sync.WaitGroup, natsURL string, rt *realtimetest.Server, extra ...string) (string, *syncBuffer) {
 	t.Helper()
 	t.Setenv("OPENAI_API_KEY", rt.APIKey())
 	api, log := freeAddr(t), &syncBuffer{}
+	args := append([]string{"agent", "--nats", natsURL, "--openai-base-url", rt.BaseURL(), "--listen", api}, extra...)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		run(ctx, []string{"agent", "--nats", natsURL, "--openai-base-url", rt.BaseURL(), "--listen", api}, log, log)
+		run(ctx, args, log, log)
 	}()
 	return api, log
 }
@@ -120,7 +122,18 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 
-	api, agentLog := rolesAgent(t, ctx, &wg, urlOf("agent"), rt)
+	// Webhooks too: the agent makes the notify stream and durable
+	// consumers on it and on the final records, pulls and acknowledges.
+	var hooked sync.Map
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get("webhook-id"); id != "" {
+			hooked.Store(id, true)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer app.Close()
+	t.Setenv("CALLTOP_NOTIFY_SECRET", testNotifySecret)
+	api, agentLog := rolesAgent(t, ctx, &wg, urlOf("agent"), rt, "--notify-url", app.URL, "--notify-events", "call.ended,call.refused")
 	waitFor(t, "agent API", func() bool { return strings.Contains(agentLog.String(), "agent ready") })
 	defer func() {
 		if t.Failed() {
@@ -319,6 +332,7 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			e, ok, err := op.Final(ctx, id)
 			return err == nil && ok && e.End != nil && e.End.Reason == feed.ReasonOperator && e.End.Detail == "operator kill"
 		})
+		waitFor(t, "the call.ended webhook", func() bool { _, ok := hooked.Load("ended_" + id); return ok })
 	})
 
 	if strings.Contains(agentLog.String(), "permission denied") {
