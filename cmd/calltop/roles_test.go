@@ -34,6 +34,38 @@ const refusedWithin = 2 * time.Second
 // three roles' passwords set in the environment as the docs say, and
 // returns a function giving each role's URL.
 func rolesNATS(t *testing.T) (urlOf func(role string) string) {
+	urlOf, _ = rolesNATSLogged(t)
+	return urlOf
+}
+
+// violationLog keeps the permission violations the server logs, each
+// with the connection that made it (its name says the command).
+type violationLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (v *violationLog) Errorf(format string, args ...any) {
+	if line := fmt.Sprintf(format, args...); strings.Contains(line, "Violation") {
+		v.mu.Lock()
+		v.lines = append(v.lines, line)
+		v.mu.Unlock()
+	}
+}
+func (v *violationLog) Noticef(string, ...any) {}
+func (v *violationLog) Warnf(string, ...any)   {}
+func (v *violationLog) Fatalf(string, ...any)  {}
+func (v *violationLog) Debugf(string, ...any)  {}
+func (v *violationLog) Tracef(string, ...any)  {}
+
+func (v *violationLog) all() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.lines...)
+}
+
+// rolesNATSLogged is rolesNATS, and what the server logs of refusals.
+func rolesNATSLogged(t *testing.T) (urlOf func(role string) string, violations *violationLog) {
 	t.Helper()
 	pw := map[string]string{}
 	for _, role := range []string{"agent", "operator", "viewer"} {
@@ -47,10 +79,12 @@ func rolesNATS(t *testing.T) (urlOf func(role string) string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
+	violations = &violationLog{}
+	srv.SetLogger(violations, false, false)
 	host := strings.TrimPrefix(srv.ClientURL(), "nats://")
 	return func(role string) string {
 		return "nats://" + url.UserPassword(role, pw[role]).String() + "@" + host
-	}
+	}, violations
 }
 
 // roleClient connects as a role, failing the test on any permission
@@ -107,14 +141,15 @@ func rolesAgent(t *testing.T, ctx context.Context, wg *sync.WaitGroup, natsURL s
 }
 
 // TestRolesFromTheShippedConf runs NATS from docs/nats-server.conf and
-// checks each role against it: the agent user tracks a call end to end
-// without a single refusal; the viewer reads everything (ls, the watch
+// checks each role against it: the agent user tracks a call end to end,
+// webhooks included, and neither it nor the operator nor a reader is
+// refused anything (the server's own log of refusals says so); the viewer reads everything (ls, the watch
 // feed, credits) but its kill and credits changes fail at once with a
 // permissions error and change nothing, the events it publishes never
 // reach the board, and copies of stored messages it has JetStream send
 // to a call's terminate subject hang nothing up; the operator kills.
 func TestRolesFromTheShippedConf(t *testing.T) {
-	urlOf := rolesNATS(t)
+	urlOf, violations := rolesNATSLogged(t)
 	rt := realtimetest.NewServer(realtimetest.Options{})
 	defer rt.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -338,6 +373,18 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 	if strings.Contains(agentLog.String(), "permission denied") {
 		t.Fatalf("the agent user was refused something:\n%s", agentLog.String())
 	}
+	// What the server refused, all of it: the viewer's attempts above
+	// (kill, the dashboard's terminate, two forged events, three credits
+	// changes), and nothing the agent, the operator or a reader needed.
+	refused := violations.all()
+	for _, line := range refused {
+		if !strings.Contains(line, `"$G/user:viewer"`) || strings.Contains(line, "$JS.API") {
+			t.Errorf("refused: %s", line)
+		}
+	}
+	if len(refused) != 7 {
+		t.Errorf("the server refused %d publishes, want the viewer's 7:\n%s", len(refused), strings.Join(refused, "\n"))
+	}
 }
 
 // TestAgentWithoutTheAgentRoleSaysSo: an agent connected as a viewer
@@ -424,7 +471,7 @@ func TestServerConfigFlag(t *testing.T) {
 // ls and credits ls cannot create the streams they read, and say so at
 // once; the operator's work.
 func TestViewerBeforeAnyAgent(t *testing.T) {
-	urlOf := rolesNATS(t)
+	urlOf, violations := rolesNATSLogged(t)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -442,6 +489,11 @@ func TestViewerBeforeAnyAgent(t *testing.T) {
 		}
 		if code, _, errs := calltop(t, append(c.args, "--nats", urlOf("operator"))...); code != 0 {
 			t.Errorf("%s as operator: exit %d, %q", c.args, code, errs)
+		}
+	}
+	for _, line := range violations.all() {
+		if !strings.Contains(line, `"$G/user:viewer"`) {
+			t.Errorf("refused: %s", line)
 		}
 	}
 }
