@@ -2,13 +2,16 @@
 GO      ?= go
 BIN     := bin/calltop
 PKGS    := ./...
+# What `calltop version` says: the nearest tag and the commit, "-dirty" for
+# uncommitted changes; "devel" outside git.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 .PHONY: all build demo test vet fmt-check fuzz bench loadgen e2e clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/calltop
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/calltop
 
 # Everything in one process: embedded NATS, the OpenAI stand-in, simulated
 # calls, an agent and the dashboard. q quits.

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -35,7 +36,9 @@ func NewClient(nc *nats.Conn, prefix string) (*Client, error) {
 // Connect dials NATS with the options calltop wants everywhere: a name that
 // shows in `nats server report connections`, a short first-connect timeout so
 // a wrong URL fails fast with one clear line, and endless reconnects after
-// that so a NATS restart never kills an agent or a dashboard.
+// that so a NATS restart never kills an agent or a dashboard. Security's
+// Options are how a client authenticates beyond the URL and checks the
+// server (TLS).
 func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	all := append([]nats.Option{
 		nats.Name(name),
@@ -46,7 +49,11 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	}, opts...)
 	nc, err := nats.Connect(url, all...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), redactErr(url, err))
+		hint := ""
+		if errors.Is(err, nats.ErrAuthorization) {
+			hint = " (the server refused these credentials: check the user:password@ or token@ in the URL, the creds or the nkey file)"
+		}
+		return nil, fmt.Errorf("connect to NATS at %s: %w%s", RedactURL(url), redactErr(url, err), hint)
 	}
 	return nc, nil
 }

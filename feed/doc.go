@@ -1,8 +1,9 @@
 // Package feed is the only contract between calltop's agents and its
 // dashboards: the versioned event schema, the NATS subject layout, helpers to
 // publish, watch and terminate, the Board that folds events into the set of
-// live and recently ended calls, and an embedded NATS server for the demo,
-// `calltop server` and tests.
+// live and recently ended calls, and Connect, which dials NATS with the
+// standard client security options (Security: creds, nkey, TLS). The
+// embedded NATS server is package natsserver, so embedders never link it.
 //
 // Agents publish every event of a call on a core NATS subject
 // (<prefix>.v1.call.<call_id>.<kind>); a JetStream stream captures them, so a

@@ -3,101 +3,137 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/calltop/calltop/feed"
 )
 
-const creditsSynopsis = `credits set USER USD | add USER USD | ls [--json]   [--nats URL] [--prefix P]
-
-  set USER USD   make USER's balance USD (a user without an entry has no credit limit)
-  add USER USD   add USD to USER's balance; a negative USD deducts (add bob -2.50)
-  ls             every user's balance; --json: one object per line
-
-  USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
-  At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`
-
-// runCredits manages the built-in per-user credit store on NATS JetStream
+// creditsCmd manages the built-in per-user credit store on NATS JetStream
 // KV, which the sidecar agent reads when it admits a call and charges with
 // each call's cost.
-func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("credits", creditsSynopsis, stderr)
+func creditsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "credits set|add|ls",
+		Short: "set, add and list users' credits in USD (the sidecar's built-in credit store)",
+		Long: `Set, add and list users' credits in USD: the sidecar's built-in credit store.
+
+USD is a plain decimal with an optional sign and $: 5, 0.25, $1.50, -2, -$0.000001.
+At most 6 decimals (balances are whole micro-dollars); no exponents or separators.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{err: errors.New("want an action: set, add or ls"), showUsage: true}
+			}
+			return usagef("unknown action %q (set, add or ls)", args[0])
+		},
+		RunE: func(*cobra.Command, []string) error { return nil }, // Args refuses all
+		// The actions' flags may come first (credits --nats URL ls): the
+		// action is found among them, and what is not one is named.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+	}
+	for _, a := range []struct{ name, short string }{
+		{"set", "make USER's balance USD (a user without an entry has no credit limit)"},
+		{"add", "add USD to USER's balance; a negative USD deducts (add bob -2.50)"},
+	} {
+		sub := &cobra.Command{Use: a.name + " USER USD [flags]", Short: a.short, Args: exactArgs(2, "USER USD")}
+		var nf natsFlags
+		nf.register(sub.Flags())
+		timeout := creditsTimeout(sub.Flags())
+		op := a.name
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			return creditsChange(cmd.Context(), &nf, *timeout, op, args[0], args[1], cmd.OutOrStdout())
+		}
+		negativeNumbers(sub)
+		cmd.AddCommand(sub)
+	}
+	ls := &cobra.Command{Use: "ls [flags]", Short: "every user's balance; --json: one object per line", Args: noArgs}
 	var nf natsFlags
-	nf.register(fs)
-	asJSON := fs.Bool("json", false, "ls: one JSON object per user and line, for scripts")
-	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	pos, err := parseInterspersed(fs, args)
+	nf.register(ls.Flags())
+	timeout := creditsTimeout(ls.Flags())
+	asJSON := ls.Flags().Bool("json", false, "one JSON object per user and line, for scripts")
+	ls.RunE = func(cmd *cobra.Command, _ []string) error {
+		return creditsList(cmd.Context(), &nf, *timeout, *asJSON, cmd.OutOrStdout())
+	}
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+func creditsTimeout(fs *pflag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", 10*time.Second, "give up after this long")
+}
+
+// creditsChange is credits set and add: the amount and user are checked
+// before NATS is dialled.
+func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op, user, usd string, stdout io.Writer) error {
+	if strings.TrimSpace(user) == "" {
+		return usagef("empty user")
+	}
+	amount, err := feed.ParseMicros(usd)
 	if err != nil {
-		return err
+		return &usageError{err: err}
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errUsage
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx, store, done, err := creditStore(ctx, nf)
+	if err != nil {
+		return denied(ctx, err, creditsTake(op))
 	}
-	op, pos := pos[0], pos[1:]
-	want := map[string]int{"set": 2, "add": 2, "ls": 0}
-	n, known := want[op]
-	if !known {
-		fmt.Fprintf(stderr, "calltop credits: unknown action %q (set, add or ls)\n", op)
-		return errUsage
+	defer done()
+	change := store.Set
+	if op == "add" {
+		change = store.Add
 	}
-	if len(pos) != n {
-		fmt.Fprintf(stderr, "calltop credits %s: want %d arguments, got %d (%s)\n", op, n, len(pos), feed.Printable(strings.Join(pos, " ")))
-		fs.Usage()
-		return errUsage
+	e, err := change(ctx, user, amount)
+	if err != nil {
+		return denied(ctx, err, creditsTake(op))
 	}
-	if *asJSON && op != "ls" {
-		fmt.Fprintf(stderr, "calltop credits %s: --json is for ls\n", op)
-		return errUsage
-	}
-	var amount feed.Micros
-	if op != "ls" {
-		if strings.TrimSpace(pos[0]) == "" {
-			fmt.Fprintln(stderr, "calltop credits: empty user")
-			return errUsage
-		}
-		if amount, err = feed.ParseMicros(pos[1]); err != nil {
-			fmt.Fprintf(stderr, "calltop credits %s: %v\n", op, err)
-			return errUsage
-		}
-	}
+	fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
+	return nil
+}
+
+// creditStore opens the credit store; done closes its connection. The
+// context it returns ends at once, with the refusal as its cause, when
+// the server refuses a write (a viewer): NATS says so only to the
+// connection's error handler, and the write would wait for its timeout.
+func creditStore(ctx context.Context, nf *natsFlags) (context.Context, *feed.CreditStore, func(), error) {
 	cl, err := nf.connect("calltop-credits")
 	if err != nil {
-		return err
+		return ctx, nil, nil, err
 	}
-	defer cl.NC.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	// A write the server refuses (a viewer) fails at once, not at the
-	// timeout: NATS says so only to the connection's error handler.
 	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
-	defer undeny()
+	done := func() {
+		undeny()
+		cl.NC.Close()
+	}
 	store, err := cl.Credits(ctx)
 	if err != nil {
-		return denied(ctx, err, creditsTake(op))
+		done()
+		return ctx, nil, nil, err
 	}
-	switch op {
-	case "set", "add":
-		change := store.Set
-		if op == "add" {
-			change = store.Add
-		}
-		e, err := change(ctx, pos[0], amount)
-		if err != nil {
-			return denied(ctx, err, creditsTake(op))
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
-		return nil
+	return ctx, store, done, nil
+}
+
+// creditsList is credits ls.
+func creditsList(ctx context.Context, nf *natsFlags, timeout time.Duration, asJSON bool, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx, store, done, err := creditStore(ctx, nf)
+	if err != nil {
+		return denied(ctx, err, creditsTake("ls"))
 	}
+	defer done()
 	list, err := store.List(ctx)
 	if err != nil {
-		return denied(ctx, err, creditsTake(op))
+		return denied(ctx, err, creditsTake("ls"))
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range list {
 			if err := enc.Encode(e); err != nil {

@@ -9,41 +9,63 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
 )
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [--calls N] [--live-share 0.3] [--nats-listen ADDR] [--readonly] [--keys FILE]\n       calltop demo --headless [--calls N] [--duration D] [--turn-gap 300ms] [--agents 1] [--json]", stderr)
-	calls := fs.Int("calls", 12, "simulated concurrent calls")
-	liveShare := fs.Float64("live-share", 0.3, "the share of simulated calls that are GPT-Live sessions (0 to 1)")
-	var wf watchFlags
-	wf.register(fs)
-	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so `calltop ls` and `calltop watch` in another terminal see the demo (a free port if taken; with --headless, a free port unless given)")
-	var hf headlessFlags
-	hf.register(fs)
-	if err := parse(fs, args, 0); err != nil {
+// demoFlags are `calltop demo`'s settings.
+type demoFlags struct {
+	calls      int
+	liveShare  float64
+	natsListen string
+	watch      watchFlags
+	headless   headlessFlags
+}
+
+func demoCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demo [flags]",
+		Short: "everything in one process: NATS, an OpenAI stand-in, simulated calls, an agent, the dashboard",
+		Example: "  calltop demo --calls 30\n" +
+			"  calltop demo --headless --calls 200 --duration 60s --agents 2   # the load generator (docs/BENCHMARKS.md)",
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
+	var f demoFlags
+	fs.IntVar(&f.calls, "calls", 12, "simulated concurrent calls")
+	fs.Float64Var(&f.liveShare, "live-share", 0.3, "the share of simulated calls that are GPT-Live sessions (0 to 1)")
+	f.watch.register(fs)
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "where the embedded NATS listens, so calltop ls and calltop watch in another terminal see the demo (a free port if taken; with --headless, a free port unless given)")
+	f.headless.register(fs)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runDemo(cmd.Context(), &f, fs, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
+
+func runDemo(ctx context.Context, f *demoFlags, fs *pflag.FlagSet, stdout, stderr io.Writer) error {
+	if f.calls < 1 || f.calls > 10000 {
+		return fmt.Errorf("--calls %d: want 1 to 10000", f.calls)
+	}
+	if !(f.liveShare >= 0 && f.liveShare <= 1) {
+		return fmt.Errorf("--live-share %v: want a share from 0 to 1", f.liveShare)
+	}
+	if err := f.headless.check(fs); err != nil {
 		return err
 	}
-	if *calls < 1 || *calls > 10000 {
-		return fmt.Errorf("--calls %d: want 1 to 10000", *calls)
+	if f.headless.on {
+		return runLoadgen(ctx, f.headless.config(fs, f.calls, f.natsListen), stdout, stderr)
 	}
-	if !(*liveShare >= 0 && *liveShare <= 1) {
-		return fmt.Errorf("--live-share %v: want a share from 0 to 1", *liveShare)
-	}
-	if err := hf.check(fs); err != nil {
-		return err
-	}
-	if hf.on {
-		return runLoadgen(ctx, hf.config(fs, *calls, *natsListen), stdout, stderr)
-	}
-	opts, err := wf.options()
+	opts, err := f.watch.options()
 	if err != nil {
 		return err
 	}
-	d, err := startDemo(ctx, *natsListen, *calls, *liveShare, stderr)
+	d, err := startDemo(ctx, f.natsListen, f.calls, f.liveShare, stderr)
 	if err != nil {
 		return err
 	}

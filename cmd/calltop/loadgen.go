@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
@@ -34,7 +34,7 @@ type headlessFlags struct {
 // realTimeGap is the stand-in's turn gap at real-world pace.
 const realTimeGap = 300 * time.Millisecond
 
-func (h *headlessFlags) register(fs *flag.FlagSet) {
+func (h *headlessFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&h.on, "headless", false, "no dashboard: run the load generator (agents as processes of their own) and print what it cost, see docs/BENCHMARKS.md")
 	fs.DurationVar(&h.duration, "duration", time.Minute, "with --headless: how long the calls run")
 	fs.DurationVar(&h.turnGap, "turn-gap", realTimeGap, "with --headless: the simulated calls' pause between turns; 300ms is real time (call lifetimes scale with it)")
@@ -44,19 +44,17 @@ func (h *headlessFlags) register(fs *flag.FlagSet) {
 
 // check refuses flags that would do nothing: headless ones without
 // --headless, dashboard ones with it.
-func (h *headlessFlags) check(fs *flag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+func (h *headlessFlags) check(fs *pflag.FlagSet) error {
 	if !h.on {
 		for _, name := range []string{"duration", "turn-gap", "agents", "json"} {
-			if given[name] {
+			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --headless", name)
 			}
 		}
 		return nil
 	}
 	for _, name := range []string{"readonly", "keys"} {
-		if given[name] {
+		if fs.Changed(name) {
 			return fmt.Errorf("--%s is for the dashboard; --headless has none", name)
 		}
 	}
@@ -72,13 +70,11 @@ func (h *headlessFlags) check(fs *flag.FlagSet) error {
 }
 
 // config is the run the flags ask for.
-func (h *headlessFlags) config(fs *flag.FlagSet, calls int, natsListen string) loadgenConfig {
+func (h *headlessFlags) config(fs *pflag.FlagSet, calls int, natsListen string) loadgenConfig {
 	cfg := loadgenConfig{calls: calls, duration: h.duration, turnGap: h.turnGap, agents: h.agents, json: h.json}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "nats-listen" {
-			cfg.natsListen = natsListen
-		}
-	})
+	if fs.Changed("nats-listen") {
+		cfg.natsListen = natsListen
+	}
 	return cfg
 }
 

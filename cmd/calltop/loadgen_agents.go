@@ -45,7 +45,10 @@ type agentProc struct {
 // agentEnvDrop are settings of the generator's environment that must not
 // reach its agents: each gets its own on the command line or below.
 var agentEnvDrop = []string{"OPENAI_API_KEY=", "OPENAI_BASE_URL=", "NATS_URL=", "CALLTOP_PREFIX=",
-	"CALLTOP_REPLICAS=", "CALLTOP_AGENT_TOKEN=", "CALLTOP_AGENT_TOKENS=", "OPENAI_WEBHOOK_SECRET=", "GODEBUG="}
+	"CALLTOP_REPLICAS=", "CALLTOP_AGENT_TOKEN=", "CALLTOP_AGENT_TOKENS=", "OPENAI_WEBHOOK_SECRET=", "GODEBUG=",
+	// The generator's NATS is its own, with no security: the credentials
+	// and TLS settings of a real one would keep its agents out.
+	"NATS_CREDS=", "NATS_NKEY=", "NATS_CA=", "NATS_CERT=", "NATS_KEY="}
 
 // startAgentProc runs `exe agent` against NATS and the stand-in, with its
 // API on a free loopback port, and waits until the API answers.

@@ -10,25 +10,36 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/tui"
 )
 
-func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ls", "ls [--json] [--nats URL]", stderr)
+func lsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ls [flags]",
+		Short: "list live and recently ended calls (--json for scripts)",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per call and line, for scripts")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up reading the snapshot after this long")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runLs(cmd.Context(), &nf, *asJSON, *timeout, cmd.OutOrStdout())
 	}
+	return cmd
+}
+
+func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duration, stdout io.Writer) error {
 	cl, err := nf.connect("calltop-ls")
 	if err != nil {
 		return err
 	}
 	defer cl.NC.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
 	defer undeny()
@@ -39,7 +50,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	now := time.Now()
 	b.Prune(now)
 	calls := b.Calls()
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for i := range calls {
 			if err := enc.Encode(calls[i].Summarize(now)); err != nil {

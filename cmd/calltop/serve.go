@@ -2,23 +2,21 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/calltop/calltop/sshserve"
 	"github.com/calltop/calltop/tui"
 )
 
-// serveFlags are `calltop serve`'s own settings: flag, environment
-// variable and default in one place.
+// serveFlags are `calltop serve`'s own settings.
 type serveFlags struct {
 	addr        string
 	operators   string
@@ -29,26 +27,24 @@ type serveFlags struct {
 	keys        string
 }
 
-func (f *serveFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.addr, "ssh", os.Getenv("CALLTOP_SSH"), "address to serve SSH on, e.g. :2222 or 127.0.0.1:2222 (env CALLTOP_SSH; required)")
-	fs.StringVar(&f.operators, "operator-keys", os.Getenv("CALLTOP_OPERATOR_KEYS"),
-		"authorized_keys `file` of the keys that may hang calls up (env CALLTOP_OPERATOR_KEYS)")
-	fs.StringVar(&f.viewers, "viewer-keys", os.Getenv("CALLTOP_VIEWER_KEYS"),
-		"authorized_keys `file` of the keys that may only watch (env CALLTOP_VIEWER_KEYS); a key in both files is an operator")
-	fs.StringVar(&f.hostKey, "host-key", os.Getenv("CALLTOP_HOST_KEY"),
-		"the server's ed25519 host key `file`, created (mode 0600) if missing (env CALLTOP_HOST_KEY; default calltop/ssh_host_ed25519_key in the user's config directory)")
-	maxS := sshserve.DefaultMaxSessions
-	if v, err := strconv.Atoi(os.Getenv("CALLTOP_MAX_SESSIONS")); err == nil {
-		maxS = v
+func (f *serveFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.addr, "ssh", "", "`address` to serve SSH on, e.g. :2222 or 127.0.0.1:2222 (required)")
+	env(fs, "ssh", "CALLTOP_SSH")
+	fs.StringVar(&f.operators, "operator-keys", "", "authorized_keys `file` of the keys that may hang calls up")
+	env(fs, "operator-keys", "CALLTOP_OPERATOR_KEYS")
+	fs.StringVar(&f.viewers, "viewer-keys", "", "authorized_keys `file` of the keys that may only watch; a key in both files is an operator")
+	env(fs, "viewer-keys", "CALLTOP_VIEWER_KEYS")
+	fs.StringVar(&f.hostKey, "host-key", "", "the server's ed25519 host key `file`, created (mode 0600) if missing (default calltop/ssh_host_ed25519_key in the user's config directory)")
+	env(fs, "host-key", "CALLTOP_HOST_KEY")
+	fs.IntVar(&f.maxSessions, "max-sessions", sshserve.DefaultMaxSessions, "most SSH sessions open at once; more are refused with a message")
+	env(fs, "max-sessions", "CALLTOP_MAX_SESSIONS")
+	fs.DurationVar(&f.idle, "idle-timeout", sshserve.DefaultIdleTimeout, "disconnect a session after this long without a key or resize; 0 never, e.g. for a wall screen")
+	env(fs, "idle-timeout", "CALLTOP_IDLE_TIMEOUT")
+	fs.StringVar(&f.keys, "keys", "", "key bindings `file` for every session, action = key, key lines or .json")
+	env(fs, "keys", "CALLTOP_KEYS")
+	for _, name := range []string{"operator-keys", "viewer-keys", "host-key", "keys"} {
+		_ = cobra.MarkFlagFilename(fs, name)
 	}
-	fs.IntVar(&f.maxSessions, "max-sessions", maxS, "most SSH sessions open at once; more are refused with a message (env CALLTOP_MAX_SESSIONS)")
-	idle := sshserve.DefaultIdleTimeout
-	if v, err := time.ParseDuration(os.Getenv("CALLTOP_IDLE_TIMEOUT")); err == nil {
-		idle = v
-	}
-	fs.DurationVar(&f.idle, "idle-timeout", idle, "disconnect a session after this long without a key or resize; 0 never, e.g. for a wall screen (env CALLTOP_IDLE_TIMEOUT)")
-	fs.StringVar(&f.keys, "keys", os.Getenv("CALLTOP_KEYS"),
-		"key bindings file for every session, `action = key, key` lines or .json (env CALLTOP_KEYS)")
 }
 
 // check refuses settings that cannot work, before anything is dialled.
@@ -66,15 +62,24 @@ func (f *serveFlags) check() error {
 	return nil
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve --ssh ADDR --operator-keys FILE [--viewer-keys FILE] [--host-key FILE] [--nats URL]", stderr)
+func serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve --ssh ADDR --operator-keys FILE [--viewer-keys FILE] [flags]",
+		Short: "the dashboard over SSH, a role per key",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	var sf serveFlags
 	sf.register(fs)
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runServe(cmd.Context(), &nf, &sf, cmd.ErrOrStderr())
 	}
+	return cmd
+}
+
+func runServe(ctx context.Context, nf *natsFlags, sf *serveFlags, stderr io.Writer) error {
 	if err := sf.check(); err != nil {
 		return err
 	}

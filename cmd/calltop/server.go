@@ -8,20 +8,41 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/spf13/cobra"
+
 	"github.com/calltop/calltop/natsserver"
 )
 
-func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("server", "server [--listen HOST:PORT] [--store DIR] [--config FILE]", stderr)
-	listen := fs.String("listen", "", "address for NATS clients (default 127.0.0.1:4222, or the config file's)")
-	store := fs.String("store", "", "JetStream store directory (default: the config file's, else a temporary one, removed on exit)")
-	config := fs.String("config", "", "a nats-server config file: users and their permissions, TLS (docs/nats-server.conf); the server then logs as nats-server does")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+// serverFlags are `calltop server`'s settings.
+type serverFlags struct {
+	listen string
+	store  string
+	config string
+}
+
+func serverCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server [flags]",
+		Short: "a standalone NATS server with JetStream for small installs",
+		Args:  noArgs,
 	}
-	o := natsserver.Options{StoreDir: *store, ConfigFile: *config, Logs: *config != ""}
-	if *listen != "" || *config == "" {
-		host, port, err := listenAddr(cmp.Or(*listen, "127.0.0.1:4222"))
+	fs := cmd.Flags()
+	var f serverFlags
+	fs.StringVar(&f.listen, "listen", "", "address for NATS clients (default 127.0.0.1:4222, or the config file's)")
+	fs.StringVar(&f.store, "store", "", "JetStream store `directory` (default: the config file's, else a temporary one, removed on exit)")
+	fs.StringVar(&f.config, "config", "", "a nats-server config `file`: users, their permissions, TLS (docs/nats-server.conf); the server then logs as nats-server does")
+	_ = cobra.MarkFlagDirname(fs, "store")
+	_ = cobra.MarkFlagFilename(fs, "config", "conf")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runServer(cmd.Context(), f, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func runServer(ctx context.Context, f serverFlags, stdout io.Writer) error {
+	o := natsserver.Options{StoreDir: f.store, ConfigFile: f.config, Logs: f.config != ""}
+	if f.listen != "" || f.config == "" {
+		host, port, err := listenAddr(cmp.Or(f.listen, "127.0.0.1:4222"))
 		if err != nil {
 			return err
 		}

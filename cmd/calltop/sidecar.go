@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,77 +13,108 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/feed"
 )
 
-func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent", "agent [--nats URL] [--openai-base-url URL] [--listen ADDR]", stderr)
-	var nf natsFlags
-	nf.register(fs)
-	// The base URL may carry a proxy's credentials: like the secrets, it
-	// defaults from the environment after parsing.
-	baseURL := fs.String("openai-base-url", "", "OpenAI REST base; the sideband URL is derived from it (env OPENAI_BASE_URL; default "+agent.DefaultBaseURL+")")
-	listen := fs.String("listen", "127.0.0.1:8787", "address of the HTTP API for your backend")
-	name := fs.String("name", "", "agent name in events (default host-pid)")
-	prices := fs.String("prices", "", "JSON price table laid over the built-in one")
-	maxFrame := fs.Int64("max-frame-bytes", 4<<20, "largest sideband frame read, > 0; larger ones are skipped and counted")
-	maxConns := fs.Int("max-conns-per-client", 64, "concurrent HTTP connections per client IP address, more are refused 503 (0: no limit; behind a reverse proxy all connections come from the proxy)")
-	// Secrets default from the environment after parsing, so -h never
-	// prints them.
-	token := fs.String("token", "", "bearer token your backend sends (env CALLTOP_AGENT_TOKEN; spaces around it are trimmed); required unless --listen is loopback")
-	var named stringList
-	fs.Var(&named, "named-token", "NAME:SECRET, another bearer token (repeatable; env CALLTOP_AGENT_TOKENS, comma-separated): calls it hangs up are ended by NAME")
-	webhookSecret := fs.String("webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP (env OPENAI_WEBHOOK_SECRET)")
-	sipAPI := fs.String("sip-api", envOr("CALLTOP_SIP_API", "realtime"), "the voice API SIP calls are answered on: realtime or live (env CALLTOP_SIP_API)")
-	sessionFile := fs.String("session", "", "JSON file with the default realtime session config (type, model, instructions, audio …)")
-	liveSessionFile := fs.String("live-session", "", `JSON file with the default GPT-Live session config (model, instructions, delegation …); default {"model":"gpt-live-1"}`)
-	maxSeconds := fs.Float64("max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
-	maxTokens := fs.Int64("max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
-	maxCost := fs.Float64("max-call-cost", 0, "hang up a call when its estimated cost reaches this many USD (0: no limit)")
-	policyPath := fs.String("policy", "", "JSON policy file: per-user limits, admission limits, abuse thresholds (docs/BUDGETS.md)")
-	creditsDown := fs.String("credits-unavailable", "", `when the credit store cannot be read: "refuse" new calls (the default), "allow" them, or "hangup" the calls whose credit is unknown; overrides the policy file`)
-	adoptAfter := fs.Duration("adopt-after", 15*time.Second, "take over the calls of an agent whose heartbeats stopped this long ago (docs/OPERATIONS.md)")
-	heartbeat := fs.Duration("heartbeat", feed.HeartbeatInterval, "how often the agent says it is alive; keep it well under --adopt-after")
-	var notify notifyFlags
-	notify.register(fs)
-	if err := parse(fs, args, 0); err != nil {
-		return err
+// agentFlags are the sidecar's settings.
+type agentFlags struct {
+	nats                     natsFlags
+	baseURL, listen, name    string
+	prices                   string
+	maxFrame                 int64
+	maxConns                 int
+	token, webhookSecret     string
+	named                    []string
+	sipAPI                   string
+	sessionFile, liveSession string
+	maxSeconds, maxCost      float64
+	maxTokens                int64
+	policyPath, creditsDown  string
+	adoptAfter, heartbeat    time.Duration
+	notify                   notifyFlags
+}
+
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	f.nats.register(fs)
+	// Secrets and the base URL (which may carry a proxy's credentials)
+	// come from the environment after parsing (env): -h never prints them.
+	fs.StringVar(&f.baseURL, "openai-base-url", agent.DefaultBaseURL, "OpenAI REST base `URL`; the sideband URL is derived from it")
+	env(fs, "openai-base-url", "OPENAI_BASE_URL")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "`address` of the HTTP API for your backend")
+	fs.StringVar(&f.name, "name", "", "agent name in events (default host-pid)")
+	fs.StringVar(&f.prices, "prices", "", "JSON price table `file` laid over the built-in one")
+	fs.Int64Var(&f.maxFrame, "max-frame-bytes", 4<<20, "largest sideband frame read, > 0; larger ones are skipped and counted")
+	fs.IntVar(&f.maxConns, "max-conns-per-client", 64, "concurrent HTTP connections per client IP address, more are refused 503 (0: no limit; behind a reverse proxy all connections come from the proxy)")
+	fs.StringVar(&f.token, "token", "", "bearer token your backend sends (spaces around it are trimmed); required unless --listen is loopback")
+	env(fs, "token", "CALLTOP_AGENT_TOKEN")
+	fs.StringArrayVar(&f.named, "named-token", nil, "NAME:SECRET, another bearer token (repeatable; the variable takes a comma-separated list): calls it hangs up are ended by NAME")
+	env(fs, "named-token", "CALLTOP_AGENT_TOKENS")
+	fs.StringVar(&f.webhookSecret, "webhook-secret", "", "OpenAI webhook signing secret, enables POST /v1/webhooks/openai for SIP")
+	env(fs, "webhook-secret", "OPENAI_WEBHOOK_SECRET")
+	fs.StringVar(&f.sipAPI, "sip-api", "realtime", "the voice API SIP calls are answered on: realtime or live")
+	env(fs, "sip-api", "CALLTOP_SIP_API")
+	fs.StringVar(&f.sessionFile, "session", "", "JSON `file` with the default realtime session config (type, model, instructions, audio …)")
+	fs.StringVar(&f.liveSession, "live-session", "", `JSON `+"`file`"+` with the default GPT-Live session config (model, instructions, delegation …); default {"model":"gpt-live-1"}`)
+	fs.Float64Var(&f.maxSeconds, "max-call-seconds", 0, "hang up a call after this many seconds (0: no limit)")
+	fs.Int64Var(&f.maxTokens, "max-call-tokens", 0, "hang up a call when its responses reach this many tokens (0: no limit)")
+	fs.Float64Var(&f.maxCost, "max-call-cost", 0, "hang up a call when its estimated cost reaches this many USD (0: no limit)")
+	fs.StringVar(&f.policyPath, "policy", "", "JSON policy `file`: per-user limits, admission limits, abuse thresholds (docs/BUDGETS.md)")
+	fs.StringVar(&f.creditsDown, "credits-unavailable", "", `when the credit store cannot be read: "refuse" new calls (the default), "allow" them, or "hangup" the calls whose credit is unknown; overrides the policy file`)
+	fs.DurationVar(&f.adoptAfter, "adopt-after", 15*time.Second, "take over the calls of an agent whose heartbeats stopped this long ago (docs/OPERATIONS.md)")
+	fs.DurationVar(&f.heartbeat, "heartbeat", feed.HeartbeatInterval, "how often the agent says it is alive; keep it well under --adopt-after")
+	f.notify.register(fs)
+	for _, name := range []string{"prices", "session", "live-session", "policy"} {
+		_ = cobra.MarkFlagFilename(fs, name, "json")
 	}
-	if *token == "" {
-		*token = os.Getenv("CALLTOP_AGENT_TOKEN")
+}
+
+func agentCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agent [flags]",
+		Short: "the agent sidecar: tracks calls posted to its HTTP API, publishes to NATS",
+		Long: "The agent sidecar: tracks calls posted to its HTTP API, publishes to NATS.\n\n" +
+			"It reads OpenAI's standard API key from OPENAI_API_KEY (never a flag).",
+		Args: noArgs,
 	}
-	if *webhookSecret == "" {
-		*webhookSecret = os.Getenv("OPENAI_WEBHOOK_SECRET")
+	var f agentFlags
+	f.register(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runAgent(cmd.Context(), &f, cmd.Flags(), cmd.ErrOrStderr())
 	}
-	sip, ok := feed.ParseAPI(*sipAPI)
+	return cmd
+}
+
+func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.Writer) error {
+	nf := &f.nats
+	sip, ok := feed.ParseAPI(f.sipAPI)
 	if !ok {
-		return fmt.Errorf("--sip-api %q: want realtime or live", *sipAPI)
-	}
-	if *baseURL == "" {
-		*baseURL = envOr("OPENAI_BASE_URL", agent.DefaultBaseURL)
+		return fmt.Errorf("--sip-api %q: want realtime or live", f.sipAPI)
 	}
 	var err error
-	if *token, err = checkToken(*token); err != nil {
+	if f.token, err = checkToken(f.token); err != nil {
 		return err
 	}
-	tokens, err := parseNamedTokens(named, os.Getenv("CALLTOP_AGENT_TOKENS"))
+	tokens, err := parseNamedTokens(f.named)
 	if err != nil {
 		return err
 	}
-	if *maxFrame <= 0 {
-		return fmt.Errorf("--max-frame-bytes %d: want a number of bytes > 0 (default 4194304)", *maxFrame)
+	if f.maxFrame <= 0 {
+		return fmt.Errorf("--max-frame-bytes %d: want a number of bytes > 0 (default 4194304)", f.maxFrame)
 	}
-	if *maxConns < 0 {
-		return fmt.Errorf("--max-conns-per-client %d: want ≥ 0 (0: no limit)", *maxConns)
+	if f.maxConns < 0 {
+		return fmt.Errorf("--max-conns-per-client %d: want ≥ 0 (0: no limit)", f.maxConns)
 	}
-	if err := checkBaseURL(*baseURL); err != nil {
+	if err := checkBaseURL(f.baseURL); err != nil {
 		return err
 	}
-	if *heartbeat <= 0 || *adoptAfter < 2**heartbeat {
-		return fmt.Errorf("--adopt-after %s, --heartbeat %s: want a heartbeat > 0 and adopt-after at least two heartbeats", *adoptAfter, *heartbeat)
+	if f.heartbeat <= 0 || f.adoptAfter < 2*f.heartbeat {
+		return fmt.Errorf("--adopt-after %s, --heartbeat %s: want a heartbeat > 0 and adopt-after at least two heartbeats", f.adoptAfter, f.heartbeat)
 	}
-	notifyCfg, err := notify.config(fs)
+	notifyCfg, err := f.notify.config(fs)
 	if err != nil {
 		return err
 	}
@@ -96,14 +126,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("OPENAI_API_KEY is an ephemeral key (ek_…): the sideband needs the project's standard key (sk-…); OpenAI refuses sidebands opened with ephemeral keys")
 	}
 	cfg := agent.Config{
-		APIKey: key, BaseURL: *baseURL, Name: *name, Prefix: nf.prefix, MaxFrameBytes: *maxFrame,
+		APIKey: key, BaseURL: f.baseURL, Name: f.name, Prefix: nf.prefix, MaxFrameBytes: f.maxFrame,
 		Logger:     slog.New(slog.NewTextHandler(stderr, nil)),
-		AdoptAfter: *adoptAfter, HeartbeatInterval: *heartbeat, Replicas: nf.replicas, Notify: notifyCfg,
+		AdoptAfter: f.adoptAfter, HeartbeatInterval: f.heartbeat, Replicas: nf.replicas, Notify: notifyCfg,
 	}
 	for _, f := range []struct {
 		flag, path string
 		dst        *json.RawMessage
-	}{{"--session", *sessionFile, &cfg.DefaultSession}, {"--live-session", *liveSessionFile, &cfg.DefaultLiveSession}} {
+	}{{"--session", f.sessionFile, &cfg.DefaultSession}, {"--live-session", f.liveSession, &cfg.DefaultLiveSession}} {
 		if f.path == "" {
 			continue
 		}
@@ -116,22 +146,22 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		*f.dst = data
 	}
-	policyFor, err := sidecarPolicy(fs, *policyPath, *maxSeconds, *maxTokens, *maxCost, *creditsDown)
+	policyFor, err := sidecarPolicy(fs, f.policyPath, f.maxSeconds, f.maxTokens, f.maxCost, f.creditsDown)
 	if err != nil {
 		return err
 	}
 	cfg.PolicyFor = policyFor
-	if *token == "" && len(tokens) == 0 && !loopback(*listen) {
-		return fmt.Errorf("--listen %s is not loopback: set --token (or CALLTOP_AGENT_TOKEN) so only your backend can start and register calls", *listen)
+	if f.token == "" && len(tokens) == 0 && !loopback(f.listen) {
+		return fmt.Errorf("--listen %s is not loopback: set --token (or CALLTOP_AGENT_TOKEN) so only your backend can start and register calls", f.listen)
 	}
-	if *prices != "" {
-		p, err := agent.LoadPrices(*prices)
+	if f.prices != "" {
+		p, err := agent.LoadPrices(f.prices)
 		if err != nil {
 			return err
 		}
 		cfg.Prices = p
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
@@ -154,13 +184,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: *token, Tokens: tokens, WebhookSecret: *webhookSecret, SIPAPI: sip}), defaultServerLimits)
-	limited := limitConns(ln, *maxConns, func(ip string) {
-		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", *maxConns)
+	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: f.token, Tokens: tokens, WebhookSecret: f.webhookSecret, SIPAPI: sip}), defaultServerLimits)
+	limited := limitConns(ln, f.maxConns, func(ip string) {
+		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", f.maxConns)
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
-	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.redacted(), "openai", feed.RedactURL(*baseURL), "name", a.Name())
+	cfg.Logger.Info("agent ready", "api", "http://"+ln.Addr().String(), "nats", nf.redacted(), "openai", feed.RedactURL(f.baseURL), "name", a.Name())
 
 	select {
 	case <-ctx.Done():
@@ -196,7 +226,7 @@ func loopback(addr string) bool {
 // sidecarPolicy combines the policy file with the per-call limit flags:
 // the file gives each user's policy, and a limit flag given on the command
 // line overrides that limit for every user.
-func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) agent.Policy, error) {
+func sidecarPolicy(fs *pflag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) agent.Policy, error) {
 	if maxSeconds < 0 || maxTokens < 0 || maxCost < 0 {
 		return nil, errors.New("--max-call-seconds, --max-call-tokens and --max-call-cost must be ≥ 0")
 	}
@@ -211,9 +241,8 @@ func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens 
 		}
 		pf = &f
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if pf == nil && !given["max-call-seconds"] && !given["max-call-tokens"] && !given["max-call-cost"] && creditsDown == "" {
+	given := fs.Changed
+	if pf == nil && !given("max-call-seconds") && !given("max-call-tokens") && !given("max-call-cost") && creditsDown == "" {
 		return nil, nil
 	}
 	return func(user string) agent.Policy {
@@ -221,13 +250,13 @@ func sidecarPolicy(fs *flag.FlagSet, file string, maxSeconds float64, maxTokens 
 		if pf != nil {
 			p = pf.For(user)
 		}
-		if given["max-call-seconds"] {
+		if given("max-call-seconds") {
 			p.MaxSeconds = time.Duration(maxSeconds * float64(time.Second))
 		}
-		if given["max-call-tokens"] {
+		if given("max-call-tokens") {
 			p.MaxTokens = maxTokens
 		}
-		if given["max-call-cost"] {
+		if given("max-call-cost") {
 			p.MaxCostUSD = maxCost
 		}
 		if creditsDown != "" {

@@ -21,15 +21,11 @@ func checkToken(tok string) (string, error) {
 	return t, nil
 }
 
-// parseNamedTokens reads NAME:SECRET tokens (the flag's values, then the
+// parseNamedTokens reads NAME:SECRET tokens (the flag's values, or the
 // comma list of CALLTOP_AGENT_TOKENS): each app or service gets its own,
 // and a call it hangs up is recorded as ended by its name. Errors never
 // print a secret.
-func parseNamedTokens(flags []string, env string) (map[string]string, error) {
-	all := append([]string(nil), flags...)
-	if env != "" {
-		all = append(all, strings.Split(env, ",")...)
-	}
+func parseNamedTokens(all []string) (map[string]string, error) {
 	out := map[string]string{}
 	for i, v := range all {
 		name, secret, ok := strings.Cut(strings.TrimSpace(v), ":")

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/agent"
 )
@@ -13,34 +13,28 @@ import (
 // notifyFlags are the sidecar's webhook settings: where to post, the
 // signing secret, which events.
 type notifyFlags struct {
-	urls   urlList
+	urls   []string
 	secret string
 	events string
 }
 
-func (n *notifyFlags) register(fs *flag.FlagSet) {
-	fs.Var(&n.urls, "notify-url", "post final records (call.ended) to your app as signed webhooks at this `URL`; repeat for several (docs/AGENT.md, Webhooks)")
-	// The secret defaults from the environment after parsing, so -h
-	// never prints it.
-	fs.StringVar(&n.secret, "notify-secret", "", "signing secret of the webhooks, whsec_ + base64 of 24 bytes or more (env CALLTOP_NOTIFY_SECRET)")
+func (n *notifyFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&n.urls, "notify-url", nil, "post final records (call.ended) to your app as signed webhooks at this `URL`; repeat for several (docs/AGENT.md, Webhooks)")
+	fs.StringVar(&n.secret, "notify-secret", "", "signing secret of the webhooks, whsec_ + base64 of 24 bytes or more")
+	env(fs, "notify-secret", "CALLTOP_NOTIFY_SECRET")
 	fs.StringVar(&n.events, "notify-events", agent.NotifyEnded, "comma-separated webhook events: call.ended, call.flagged, call.warning, call.refused")
 }
 
 // config is the agent's notify config, nil without --notify-url. Its
 // errors name the flag to fix and never quote the secret.
-func (n *notifyFlags) config(fs *flag.FlagSet) (*agent.NotifyConfig, error) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+func (n *notifyFlags) config(fs *pflag.FlagSet) (*agent.NotifyConfig, error) {
 	if len(n.urls) == 0 {
 		for _, name := range []string{"notify-secret", "notify-events"} {
-			if given[name] {
+			if fs.Changed(name) {
 				return nil, fmt.Errorf("--%s without --notify-url: say where to post the webhooks", name)
 			}
 		}
 		return nil, nil
-	}
-	if n.secret == "" {
-		n.secret = os.Getenv("CALLTOP_NOTIFY_SECRET")
 	}
 	cfg := &agent.NotifyConfig{URLs: n.urls, Secret: n.secret}
 	for _, ev := range strings.Split(n.events, ",") {
@@ -67,14 +61,4 @@ func notifyFlagError(err error) error {
 		}
 	}
 	return err
-}
-
-// urlList is a repeatable flag.
-type urlList []string
-
-func (u *urlList) String() string { return strings.Join(*u, ",") }
-
-func (u *urlList) Set(s string) error {
-	*u = append(*u, s)
-	return nil
 }

@@ -53,7 +53,7 @@ func TestSidecarRefusesBadNotify(t *testing.T) {
 func TestSidecarHelpHidesNotifySecret(t *testing.T) {
 	t.Setenv("CALLTOP_NOTIFY_SECRET", testNotifySecret)
 	code, out, errs := calltop(t, "agent", "-h")
-	if code != 0 || strings.Contains(out+errs, "dmVye") || !strings.Contains(errs, "-notify-secret") || !strings.Contains(errs, "-notify-url") {
+	if code != 0 || strings.Contains(out+errs, "dmVye") || !strings.Contains(out, "--notify-secret") || !strings.Contains(out, "--notify-url") {
 		t.Fatalf("agent -h: exit %d, printed the secret or no notify flags:\n%s%s", code, out, errs)
 	}
 }

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func TestSidecarPolicyFlagsOverrideTheFile(t *testing.T) {
@@ -14,7 +15,7 @@ func TestSidecarPolicyFlagsOverrideTheFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"default":{"max_seconds":"10m","max_tokens":1000,"max_concurrent":2},"users":[{"match":"*@trial.example.com","max_cost_usd":0.5}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	secs := fs.Float64("max-call-seconds", 0, "")
 	toks := fs.Int64("max-call-tokens", 0, "")
 	cost := fs.Float64("max-call-cost", 0, "")
@@ -33,7 +34,7 @@ func TestSidecarPolicyFlagsOverrideTheFile(t *testing.T) {
 		t.Fatalf("policy = %+v", p)
 	}
 
-	none := flag.NewFlagSet("agent", flag.ContinueOnError)
+	none := pflag.NewFlagSet("agent", pflag.ContinueOnError)
 	if f, err := sidecarPolicy(none, "", 0, 0, 0, ""); err != nil || f != nil {
 		t.Fatalf("no file, no flags: %v %v, want no policy", f != nil, err)
 	}
@@ -60,7 +61,7 @@ func TestSidecarHelpNeverPrintsSecrets(t *testing.T) {
 	t.Setenv("OPENAI_WEBHOOK_SECRET", "whsec_very_secret")
 	t.Setenv("OPENAI_BASE_URL", "http://proxy:very-secret@127.0.0.1:1/v1")
 	code, out, errs := calltop(t, "agent", "-h")
-	if code != 0 || strings.Contains(out+errs, "very") || !strings.Contains(errs, "-token") {
+	if code != 0 || strings.Contains(out+errs, "very") || !strings.Contains(out, "--token") || !strings.Contains(out, "(env CALLTOP_AGENT_TOKEN)") {
 		t.Fatalf("agent -h: exit %d, printed a secret or no usage:\n%s%s", code, out, errs)
 	}
 }
@@ -112,13 +113,13 @@ func TestSidecarRefusesBadSettings(t *testing.T) {
 }
 
 func TestNamedTokens(t *testing.T) {
-	got, err := parseNamedTokens([]string{"billing:s3cret-1", " ops : s3cret-2 "}, "svc-a:s3cret-3")
+	got, err := parseNamedTokens([]string{"billing:s3cret-1", " ops : s3cret-2 ", "svc-a:s3cret-3"})
 	if err != nil || len(got) != 3 || got["billing"] != "s3cret-1" || got["ops"] != "s3cret-2" || got["svc-a"] != "s3cret-3" {
 		t.Fatalf("parse: %v %v", got, err)
 	}
 	// Each mistake is an error, and no error repeats a secret.
 	for _, bad := range [][]string{{"TOPSECRET"}, {"bad name:TOPSECRET"}, {"a:"}, {"a:TOPSECRET", "a:TOPSECRET2"}, {":TOPSECRET"}} {
-		if _, err := parseNamedTokens(bad, ""); err == nil || strings.Contains(err.Error(), "TOPSECRET") {
+		if _, err := parseNamedTokens(bad); err == nil || strings.Contains(err.Error(), "TOPSECRET") {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

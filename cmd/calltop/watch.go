@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/tui"
@@ -19,18 +18,17 @@ type source struct {
 	*feed.Client
 }
 
-// watchFlags are the dashboard's own settings: flag, environment variable
-// and default in one place.
+// watchFlags are the dashboard's own settings, shared with the demo.
 type watchFlags struct {
 	readOnly bool
 	keys     string
 }
 
-func (w *watchFlags) register(fs *flag.FlagSet) {
-	ro, _ := strconv.ParseBool(os.Getenv("CALLTOP_READONLY"))
-	fs.BoolVar(&w.readOnly, "readonly", ro, "no hang-up keys; every terminate is refused (env CALLTOP_READONLY)")
-	fs.StringVar(&w.keys, "keys", os.Getenv("CALLTOP_KEYS"),
-		"key bindings file, `action = key, key` lines or .json (env CALLTOP_KEYS; default ~/.config/calltop/keys.conf if present)")
+func (w *watchFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&w.readOnly, "readonly", false, "no hang-up keys; every terminate is refused")
+	env(fs, "readonly", "CALLTOP_READONLY")
+	fs.StringVar(&w.keys, "keys", "", "key bindings `file`, action = key, key lines or .json (default ~/.config/calltop/keys.conf if present)")
+	env(fs, "keys", "CALLTOP_KEYS")
 }
 
 // options turns the flags into dashboard options, reading the key file.
@@ -50,15 +48,24 @@ func (w *watchFlags) options() (tui.Options, error) {
 	return opts, nil
 }
 
-func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("watch", "[watch] [--nats URL] [--readonly] [--keys FILE]", stderr)
+func watchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watch [flags]",
+		Short: "the live dashboard against NATS (the default command)",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	var nf natsFlags
 	nf.register(fs)
 	var wf watchFlags
 	wf.register(fs)
-	if err := parse(fs, args, 0); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runWatch(cmd.Context(), &nf, &wf)
 	}
+	return cmd
+}
+
+func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags) error {
 	opts, err := wf.options()
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestWatchRefusesABadKeyFileInOneLine(t *testing.T) {
@@ -36,10 +38,13 @@ func TestWatchFlagsReadTheDefaultKeyFileAndReadOnly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "calltop", "keys.conf"), []byte("quit = Q\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fs := newFlagSet("watch", "", &strings.Builder{})
+	fs := pflag.NewFlagSet("watch", pflag.ContinueOnError)
 	var wf watchFlags
 	wf.register(fs)
 	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(fs); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := wf.options()
