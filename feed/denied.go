@@ -72,6 +72,13 @@ func OnDenied(nc *nats.Conn, fn func(*PermissionError)) (stop func()) {
 	return onDenied(nc, fn, false)
 }
 
+// TakeDenied is OnDenied for a program that says refusals itself: they
+// no longer reach nc's error handler, whose default (nats.go's) prints
+// them raw to stderr, over a dashboard's screen.
+func TakeDenied(nc *nats.Conn, fn func(*PermissionError)) (stop func()) {
+	return onDenied(nc, fn, true)
+}
+
 func onDenied(nc *nats.Conn, fn func(*PermissionError), swallow bool) (stop func()) {
 	var off atomic.Bool
 	prev := nc.ErrorHandler()

@@ -76,6 +76,9 @@ func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags) error {
 		return err
 	}
 	defer cl.NC.Close()
+	// A refused hang-up (a viewer's NATS user) is said in the status
+	// line; nats.go would also print it raw over the screen.
+	feed.TakeDenied(cl.NC, func(*feed.PermissionError) {})
 	return watchWith(ctx, cl, opts)
 }
 
