@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +63,57 @@ func TestConfigFileErrorsSayWhat(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "none.conf") {
 		t.Fatalf("missing file: %v", err)
 	}
+}
+
+// TestLogIsLinesWithoutControlCharacters: the server's log reaches Log,
+// one line per entry (a refused login, a refused publish), and a client's
+// name cannot put escape sequences on the terminal that shows it.
+func TestLogIsLinesWithoutControlCharacters(t *testing.T) {
+	conf := writeConf(t, "authorization { users = [ {user: u, password: p, permissions: {publish: {deny: [\"x\"]}}} ] }\n")
+	var log syncBuffer
+	srv, err := Run(Options{ConfigFile: conf, Port: -1, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("u", "wrong")); err == nil {
+		nc.Close()
+		t.Fatal("logged in with a wrong password")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.Name("evil\x1b[2J"), nats.UserInfo("u", "p"),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("x", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), "authentication error") || !strings.Contains(log.String(), "Publish Violation") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refused login in the log:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.ContainsRune(log.String(), 0x1b) || !strings.Contains(log.String(), "evil") || !strings.Contains(log.String(), "[ERR]") {
+		t.Fatalf("log:\n%q", log.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

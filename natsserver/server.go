@@ -3,6 +3,7 @@ package natsserver
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"time"
@@ -23,10 +24,12 @@ type Options struct {
 	// store when set; JetStream is on whatever the file says, with the
 	// file's store_dir, else a temporary one.
 	ConfigFile string
-	// Logs makes the server log as nats-server does (to stderr unless
-	// the config file says otherwise): refused logins and permission
-	// violations among them. Off, it is silent.
-	Logs bool
+	// Log, if set, receives the server's log as nats-server writes it:
+	// refused logins and permission violations among them, one line
+	// each, control characters shown as '?' (clients name themselves).
+	// A config file that names a log_file or syslog gets its way
+	// instead. Nil: the server is silent.
+	Log io.Writer
 
 	// Name is the server's name, "calltop" if empty; members of one
 	// cluster need names of their own.
@@ -81,8 +84,12 @@ func Run(o Options) (*Server, error) {
 		s.cleanup()
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	if o.Logs {
-		ns.ConfigureLogger()
+	if o.Log != nil {
+		if opts.LogFile != "" || opts.Syslog || opts.RemoteSyslog != "" {
+			ns.ConfigureLogger()
+		} else {
+			ns.SetLoggerV2(&lineLogger{w: o.Log}, opts.Debug, opts.Trace, opts.TraceVerbose)
+		}
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
@@ -118,7 +125,7 @@ func baseOptions(o Options) (*server.Options, error) {
 	}
 	opts.JetStream = true // calltop needs it
 	opts.NoSigs = true
-	opts.NoLog = !o.Logs
+	opts.NoLog = o.Log == nil
 	return opts, nil
 }
 

@@ -458,6 +458,8 @@ func TestServerConfigFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
+	// The server logs to the command's stderr: the refused login is there.
+	waitFor(t, "the refused login in the server's log", func() bool { return strings.Contains(out.String(), "authentication error") })
 
 	t.Setenv("CALLTOP_VIEWER_PASSWORD", "") // restored after the test
 	os.Unsetenv("CALLTOP_VIEWER_PASSWORD")

@@ -34,13 +34,16 @@ func serverCmd() *cobra.Command {
 	_ = cobra.MarkFlagDirname(fs, "store")
 	_ = cobra.MarkFlagFilename(fs, "config", "conf")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runServer(cmd.Context(), f, cmd.OutOrStdout())
+		return runServer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
 }
 
-func runServer(ctx context.Context, f serverFlags, stdout io.Writer) error {
-	o := natsserver.Options{StoreDir: f.store, ConfigFile: f.config, Logs: f.config != ""}
+func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) error {
+	o := natsserver.Options{StoreDir: f.store, ConfigFile: f.config}
+	if f.config != "" {
+		o.Log = stderr // who logged in, and what the server refused them
+	}
 	if f.listen != "" || f.config == "" {
 		host, port, err := listenAddr(cmp.Or(f.listen, "127.0.0.1:4222"))
 		if err != nil {
