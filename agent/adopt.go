@@ -140,7 +140,7 @@ func (a *Agent) adopt(e feed.OwnerEntry) error {
 	if ad.gapFrom.IsZero() {
 		ad.gapFrom = now
 	}
-	c, err := a.register(e.CallID, Meta{User: rec.User, Model: rec.Model, API: rec.API}, ad)
+	c, err := a.register(a.ctx, e.CallID, Meta{User: rec.User, Model: rec.Model, API: rec.API}, ad)
 	if err != nil {
 		return fmt.Errorf("adopt %s: %w", e.CallID, err)
 	}

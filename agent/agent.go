@@ -35,6 +35,18 @@ var (
 	ErrNotTracked = errors.New("call not tracked by this agent")
 	// ErrClosed: the agent has been closed.
 	ErrClosed = errors.New("agent closed")
+	// ErrUnauthorized: OpenAI refused the agent's APIKey (HTTP 401 or
+	// 403): a wrong or revoked key, or one of a project without access to
+	// the voice APIs. Track returns it when the first attach of a call's
+	// sideband is refused; the agent keeps trying in the background (a key
+	// fixed at OpenAI lets the call attach) and shows the call detached
+	// meanwhile. Hangup and MintClientSecret return it, with openai-go's
+	// *openai.Error, when OpenAI refuses their request.
+	ErrUnauthorized = errors.New("OpenAI refused the API key")
+	// ErrInvalidRequest: MintClientSecret refused its arguments before
+	// asking OpenAI: a session config that is not a JSON Realtime one, or
+	// a TTL outside OpenAI's 10 s..2 h. The sidecar answers it 400.
+	ErrInvalidRequest = errors.New("invalid request")
 )
 
 // Config holds an agent's settings. Only APIKey is required.
@@ -117,7 +129,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Admit, if set, is asked before every call the agent would start or
 	// accept (relay, client secret, SIP), before OpenAI is contacted. A
-	// *Refusal refuses with its status and reason; nil admits.
+	// *RefusedError refuses with its status and reason; nil admits.
 	Admit func(ctx context.Context, mode, user string) error
 	// DefaultSession is the realtime session config (JSON object) used when
 	// an integration is given none; {"type":"realtime","model":"gpt-realtime"}
@@ -154,7 +166,8 @@ type Meta struct {
 	// API is the voice API the call runs on: feed.APIRealtime or
 	// feed.APILive. Empty: read from the id ("live_…" is a GPT-Live
 	// session, anything else a Realtime call). A SIP call answered on
-	// the Live API keeps its "rtc_…" id: say APILive (TrackLive does).
+	// the Live API keeps its "rtc_…" id: SIPWebhook says APILive for it;
+	// a Track of such a call must say it too.
 	API feed.API
 
 	// sip: the call came in over SIP (the webhook), so a Live session
@@ -219,11 +232,18 @@ type Agent struct {
 	flushing   bool // flush is armed
 }
 
-// New returns an agent publishing on nc. It dials nothing until Track.
-// It prepares what it needs in NATS (the streams, the ownership bucket);
-// when NATS is unreachable it starts anyway and prepares them once NATS is
-// back.
-func New(nc *nats.Conn, cfg Config) (*Agent, error) {
+// New returns an agent publishing on nc, which the caller keeps and
+// closes after the agent. It dials OpenAI only once a call comes (Track,
+// Relay, SIPWebhook). It prepares what it needs in NATS (the streams, the
+// ownership bucket), waiting up to 5 s for JetStream; when NATS is
+// unreachable or JetStream does not answer in time, it starts anyway and
+// prepares them once NATS is back, so a NATS outage never stops a backend
+// from starting. ctx bounds that wait: if it ends first, New returns its
+// error and no agent. Stop the agent with Close.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	if cfg.APIKey == "" {
 		return nil, errors.New("agent: no OpenAI API key (set OPENAI_API_KEY)")
 	}
@@ -280,7 +300,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	}
 	instance := newInstance()
 	fc.Replicas, fc.Instance = cfg.Replicas, instance
-	ctx, cancel := context.WithCancel(context.Background())
+	life, cancel := context.WithCancel(context.Background())
 	a := &Agent{
 		cfg:  cfg,
 		feed: fc,
@@ -294,7 +314,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		wsBase:     wsBase,
 		log:        log.With("agent", cfg.Name),
 		instance:   instance,
-		ctx:        ctx,
+		ctx:        life,
 		cancel:     cancel,
 		calls:      make(map[string]*call),
 		waiting:    make(map[*call]struct{}),
@@ -305,15 +325,20 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		peers:      newPeerBook(instance, time.Now()),
 	}
 	a.started = time.Now().UTC()
-	if err := a.fleet.start(a); err != nil {
+	err = a.fleet.start(ctx, a)
+	if err == nil {
+		err = ctx.Err() // the caller gave up while NATS was being prepared
+	}
+	if err != nil {
 		cancel()
 		a.outbox.Close()
+		a.fleet.stop()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.wg.Add(1)
 	go a.publishLoop()
 	if cfg.Notify != nil {
-		a.notes = startNotifier(a, *cfg.Notify, notifyKey)
+		a.notes = startNotifier(ctx, a, *cfg.Notify, notifyKey)
 	}
 	return a, nil
 }
@@ -405,7 +430,16 @@ func (a *Agent) Usage(callID string) (feed.Usage, error) {
 // far is charged (a later charge of its total adds only the rest), a
 // goodbye event says what happened, and the final records of calls that
 // ended are stored if NATS lets them within a few seconds.
-func (a *Agent) Close() error {
+//
+// ctx bounds those waits, as http.Server.Shutdown's does: if it ends
+// first, Close returns its error, and what was cut short is safe (calls
+// not taken yet are adopted by the next agent that scans, records not
+// stored are written by the agents that adopt their calls). The agent is
+// closed either way. Give it a context that is not cancelled already
+// (not the one SIGTERM cancelled): context.Background() waits at most
+// HandoffWait plus a few seconds. Closing twice returns nil. Close does
+// not close the NATS connection.
+func (a *Agent) Close(ctx context.Context) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -418,13 +452,13 @@ func (a *Agent) Close() error {
 	a.cancel()
 	a.notes.stop()
 	a.wg.Wait()
-	handed := a.fleet.goodbye(n, a.handoff)
+	handed := a.fleet.goodbye(ctx, n, a.handoff)
 	if a.ownHTTP {
 		a.cfg.HTTPClient.CloseIdleConnections()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ferr := a.outbox.Flush(ctx)
+	ferr := a.outbox.Flush(fctx)
 	a.outbox.Close()
 	a.fleet.stop()
 	switch {
@@ -438,8 +472,11 @@ func (a *Agent) Close() error {
 	if ferr != nil {
 		a.log.Error("final records not stored; the agents that adopt their calls will write them", "err", ferr)
 	}
-	if err := a.flush(); err != nil {
+	if err := a.flush(ctx); err != nil {
 		return fmt.Errorf("agent close: flush: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("agent close: %w (the fleet takes over what was left)", err)
 	}
 	return nil
 }
@@ -447,11 +484,13 @@ func (a *Agent) Close() error {
 // flush waits for NATS to have what was published, but only while
 // connected, and briefly: an agent stopping during a NATS outage must not
 // hang (nats.go's Flush waits 10 s for a server that is not there).
-func (a *Agent) flush() error {
-	if a.feed.NC.Status() != nats.CONNECTED {
+func (a *Agent) flush(ctx context.Context) error {
+	if a.feed.NC.Status() != nats.CONNECTED || ctx.Err() != nil {
 		return nil
 	}
-	err := a.feed.NC.FlushTimeout(2 * time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := a.feed.NC.FlushWithContext(ctx)
 	if errors.Is(err, nats.ErrConnectionClosed) {
 		return nil
 	}

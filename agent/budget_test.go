@@ -120,7 +120,7 @@ func TestCreditsCutAndChargeOnce(t *testing.T) {
 }
 
 func isRefusal(err error, status int, reason string) bool {
-	var ref *agent.Refusal
+	var ref *agent.RefusedError
 	return errors.As(err, &ref) && ref.Status == status && ref.Reason == reason
 }
 

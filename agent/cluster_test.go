@@ -92,12 +92,12 @@ func TestClusterLosesNothing(t *testing.T) {
 	var agents []*agent.Agent
 	for _, name := range []string{"a1", "a2"} {
 		c := connect(name)
-		a, err := agent.New(c.NC, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: name, Prefix: "cluster",
+		a, err := agent.New(context.Background(), c.NC, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Name: name, Prefix: "cluster",
 			Replicas: 3, PublishInterval: 20 * time.Millisecond, EvaluateInterval: 20 * time.Millisecond, CountersInterval: 100 * time.Millisecond, CloseGrace: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { a.Close() })
+		t.Cleanup(func() { a.Close(context.Background()) })
 		agents = append(agents, a)
 	}
 	w, err := dash.Watch(context.Background())

@@ -21,11 +21,11 @@ func BenchmarkKillToHangup(b *testing.B) {
 	fc, _ := feed.NewClient(nc, "bench")
 	rt := realtimetest.NewServer(realtimetest.Options{OnHangup: func(string, int) { hung <- time.Now() }})
 	defer rt.Close()
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "bench"})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 	ctx := context.Background()
 	var toHangup, toConfirm []time.Duration
 	for b.Loop() {

@@ -82,11 +82,11 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 		}
 		cfg.Credits = agent.StoreCredits(store)
 	}
-	a, err := agent.New(nc, cfg)
+	a, err := agent.New(context.Background(), nc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() { a.Close(context.Background()) })
 	w, err := fc.Watch(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -229,11 +229,11 @@ func TestInvalidCallIDNeverDials(t *testing.T) {
 	}))
 	defer counter.Close()
 	_, nc := runNATS(t, "")
-	a, err := agent.New(nc, agent.Config{APIKey: "sk-x", BaseURL: counter.URL + "/v1"})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: "sk-x", BaseURL: counter.URL + "/v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 	for _, id := range []string{"rtc.x", "../../hangup", "a?call_id=b", strings.Repeat("x", 129), ""} {
 		if err := a.Track(context.Background(), id, agent.Meta{}); !errors.Is(err, feed.ErrInvalidCallID) {
 			t.Errorf("Track(%q) = %v, want ErrInvalidCallID", id, err)
@@ -332,7 +332,7 @@ func TestCloseDetachesWithoutHangingUp(t *testing.T) {
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 10 * time.Millisecond})
 	e.track(id, "u")
 	e.waitCall(id, "a response", func(c feed.Call) bool { return c.Usage.Responses >= 1 })
-	if err := e.agent.Close(); err != nil {
+	if err := e.agent.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if e.openai.Hangups(id) != 0 {

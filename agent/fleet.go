@@ -50,7 +50,9 @@ type yieldMsg struct {
 	Agent  string `json:"agent"`
 }
 
-func (f *fleet) start(a *Agent) error {
+// start subscribes to the fleet's subjects and prepares NATS; ctx (New's)
+// bounds the preparation.
+func (f *fleet) start(ctx context.Context, a *Agent) error {
 	f.a, f.wake = a, make(chan struct{}, 1)
 	now := time.Now()
 	f.sweepAt = now.Add(a.cfg.AdoptAfter) // once every live agent has been heard
@@ -70,7 +72,7 @@ func (f *fleet) start(a *Agent) error {
 	if nc.Status() == nats.CONNECTED {
 		f.connected = now
 		f.reconnects = nc.Stats().Reconnects
-		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := f.prepare(ctx)
 		if err == nil {
 			f.learnGoodbyes(ctx)
@@ -341,8 +343,9 @@ func (f *fleet) handingOver(callID string) {
 }
 
 // goodbye tells the fleet this agent stops, and waits up to HandoffWait
-// for the calls it handed over to be taken. It returns how many were.
-func (f *fleet) goodbye(calls int, handoff bool) int {
+// (and while ctx lasts) for the calls it handed over to be taken. It
+// returns how many were.
+func (f *fleet) goodbye(ctx context.Context, calls int, handoff bool) int {
 	a := f.a
 	f.mu.Lock()
 	n := len(f.handed)
@@ -352,18 +355,19 @@ func (f *fleet) goodbye(calls int, handoff bool) int {
 		done = f.handedDone
 	}
 	f.mu.Unlock()
-	err := f.publishGoodbye(feed.Event{Kind: feed.KindGoodbye, Agent: a.cfg.Name, At: time.Now().UTC(),
+	err := f.publishGoodbye(ctx, feed.Event{Kind: feed.KindGoodbye, Agent: a.cfg.Name, At: time.Now().UTC(),
 		Goodbye: &feed.Goodbye{Instance: a.instance, Calls: calls, Handoff: handoff}})
 	if err != nil {
 		a.log.Warn("goodbye", "err", err)
 	}
-	_ = a.flush()
+	_ = a.flush(ctx)
 	if done == nil {
 		return 0
 	}
 	select {
 	case <-done:
 	case <-time.After(a.cfg.HandoffWait):
+	case <-ctx.Done():
 	}
 	f.mu.Lock()
 	left := len(f.handed)
@@ -381,7 +385,7 @@ func (f *fleet) goodbye(calls int, handoff bool) int {
 // looked, and it then refused the calls as another live agent's. While
 // NATS is down, or JetStream does not answer within 2 s, it is sent as
 // any event is (buffered while reconnecting).
-func (f *fleet) publishGoodbye(e feed.Event) error {
+func (f *fleet) publishGoodbye(ctx context.Context, e feed.Event) error {
 	c := f.a.feed
 	msg, err := c.Message(e)
 	if err != nil {
@@ -389,8 +393,8 @@ func (f *fleet) publishGoodbye(e feed.Event) error {
 	}
 	if c.NC.Status() == nats.CONNECTED {
 		if js, err := jetstream.New(c.NC); err == nil {
-			// Close has cancelled the agent's context by now.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			// Close has cancelled the agent's context by now: ctx is Close's.
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_, err = js.PublishMsg(ctx, msg)
 			cancel()
 			if err == nil {

@@ -39,11 +39,11 @@ func (e *env) peer(name string, cfg agent.Config) (*agent.Agent, func()) {
 		cfg.CountersInterval = 100 * time.Millisecond
 	}
 	cfg.EvaluateInterval = 20 * time.Millisecond
-	a, err := agent.New(nc, cfg)
+	a, err := agent.New(context.Background(), nc, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { a.Close(); nc.Close() })
+	e.t.Cleanup(func() { a.Close(context.Background()); nc.Close() })
 	return a, nc.Close
 }
 
@@ -262,10 +262,10 @@ func TestRestartWithTheSameName(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitCall(id, "usage from the first run", func(c feed.Call) bool { return c.Agent == "fixed" && c.Usage.Responses >= 2 })
-	if err := e.agent.Close(); err != nil { // no other agent: the call is left detached
+	if err := e.agent.Close(context.Background()); err != nil { // no other agent: the call is left detached
 		t.Fatal(err)
 	}
-	if err := first.Close(); err != nil {
+	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := e.peer("fixed", fastFleet(agent.Config{}))
@@ -289,7 +289,7 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := e.peer("first", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
-	if err := e.agent.Close(); err != nil { // first is alone
+	if err := e.agent.Close(context.Background()); err != nil { // first is alone
 		t.Fatal(err)
 	}
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 30 * time.Millisecond})
@@ -297,7 +297,7 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitCall(id, "some cost", func(c feed.Call) bool { return c.Usage.CostUSD > 0.01 })
-	if err := first.Close(); err != nil {
+	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	partial, ok, err := e.credits.Charged(ctx, id)

@@ -61,7 +61,7 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 		c.mu.Lock()
 		c.endReq = nil
 		c.mu.Unlock()
-		return fmt.Errorf("hangup %s: %w", callID, err)
+		return fmt.Errorf("hangup %s: %w", callID, keyRefused(err))
 	}
 	c.mu.Lock()
 	c.budget.hungUpAt = time.Now()
@@ -120,6 +120,17 @@ func (c *call) finalSummary() *feed.Summary {
 	}
 	s := feed.SummaryOf(*c.final)
 	return &s
+}
+
+// keyRefused marks an error of openai-go that is a 401 or 403 as
+// ErrUnauthorized, so callers test one sentinel for a key OpenAI refused,
+// whichever request it refused.
+func keyRefused(err error) error {
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	return err
 }
 
 func orDash(s string) string {

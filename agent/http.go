@@ -174,10 +174,12 @@ func (a *Agent) handleMint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.MintClientSecret(r.Context(), req.User, req.Session, time.Duration(req.TTLSeconds)*time.Second)
-	var ref *Refusal
+	var ref *RefusedError
 	switch {
 	case errors.As(err, &ref):
 		writeError(w, ref.Status, ref.Reason, ref.Detail)
+	case errors.Is(err, ErrInvalidRequest):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case err != nil:
 		writeError(w, http.StatusBadGateway, "openai_error", err.Error())
 	default:
@@ -214,7 +216,7 @@ func (a *Agent) handleTrack(w http.ResponseWriter, r *http.Request) {
 		}
 		meta.API = api
 	}
-	err := a.TrackWithSecret(req.CallID, meta, req.ClientSecret)
+	err := a.Track(r.Context(), req.CallID, meta, Async(), WithClientSecret(req.ClientSecret))
 	var owned *feed.OwnedError
 	switch {
 	case err == nil:

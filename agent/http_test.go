@@ -55,7 +55,7 @@ func doAPI(t *testing.T, method, url, auth, ctype, body string) apiReply {
 
 func TestNewRefusesAnEphemeralKey(t *testing.T) {
 	_, nc := runNATS(t, "")
-	_, err := agent.New(nc, agent.Config{APIKey: "ek_68af296e8e408191a1120ab6383263c2"})
+	_, err := agent.New(t.Context(), nc, agent.Config{APIKey: "ek_68af296e8e408191a1120ab6383263c2"})
 	if err == nil || !strings.Contains(err.Error(), "ephemeral") || strings.Contains(err.Error(), "68af") {
 		t.Fatalf("New with an ek_ key: %v; want a refusal that does not print the key", err)
 	}
@@ -114,6 +114,9 @@ func TestSidecarJSONBodies(t *testing.T) {
 		{"/v1/calls", "application/json", `{"call_id":"x"} {"y":1}`, 400, "invalid_json"},
 		{"/v1/calls", "application/json", `{"call_id":"x"}]`, 400, "invalid_json"},
 		{"/v1/client_secrets", "application/json", `{"user":"u"}{"user":"v"}`, 400, "invalid_json"},
+		// Refused before OpenAI is asked: the caller's mistake, not OpenAI's.
+		{"/v1/client_secrets", "application/json", `{"user":"u","ttl_seconds":5}`, 400, "invalid_request"},
+		{"/v1/client_secrets", "application/json", `{"user":"u","session":{"type":"transcription"}}`, 400, "invalid_request"},
 		{"/v1/calls", "application/json", `{"call_id":"` + big + `"}`, 413, "request_too_large"},
 		{"/v1/calls", "application/json", `{"call_id":"rtc_1"}` + strings.Repeat(" ", 300<<10), 413, "request_too_large"},
 		{"/v1/client_secrets", "application/json", `{"user":"` + big + `"}`, 413, "request_too_large"},

@@ -51,7 +51,7 @@ func TestRelay(t *testing.T) {
 		},
 		Admit: func(r *http.Request, user string) error {
 			if user == "broke@example.com" {
-				return &agent.Refusal{Status: http.StatusPaymentRequired, Reason: "credits", Detail: "no credit left"}
+				return &agent.RefusedError{Status: http.StatusPaymentRequired, Reason: "credits", Detail: "no credit left"}
 			}
 			return nil
 		},
@@ -149,16 +149,18 @@ func TestClientSecrets(t *testing.T) {
 	if err := json.Unmarshal(raw, &secret); err != nil || !strings.HasPrefix(secret.Value, "ek_") || secret.ExpiresAt == 0 {
 		t.Fatalf("client secret %s: %v", raw, err)
 	}
-	if _, err := e.agent.MintClientSecret(ctx, "alice@example.com", nil, time.Second); err == nil {
+	if _, err := e.agent.MintClientSecret(ctx, "alice@example.com", nil, time.Second); !errors.Is(err, agent.ErrInvalidRequest) {
 		t.Fatal("a 1s TTL was accepted (OpenAI's minimum is 10s)")
 	}
 
 	first := createWithKey(t, e.openai, secret.Value)
-	if err := e.agent.TrackWithSecret(first, agent.Meta{User: "alice@example.com"}, secret.Value); err != nil {
+	// The first waits for its sideband, the second does not: the key is
+	// checked either way.
+	if err := e.agent.Track(ctx, first, agent.Meta{User: "alice@example.com"}, agent.WithClientSecret(secret.Value)); err != nil {
 		t.Fatal(err)
 	}
 	second := createWithKey(t, e.openai, secret.Value)
-	if err := e.agent.TrackWithSecret(second, agent.Meta{User: "bob@example.com"}, secret.Value); err != nil {
+	if err := e.agent.Track(ctx, second, agent.Meta{User: "bob@example.com"}, agent.Async(), agent.WithClientSecret(secret.Value)); err != nil {
 		t.Fatal(err)
 	}
 	c := e.waitCall(second, "two flags", func(c feed.Call) bool { return len(c.Flags) == 2 })

@@ -39,7 +39,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	}
 	base, _ := ours()
 
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "leak", PublishInterval: 10 * time.Millisecond, EvaluateInterval: 10 * time.Millisecond})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "leak", PublishInterval: 10 * time.Millisecond, EvaluateInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	rt.DropSideband(live[2])
 	rt.EndCall(live[3])
 	during, _ := ours()
-	if err := a.Close(); err != nil {
+	if err := a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

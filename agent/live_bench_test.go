@@ -41,14 +41,14 @@ func trackLive(b *testing.B, sessions int, live string, window time.Duration) {
 		b.Fatal(err)
 	}
 	defer nc.Close()
-	a, err := agent.New(nc, agent.Config{APIKey: s.key, BaseURL: s.base, Prefix: "live", HTTPClient: s.client})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: s.key, BaseURL: s.base, Prefix: "live", HTTPClient: s.client})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 	for _, id := range s.ids {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := a.TrackLive(ctx, id, agent.Meta{User: "u"})
+		err := a.Track(ctx, id, agent.Meta{User: "u", API: feed.APILive})
 		cancel()
 		if err != nil {
 			b.Fatal(err)

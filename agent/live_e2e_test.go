@@ -20,7 +20,7 @@ func (e *env) trackLive(id, user string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.agent.TrackLive(ctx, id, agent.Meta{User: user}); err != nil {
+	if err := e.agent.Track(ctx, id, agent.Meta{User: user, API: feed.APILive}); err != nil {
 		e.t.Fatalf("track live %s: %v", id, err)
 	}
 }
@@ -250,7 +250,7 @@ func TestLiveSecondsArePaced(t *testing.T) {
 	id := e.openai.NewLiveSession(realtimetest.LiveScript{UsageEvery: 10 * time.Millisecond, SecondsPerUpdate: 1, Updates: 150})
 	usages := e.countUsages(id)
 	start := time.Now()
-	if err := a.TrackLive(t.Context(), id, agent.Meta{User: "u"}); err != nil {
+	if err := a.Track(t.Context(), id, agent.Meta{User: "u", API: feed.APILive}); err != nil {
 		t.Fatal(err)
 	}
 	c := e.waitCall(id, "the end", func(c feed.Call) bool { return !c.Live() })

@@ -104,5 +104,5 @@ func (a *Agent) acceptLiveSIP(ctx context.Context, call SIPCall, d SIPDecision, 
 		return fmt.Errorf("accept %s on the Live API: %w", call.CallID, err)
 	}
 	meta.Model = model
-	return a.TrackAsync(call.CallID, meta)
+	return a.Track(context.WithoutCancel(ctx), call.CallID, meta, Async())
 }

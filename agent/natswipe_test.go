@@ -44,7 +44,7 @@ func TestNATSWipeHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	t.Cleanup(func() { e.agent.Close() }) // before the server goes (cleanups run last first)
+	t.Cleanup(func() { e.agent.Close(context.Background()) }) // before the server goes (cleanups run last first)
 	wiped := time.Now()
 	var missing string // what the last check lacked
 	within := func(what string, cond func() bool) {

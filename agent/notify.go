@@ -190,8 +190,9 @@ type notifier struct {
 	targets []*target
 }
 
-// startNotifier starts pushing cfg's events (already normalized) for a.
-func startNotifier(a *Agent, cfg NotifyConfig, key []byte) *notifier {
+// startNotifier starts pushing cfg's events (already normalized) for a;
+// setup (New's context) bounds creating the notify stream.
+func startNotifier(setup context.Context, a *Agent, cfg NotifyConfig, key []byte) *notifier {
 	ctx, cancel := context.WithCancel(a.ctx)
 	n := &notifier{a: a, cfg: cfg, key: key, log: a.log.With("component", "webhooks"), since: time.Now().UTC(),
 		ctx: ctx, cancel: cancel,
@@ -214,7 +215,7 @@ func startNotifier(a *Agent, cfg NotifyConfig, key []byte) *notifier {
 		// Before New returns: copies published before the stream exists
 		// would be stored nowhere. If NATS cannot make it now, the
 		// targets keep trying.
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(setup, 5*time.Second)
 		if _, err := a.feed.EnsureNotifyStream(ctx); err != nil {
 			n.log.Warn("notify stream not ready yet; will retry", "err", err)
 		}

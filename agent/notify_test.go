@@ -106,7 +106,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	e.track(id, "bob")
 	e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
 	r.waitFor("a failed attempt", 10*time.Second, func(as []attempt) bool { return len(as) > 0 })
-	if err := e.agent.Close(); err != nil {
+	if err := e.agent.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	tried := len(r.all())
@@ -173,7 +173,7 @@ func TestWebhookAfterNATSWipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	t.Cleanup(func() { e.agent.Close() }) // before the server goes
+	t.Cleanup(func() { e.agent.Close(context.Background()) }) // before the server goes
 	wiped := time.Now()
 	e.openai.EndCall(id)
 	r.waitDelivered(15*time.Second, "ended_"+id)
@@ -236,7 +236,7 @@ func TestWebhookOptionalEvents(t *testing.T) {
 		},
 		Admit: func(_ context.Context, _, user string) error {
 			if user == "mallory" {
-				return &agent.Refusal{Status: 402, Reason: "credits", Detail: "no credit left"}
+				return &agent.RefusedError{Status: 402, Reason: "credits", Detail: "no credit left"}
 			}
 			return nil
 		},
@@ -361,9 +361,9 @@ func TestNotifyConfigRefused(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want an error with %q", tc.cfg.URLs, err, tc.want)
 		}
-		a, err := agent.New(nc, agent.Config{APIKey: "sk-x", Notify: &cfg})
+		a, err := agent.New(context.Background(), nc, agent.Config{APIKey: "sk-x", Notify: &cfg})
 		if err == nil {
-			a.Close()
+			a.Close(context.Background())
 			t.Fatalf("New started with %+v", tc.cfg)
 		}
 		msg := err.Error()
@@ -391,7 +391,7 @@ func TestNotifierStopsOnClose(t *testing.T) {
 	e.track(id, "dave")
 	r.waitFor("an attempt in flight", 10*time.Second, func(as []attempt) bool { return len(as) > 0 })
 	closing := time.Now()
-	if err := e.agent.Close(); err != nil {
+	if err := e.agent.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(closing); d > 3*time.Second {

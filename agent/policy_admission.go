@@ -27,13 +27,13 @@ type Decision struct {
 	Detail string // for people
 }
 
-// Err is nil when d admits, else a *Refusal, the error Config.Admit hooks
+// Err is nil when d admits, else a *RefusedError, the error Config.Admit hooks
 // return.
 func (d Decision) Err() error {
 	if d.OK {
 		return nil
 	}
-	return &Refusal{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
+	return &RefusedError{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
 }
 
 // Admission counts each user's live calls and the calls they started in

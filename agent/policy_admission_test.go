@@ -23,7 +23,7 @@ func TestAdmitCredits(t *testing.T) {
 		}
 	}
 	d := a.Decide("u", t0, ptr(-2_500_000*feed.Microdollar))
-	var ref *Refusal
+	var ref *RefusedError
 	if !errors.As(d.Err(), &ref) || ref.Status != 402 || ref.Reason != "credits" || ref.Detail != "no credit left (-$2.50)" {
 		t.Fatalf("refusal: %+v", d)
 	}

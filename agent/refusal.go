@@ -10,17 +10,18 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// Refusal is an admission decision against a call, returned (as an error)
-// by Config.Admit or an integration's own check. The agent answers the
+// RefusedError is an admission decision against a call: return one from
+// Config.Admit or RelayConfig.Admit to refuse a call, and test for one
+// with errors.As on what MintClientSecret returns. The agent answers the
 // caller with Status and a JSON body naming Reason, publishes a refused
-// event, and never contacts OpenAI.
-type Refusal struct {
+// event (a feed.Refusal, the wire form of it), and never contacts OpenAI.
+type RefusedError struct {
 	Status int    // HTTP status: 402 (no credit), 429 (too many calls), 403 …
 	Reason string // short code: credits, concurrency, hourly, app …
 	Detail string // for people
 }
 
-func (r *Refusal) Error() string {
+func (r *RefusedError) Error() string {
 	return fmt.Sprintf("refused (%d %s): %s", r.Status, r.Reason, r.Detail)
 }
 
@@ -45,7 +46,7 @@ const (
 // (reason credits_unavailable), unless the user's policy says
 // credits_unavailable "allow": then the call is admitted with unknown
 // credit (unknown set), flagged, and reads its credit again as it runs.
-func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *feed.Micros, unknown bool, ref *Refusal) {
+func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra func() error) (counted bool, credits *feed.Micros, unknown bool, ref *RefusedError) {
 	now := time.Now()
 	if a.cfg.Credits != nil {
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
@@ -55,7 +56,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 			a.log.Warn("credits unreadable at admission; admitting (credits_unavailable: allow)", "user", user, "err", err)
 			unknown = true
 		case err != nil:
-			ref = &Refusal{Status: http.StatusServiceUnavailable, Reason: "credits_unavailable",
+			ref = &RefusedError{Status: http.StatusServiceUnavailable, Reason: "credits_unavailable",
 				Detail: "the credit store cannot be read now; try again shortly"}
 			a.refused(mode, user, ref, now)
 			a.log.Warn("credits unreadable at admission; refusing", "user", user, "err", err)
@@ -88,7 +89,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		a.adm.Release(user)
 	}
 	if !errors.As(err, &ref) {
-		ref = &Refusal{Status: http.StatusServiceUnavailable, Reason: "admission_error", Detail: err.Error()}
+		ref = &RefusedError{Status: http.StatusServiceUnavailable, Reason: "admission_error", Detail: err.Error()}
 	}
 	if ref.Status == 0 {
 		ref.Status = http.StatusForbidden
@@ -98,7 +99,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 }
 
 // refused publishes a refusal and logs it.
-func (a *Agent) refused(mode, user string, ref *Refusal, now time.Time) {
+func (a *Agent) refused(mode, user string, ref *RefusedError, now time.Time) {
 	status := ref.Status
 	if mode == ModeSIP {
 		status = sipRefusalStatus // what the caller was answered

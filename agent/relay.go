@@ -29,7 +29,7 @@ type RelayConfig struct {
 	// User names the caller from the request: the app's own
 	// authentication. An error answers 401 and nothing else happens.
 	User func(r *http.Request) (string, error)
-	// Admit may refuse the call (return a *Refusal, e.g. out of credits)
+	// Admit may refuse the call (return a *RefusedError, e.g. out of credits)
 	// before OpenAI is contacted. Config.Admit is asked first.
 	Admit func(r *http.Request, user string) error
 	// Session returns the session config for this caller: a Realtime
@@ -124,8 +124,10 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, api f
 		return
 	}
 	// Track before the browser has its answer: no event of the call can
-	// happen before we are listening, and a terminate works at once.
-	if err := a.TrackAsync(callID, Meta{User: user, Model: model, API: api, admitted: counted, credits: credits, creditsUnknown: unknown}); err != nil {
+	// happen before we are listening, and a terminate works at once. The
+	// call exists at OpenAI now: a browser that left must not leave it
+	// untracked.
+	if err := a.Track(context.WithoutCancel(r.Context()), callID, Meta{User: user, Model: model, API: api, admitted: counted, credits: credits, creditsUnknown: unknown}, Async()); err != nil {
 		a.log.Error("relay: call created but not tracked", "call", callID, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/sdp")

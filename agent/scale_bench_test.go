@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		}
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
 }
 
 // runStandIn serves until its stdin closes: NATS on a free port and the
@@ -209,11 +209,11 @@ func trackCalls(b *testing.B, calls int, window time.Duration) {
 		b.Fatal(err)
 	}
 	defer nc.Close()
-	a, err := agent.New(nc, agent.Config{APIKey: s.key, BaseURL: s.base, Prefix: "scale", HTTPClient: s.client})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: s.key, BaseURL: s.base, Prefix: "scale", HTTPClient: s.client})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 
 	before, gBefore := heapAndStacks(), runtime.NumGoroutine()
 	cpu0, cpuOK := cpuTime()
@@ -293,12 +293,12 @@ func BenchmarkBudgetCutoff(b *testing.B) {
 	_, nc := runNATS(b, "")
 	rt := realtimetest.NewServer(realtimetest.Options{OnHangup: func(string, int) { hung <- time.Now() }})
 	defer rt.Close()
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "cut",
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "cut",
 		PolicyFor: func(string) agent.Policy { return agent.Policy{MaxTokens: 300} }})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 	ctx := context.Background()
 	var lat []time.Duration
 	crossing := []byte(`{"type":"response.done","event_id":"event_cut","response":{"object":"realtime.response","id":"resp_cut","status":"completed","usage":{"total_tokens":320,"input_tokens":132,"output_tokens":188,"input_token_details":{"text_tokens":59,"audio_tokens":73,"image_tokens":0,"cached_tokens":0,"cached_tokens_details":{"text_tokens":0,"audio_tokens":0,"image_tokens":0}},"output_token_details":{"text_tokens":41,"audio_tokens":147}}}}`)

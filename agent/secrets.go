@@ -63,11 +63,11 @@ func (a *Agent) MintClientSecret(ctx context.Context, user string, session json.
 		ttl = DefaultSecretTTL
 	}
 	if ttl < 10*time.Second || ttl > 2*time.Hour {
-		return nil, fmt.Errorf("mint client secret: ttl %s outside 10s..2h", ttl)
+		return nil, fmt.Errorf("mint client secret: %w: ttl %s outside 10s..2h", ErrInvalidRequest, ttl)
 	}
 	session, _, err := a.sessionConfig(session)
 	if err != nil {
-		return nil, fmt.Errorf("mint client secret: %w", err)
+		return nil, fmt.Errorf("mint client secret: %w: %w", ErrInvalidRequest, err)
 	}
 	if _, _, _, ref := a.admit(ctx, ModeClientSecret, user, true, nil); ref != nil {
 		return nil, ref
@@ -76,7 +76,7 @@ func (a *Agent) MintClientSecret(ctx context.Context, user string, session json.
 		ExpiresAfter: realtime.ClientSecretNewParamsExpiresAfter{Seconds: openai.Int(int64(ttl / time.Second)), Anchor: "created_at"},
 	}, option.WithJSONSet("session", session))
 	if err != nil {
-		return nil, fmt.Errorf("mint client secret for %s: %w", user, err)
+		return nil, fmt.Errorf("mint client secret for %s: %w", user, keyRefused(err))
 	}
 	if res.Value == "" {
 		return nil, fmt.Errorf("mint client secret for %s: OpenAI returned no value", user)
@@ -96,19 +96,12 @@ func (a *Agent) MintClientSecret(ctx context.Context, user string, session json.
 	return json.RawMessage(res.RawJSON()), nil
 }
 
-// TrackWithSecret tracks a call the browser started with an ephemeral key
-// and reported to the app (call ID from the Location header, plus the key
-// it used). It checks the claim against what was minted: a key claimed by
-// more than one call, or for another user than its own, raises a flag on
-// the call. An unknown key (minted elsewhere, or already forgotten) is
-// tracked without checks.
-func (a *Agent) TrackWithSecret(callID string, meta Meta, secret string) error {
-	if err := a.TrackAsync(callID, meta); err != nil {
-		return err
-	}
-	if secret == "" {
-		return nil
-	}
+// claimSecret checks a call's claim of the ephemeral key it was created
+// with (Track's WithClientSecret) against what was minted: a key claimed
+// by more than one call, or for another user than its own, raises a flag
+// on the call. An unknown key (minted elsewhere, or already forgotten) is
+// not checked.
+func (a *Agent) claimSecret(callID, user, secret string) {
 	fp := Fingerprint(secret)
 	a.secrets.mu.Lock()
 	s, ok := a.secrets.secrets[fp]
@@ -121,21 +114,20 @@ func (a *Agent) TrackWithSecret(callID string, meta Meta, secret string) error {
 	}
 	a.secrets.mu.Unlock()
 	if !ok {
-		return nil
+		return
 	}
 	c := a.lookup(callID)
 	if c == nil {
-		return nil
+		return
 	}
-	if owner != "" && owner != meta.User {
-		c.flag(feed.Flag{Kind: feed.FlagKeyOtherUser, Message: fmt.Sprintf("key minted for %s, call registered for %s", owner, meta.User),
-			Evidence: map[string]string{"key": fp, "minted_for": owner, "registered_for": meta.User}})
+	if owner != "" && owner != user {
+		c.flag(feed.Flag{Kind: feed.FlagKeyOtherUser, Message: fmt.Sprintf("key minted for %s, call registered for %s", owner, user),
+			Evidence: map[string]string{"key": fp, "minted_for": owner, "registered_for": user}})
 	}
 	if len(others) > 0 {
 		c.flag(feed.Flag{Kind: feed.FlagKeyReused, Message: fmt.Sprintf("key already used by %d other call(s)", len(others)),
 			Evidence: map[string]string{"key": fp, "other_calls": strings.Join(others, ","), "minted_for": s.user}})
 	}
-	return nil
 }
 
 // sweepSecrets publishes a key_unclaimed flag for every secret that

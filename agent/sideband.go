@@ -16,9 +16,6 @@ import (
 	"github.com/calltop/calltop/feed"
 )
 
-// errUnauthorized: OpenAI refused our key; retrying cannot help.
-var errUnauthorized = errors.New("sideband refused the API key")
-
 // sessionUpdate asks for the session's config: a sideband attach gets no
 // session.created, and session.update must carry session.type.
 var sessionUpdate = []byte(`{"type":"session.update","session":{"type":"realtime"}}`)
@@ -46,7 +43,7 @@ func (c *call) attach(ctx context.Context) (*websocket.Conn, error) {
 }
 
 // dial opens a sideband at u with the agent's standard key; a 404/410 is
-// ErrCallNotFound, a 401/403 errUnauthorized.
+// ErrCallNotFound, a 401/403 ErrUnauthorized.
 func (c *call) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: c.a.cfg.HTTPClient,
@@ -58,7 +55,7 @@ func (c *call) dial(ctx context.Context, u string) (*websocket.Conn, error) {
 			case http.StatusNotFound, http.StatusGone:
 				return nil, fmt.Errorf("attach %s: HTTP %d: %w", c.id, resp.StatusCode, ErrCallNotFound)
 			case http.StatusUnauthorized, http.StatusForbidden:
-				return nil, fmt.Errorf("attach %s: HTTP %d: %w", c.id, resp.StatusCode, errUnauthorized)
+				return nil, fmt.Errorf("attach %s: HTTP %d: %w", c.id, resp.StatusCode, ErrUnauthorized)
 			}
 		}
 		return nil, fmt.Errorf("attach %s: %w", c.id, err)

@@ -146,7 +146,7 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 	counted, unknown := false, false
 	var credits *feed.Micros
 	if d.Accept {
-		var ref *Refusal
+		var ref *RefusedError
 		if counted, credits, unknown, ref = a.admit(ctx, ModeSIP, d.User, false, nil); ref != nil {
 			d = SIPDecision{Accept: false, User: d.User, RejectStatus: sipRefusalStatus}
 		}
@@ -187,7 +187,8 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 		release()
 		return fmt.Errorf("accept %s: %w", call.CallID, err)
 	}
-	return a.TrackAsync(call.CallID, Meta{User: d.User, Model: model, sip: true, admitted: counted, credits: credits, creditsUnknown: unknown})
+	// Accepted: the call runs at OpenAI whatever the webhook's request does.
+	return a.Track(context.WithoutCancel(ctx), call.CallID, Meta{User: d.User, Model: model, sip: true, admitted: counted, credits: credits, creditsUnknown: unknown}, Async())
 }
 
 // sipRefusalStatus is the SIP status a caller refused at admission hears

@@ -83,15 +83,17 @@ func TestSIP(t *testing.T) {
 	// A byte-for-byte replay of the delivery that was accepted: 200 and
 	// nothing done again (a second accept would have failed with 404 and
 	// been answered 502).
+	// The stand-in records the delivery when the agent's 200 arrives,
+	// after the accept the wait above saw.
 	var first http.Header
-	for _, d := range e.openai.Deliveries() {
-		if d.CallID == pending && d.Status == http.StatusOK {
-			first = d.Header
+	waitFor(t, "the successful delivery", func() bool {
+		for _, d := range e.openai.Deliveries() {
+			if d.CallID == pending && d.Status == http.StatusOK {
+				first = d.Header
+			}
 		}
-	}
-	if first == nil {
-		t.Fatal("no successful delivery recorded")
-	}
+		return first != nil
+	})
 	if st := post(first); st != http.StatusOK {
 		t.Fatalf("replay: %d, want 200", st)
 	}

@@ -18,11 +18,11 @@ func TestOverTLS(t *testing.T) {
 	rt := realtimetest.NewTLSServer(realtimetest.Options{})
 	defer rt.Close()
 	client := rt.Client()
-	a, err := agent.New(nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "tls", HTTPClient: client})
+	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "tls", HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	defer a.Close(context.Background())
 	id := rt.NewCall(realtimetest.Script{Turns: 2, TurnGap: 5 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

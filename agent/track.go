@@ -30,21 +30,69 @@ var (
 	ErrOtherUser = errors.New("call tracked for another user")
 )
 
+// A TrackOption changes how Track registers a call: Async, WithClientSecret.
+type TrackOption func(*trackOptions)
+
+type trackOptions struct {
+	async  bool
+	secret string
+}
+
+// Async makes Track return as soon as the call is registered (owned by
+// this agent in NATS, its started event published, terminate requests
+// answered), without waiting for its sideband to attach: for paths that
+// must answer quickly, such as a webhook or the sidecar's POST /v1/calls.
+// Track then returns only the registration's errors (an invalid call ID,
+// ErrTrackedElsewhere, ErrOtherUser, ErrClosed, ctx's); how the attach
+// goes shows on the call (detached, or ended "gone").
+func Async() TrackOption { return func(o *trackOptions) { o.async = true } }
+
+// WithClientSecret tells Track the ephemeral key the browser created the
+// call with (the value MintClientSecret returned), so the agent can check
+// the claim against what it minted: a key claimed by a second call, or
+// for another user than the one it was minted for, raises a flag on the
+// call (key_reused, key_other_user), and a minted key that no call claims
+// is flagged key_unclaimed when it expires. A key this agent did not mint
+// (another agent did, or it is forgotten) is not checked. The key is
+// never stored or published, only its Fingerprint; an empty secret is
+// ignored.
+func WithClientSecret(secret string) TrackOption {
+	return func(o *trackOptions) { o.secret = secret }
+}
+
 // Track follows a call: it records this agent as the call's owner in NATS,
 // publishes started at once, answers terminate requests for it, attaches
 // its sideband and accounts for it until OpenAI says the call ended or the
-// agent closes. It waits for the first attach and returns its outcome: nil
-// once attached, ErrCallNotFound when OpenAI does not know the call (after
-// goneTries tries; the call is then published as ended "gone"), or the
-// error of a refused key (the agent keeps trying in the background and
-// shows the call detached). If ctx ends first, Track returns ctx's error
-// and the tracking goes on. Tracking a call already tracked here returns
-// nil at once; a call another live agent owns returns ErrTrackedElsewhere;
-// a call whose owner died is taken over with its totals so far.
-func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
-	c, err := a.register(callID, meta, nil)
-	if err != nil || c == nil {
+// agent closes. meta.API says which voice API the call runs on: a GPT-Live
+// session whose ID does not start "live_" needs feed.APILive.
+//
+// Track waits for the first attach (Async does not) and returns its
+// outcome: nil once attached, ErrCallNotFound when OpenAI does not know
+// the call (after 3 tries; the call is then published as ended
+// "gone"), or ErrUnauthorized when OpenAI refuses the agent's key (the
+// agent keeps trying in the background and shows the call detached).
+//
+// ctx bounds the registration and the wait, not the tracking: if ctx ends
+// before the call is registered, Track returns ctx's error and the call
+// is not tracked; once it is, the tracking goes on until OpenAI ends the
+// call (Track then returns ctx's error, saying it is still attaching).
+// Tracking a call already tracked here returns nil at once; a call another
+// live agent owns returns ErrTrackedElsewhere (ErrOtherUser if for another
+// user); a call whose owner died is taken over with its totals so far.
+func (a *Agent) Track(ctx context.Context, callID string, meta Meta, opts ...TrackOption) error {
+	var o trackOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := a.register(ctx, callID, meta, nil)
+	if err != nil {
 		return err
+	}
+	if o.secret != "" {
+		a.claimSecret(callID, meta.User, o.secret)
+	}
+	if c == nil || o.async {
+		return nil
 	}
 	select {
 	case err := <-c.attached:
@@ -57,30 +105,12 @@ func (a *Agent) Track(ctx context.Context, callID string, meta Meta) error {
 	}
 }
 
-// TrackLive is Track for a GPT-Live session (meta.API set to
-// feed.APILive): it attaches the session's Live sideband
-// (/v1/live/sessions/{id}/attach), meters the seconds OpenAI reports and
-// ends the session on its session.closed. Use it for a SIP call answered
-// on the Live API, whose id starts "rtc_"; an id starting "live_" is
-// tracked as Live by Track too.
-func (a *Agent) TrackLive(ctx context.Context, sessionID string, meta Meta) error {
-	meta.API = feed.APILive
-	return a.Track(ctx, sessionID, meta)
-}
-
-// TrackAsync is Track without the wait, for paths that must answer
-// quickly (the SDP relay answers the browser while the sideband attaches).
-// It returns only validation errors, ErrTrackedElsewhere and ErrClosed.
-func (a *Agent) TrackAsync(callID string, meta Meta) error {
-	_, err := a.register(callID, meta, nil)
-	return err
-}
-
 // register adds a call and starts its goroutine; nil, nil if it was
 // already tracked here. ad is set when the call is taken over from
 // another agent. The call's ownership and budget are set up before it
-// becomes visible to the agent's other goroutines.
-func (a *Agent) register(callID string, meta Meta, ad *adoption) (*call, error) {
+// becomes visible to the agent's other goroutines; ctx bounds the
+// ownership claim.
+func (a *Agent) register(ctx context.Context, callID string, meta Meta, ad *adoption) (*call, error) {
 	if err := feed.ValidateCallID(callID); err != nil {
 		return nil, fmt.Errorf("track: %w", err)
 	}
@@ -100,7 +130,7 @@ func (a *Agent) register(callID string, meta Meta, ad *adoption) (*call, error) 
 	if ad != nil {
 		ad.apply(c)
 	} else {
-		taken, err := c.claim()
+		taken, err := c.claim(ctx)
 		if err != nil || taken {
 			return nil, err // taken: adopted from a dead owner, registered already
 		}
@@ -224,7 +254,7 @@ func (c *call) attachLoop(drop *dropInfo) (*websocket.Conn, error) {
 			}
 			continue
 		}
-		if errors.Is(err, errUnauthorized) {
+		if errors.Is(err, ErrUnauthorized) {
 			c.reportAttach(err) // tell the caller; keep trying meanwhile
 		}
 		since := time.Now()
@@ -285,15 +315,21 @@ func (c *call) goneEnd(err error, drop *dropInfo) feed.End {
 // agent is refused (ErrTrackedElsewhere); one whose owner died or let it
 // go is taken over, with its totals and start, and registered by the
 // takeover (taken). When NATS cannot be asked now, the call is tracked
-// anyway and claimed once NATS is back.
-func (c *call) claim() (taken bool, err error) {
+// anyway and claimed once NATS is back; when the caller's ctx ends first,
+// the call is not tracked. The agent's closing stops the claim too.
+func (c *call) claim(ctx context.Context) (taken bool, err error) {
 	a := c.a
 	o := a.fleet.ownersNow()
 	if o == nil {
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("track %s: %w", c.id, err)
+	}
+	caller := ctx
+	ctx, cancel := context.WithTimeout(caller, 5*time.Second)
 	defer cancel()
+	defer context.AfterFunc(a.ctx, cancel)()
 	rec := feed.Owner{CallID: c.id, Agent: a.cfg.Name, Instance: a.instance, Term: 1,
 		User: c.meta.User, Model: c.meta.Model, StartedAt: c.start.UTC(), Since: time.Now().UTC()}
 	if c.live() {
@@ -306,6 +342,8 @@ func (c *call) claim() (taken bool, err error) {
 		c.rev = rev
 		return false, nil
 	case errors.As(err, &owned):
+	case caller.Err() != nil && a.ctx.Err() == nil:
+		return false, fmt.Errorf("track %s: %w", c.id, caller.Err())
 	default:
 		a.log.Warn("call ownership not recorded; will record it when NATS answers", "call", c.id, "err", err)
 		a.fleet.needRecovery()

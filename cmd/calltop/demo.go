@@ -108,7 +108,7 @@ func startDemo(ctx context.Context, natsListen string, calls int, liveShare floa
 		}
 	}
 	d.openai = realtimetest.NewServer(realtimetest.Options{})
-	d.agent, err = agent.New(d.cl.NC, agent.Config{
+	d.agent, err = agent.New(ctx, d.cl.NC, agent.Config{
 		APIKey: d.openai.APIKey(), BaseURL: d.openai.BaseURL(), Name: "demo-agent",
 		PolicyFor: demoPolicy, Credits: agent.StoreCredits(credits),
 	})
@@ -125,7 +125,7 @@ func startDemo(ctx context.Context, natsListen string, calls int, liveShare floa
 		// Reflected input audio at the real pace: 20 ms of 24 kHz PCM.
 		LiveShare: liveShare, LiveAudioEvery: 20 * time.Millisecond,
 		OnCall: func(id, user, model string) {
-			_ = a.TrackAsync(id, agent.Meta{User: user, Model: model})
+			_ = a.Track(ctx, id, agent.Meta{User: user, Model: model}, agent.Async())
 		},
 	})
 	return d, nil
@@ -136,7 +136,7 @@ func (d *demo) stop() {
 		d.cancel()
 	}
 	if d.agent != nil {
-		d.agent.Close()
+		_ = d.agent.Close(context.Background())
 	}
 	if d.openai != nil {
 		d.openai.Close()

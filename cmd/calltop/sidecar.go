@@ -179,7 +179,7 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 		return fmt.Errorf("credit store: %w", denied(sctx, err, "the agent takes a NATS user with the agent role"))
 	}
 	cfg.Credits = agent.StoreCredits(credits)
-	a, err := agent.New(cl.NC, cfg)
+	a, err := agent.New(ctx, cl.NC, cfg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -201,7 +201,9 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
-	if cerr := a.Close(); cerr != nil && err == nil {
+	// Not ctx: SIGTERM cancelled it, and the handoff needs its time
+	// (bounded by its HandoffWait, 5 s, and a few seconds more).
+	if cerr := a.Close(context.Background()); cerr != nil && err == nil {
 		err = cerr
 	}
 	if errors.Is(err, http.ErrServerClosed) {
