@@ -71,6 +71,9 @@ type call struct {
 	// yielded is set when another agent took the call over: this agent
 	// stops without a word, the new owner speaks for the call.
 	yielded bool
+	// lastCutAudit is the last policy cut's audit record (who, outcome,
+	// error), so retries that fail alike are recorded once.
+	lastCutAudit string
 }
 
 func newCall(a *Agent, id string, meta Meta) *call {

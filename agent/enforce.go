@@ -210,7 +210,7 @@ func (c *call) enforce(now time.Time) {
 func (c *call) cut(limit feed.Limit) {
 	ctx, cancel := context.WithTimeout(c.a.ctx, 20*time.Second)
 	defer cancel()
-	err := c.a.Hangup(ctx, c.id, feed.End{Reason: feed.ReasonPolicy, Detail: CutDetail(limit), By: "agent " + c.a.cfg.Name})
+	err := c.a.hangup(ctx, c.id, feed.End{Reason: feed.ReasonPolicy, Detail: CutDetail(limit), By: "agent " + c.a.cfg.Name}, CutDetail(limit))
 	if err != nil {
 		c.a.log.Error("policy hangup failed; will retry", "call", c.id, "limit", limit, "err", err)
 		c.mu.Lock()

@@ -20,19 +20,46 @@ import (
 // call_id_not_found means the call was already gone, which is what was
 // asked, so it counts as success, and the call ends "gone": OpenAI ended
 // it before we asked. openai-go retries 429 and 5xx with backoff; ctx
-// bounds the whole.
+// bounds the whole. The audit trail records it as the app's ("app").
 func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
+	return a.hangup(ctx, callID, end, feed.WhoApp)
+}
+
+// hangup is Hangup on behalf of who (the app, an operator's terminate
+// request, a policy cut), which the audit trail records with the outcome
+// and the call's cost at that moment. Every hangup this agent executes
+// goes through here, whichever way it was asked for.
+func (a *Agent) hangup(ctx context.Context, callID string, end feed.End, who string) error {
 	if err := feed.ValidateCallID(callID); err != nil {
 		return fmt.Errorf("hangup: %w", err)
 	}
+	rec := feed.AuditRecord{Who: who, Action: feed.AuditTerminate, CallID: callID, Reason: end.Detail}
 	c := a.lookup(callID)
 	if c == nil {
-		return fmt.Errorf("hangup %s: %w", callID, ErrNotTracked)
+		err := fmt.Errorf("hangup %s: %w", callID, ErrNotTracked)
+		rec.Outcome, rec.Error = feed.OutcomeNoOwner, err.Error()
+		a.awaitAudited(ctx, a.audit(rec))
+		return err
 	}
+	outcome, err := c.hangup(ctx, end)
+	rec.Outcome, rec.User, rec.CostUSD = outcome, c.meta.User, c.costNow()
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	if c.auditOnce(rec) {
+		a.awaitAudited(ctx, a.audit(rec))
+	}
+	return err
+}
+
+// hangup asks OpenAI to end the call and waits for it to wind down; the
+// outcome says how it went for the audit trail.
+func (c *call) hangup(ctx context.Context, end feed.End) (feed.Outcome, error) {
+	a, callID := c.a, c.id
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
-		return nil
+		return feed.OutcomeAlreadyEnded, nil
 	}
 	if c.endReq == nil {
 		c.endReq = &end
@@ -45,9 +72,10 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	} else {
 		err = a.oai.Realtime.Calls.Hangup(ctx, callID)
 	}
+	outcome := feed.OutcomeDone
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone) {
-		err = nil
+		err, outcome = nil, feed.OutcomeAlreadyEnded
 		c.mu.Lock()
 		if c.endReq == &end {
 			gone := end
@@ -61,7 +89,7 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 		c.mu.Lock()
 		c.endReq = nil
 		c.mu.Unlock()
-		return fmt.Errorf("hangup %s: %w", callID, keyRefused(err))
+		return feed.OutcomeOpenAIError, fmt.Errorf("hangup %s: %w", callID, keyRefused(err))
 	}
 	c.mu.Lock()
 	c.budget.hungUpAt = time.Now()
@@ -73,7 +101,7 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	select {
 	case <-c.done:
 		c.awaitStored(ctx)
-		return nil
+		return outcome, nil
 	case <-time.After(grace):
 	case <-ctx.Done():
 	}
@@ -81,9 +109,9 @@ func (a *Agent) Hangup(ctx context.Context, callID string, end feed.End) error {
 	select {
 	case <-c.done:
 		c.awaitStored(ctx)
-		return nil
+		return outcome, nil
 	case <-ctx.Done():
-		return fmt.Errorf("hangup %s: hung up, but the call did not wind down: %w", callID, ctx.Err())
+		return outcome, fmt.Errorf("hangup %s: hung up, but the call did not wind down: %w", callID, ctx.Err())
 	}
 }
 
@@ -146,15 +174,8 @@ func (c *call) serveTerminate() error {
 	sub, err := c.a.feed.ServeTerminate(c.id, func(req feed.TerminateRequest) (*feed.Summary, error) {
 		ctx, cancel := context.WithTimeout(c.a.ctx, 20*time.Second)
 		defer cancel()
-		reason := feed.ReasonOperator
-		if req.EndReason == feed.ReasonApp {
-			reason = feed.ReasonApp
-		}
-		c.a.log.Info("terminate requested", "call", c.id, "by", req.Operator, "as", reason, "reason", req.Reason)
-		if err := c.a.Hangup(ctx, c.id, feed.End{Reason: reason, Detail: req.Reason, By: req.Operator}); err != nil {
-			return nil, err
-		}
-		return c.finalSummary(), nil
+		req.CallID = c.id
+		return c.a.terminate(ctx, req)
 	})
 	if err != nil {
 		return err
@@ -163,4 +184,24 @@ func (c *call) serveTerminate() error {
 	c.sub = sub
 	c.mu.Unlock()
 	return nil
+}
+
+// terminate executes a terminate request, however it reached this agent
+// (the call's terminate subject, the agent's service endpoint): the
+// hangup, recorded in the audit trail as asked by the request's operator
+// (or "app:<token>" for the sidecar's HTTP API), and the ended call.
+func (a *Agent) terminate(ctx context.Context, req feed.TerminateRequest) (*feed.Summary, error) {
+	reason := feed.ReasonOperator
+	if req.EndReason == feed.ReasonApp {
+		reason = feed.ReasonApp
+	}
+	a.log.Info("terminate requested", "call", req.CallID, "by", req.Operator, "as", reason, "reason", req.Reason)
+	c := a.lookup(req.CallID)
+	if err := a.hangup(ctx, req.CallID, feed.End{Reason: reason, Detail: req.Reason, By: req.Operator}, feed.TerminateWho(req)); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, nil // tracked only since the lookup above: no record to give
+	}
+	return c.finalSummary(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,10 +19,12 @@ import (
 
 // directReq is JetStream's direct-get request (JSApiMsgGetRequest).
 type directReq struct {
-	Seq        uint64   `json:"seq,omitempty"`
-	NextBySubj string   `json:"next_by_subj,omitempty"`
-	Batch      int      `json:"batch,omitempty"`
-	MultiLast  []string `json:"multi_last,omitempty"`
+	Seq        uint64     `json:"seq,omitempty"`
+	NextBySubj string     `json:"next_by_subj,omitempty"`
+	Batch      int        `json:"batch,omitempty"`
+	MultiLast  []string   `json:"multi_last,omitempty"`
+	LastBySubj string     `json:"last_by_subj,omitempty"`
+	StartTime  *time.Time `json:"start_time,omitempty"`
 }
 
 // maxDirectBatch is how many messages one direct get returns at most

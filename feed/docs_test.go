@@ -20,7 +20,7 @@ func TestEventsDocExamples(t *testing.T) {
 	blocks := regexp.MustCompile("(?s)```json\n(.*?)```").FindAllSubmatch(doc, -1)
 	kinds := map[Kind]bool{}
 	records := map[string]Event{} // schema 1 examples by subject
-	var terminate, reply int
+	var terminate, reply, audits int
 	for _, b := range blocks {
 		var probe map[string]any
 		if err := json.Unmarshal(b[1], &probe); err != nil {
@@ -39,6 +39,14 @@ func TestEventsDocExamples(t *testing.T) {
 			if err := strict.Decode(&Event{}); err != nil {
 				t.Fatalf("example has a field the schema lacks: %v\n%s", err, b[1])
 			}
+		case probe["action"] != nil:
+			var r AuditRecord
+			strict := json.NewDecoder(bytes.NewReader(b[1]))
+			strict.DisallowUnknownFields()
+			if err := strict.Decode(&r); err != nil || r.check() != nil || r.V != AuditVersion {
+				t.Fatalf("audit example: %v %v\n%s", err, r.check(), b[1])
+			}
+			audits++
 		case probe["ok"] != nil:
 			var r TerminateReply
 			if err := json.Unmarshal(b[1], &r); err != nil || !r.OK {
@@ -60,6 +68,9 @@ func TestEventsDocExamples(t *testing.T) {
 	}
 	if terminate != 1 || reply != 1 {
 		t.Errorf("terminate examples: %d requests, %d replies", terminate, reply)
+	}
+	if audits != 2 {
+		t.Errorf("audit record examples: %d, want a terminate and a credits change", audits)
 	}
 }
 

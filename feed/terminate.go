@@ -46,7 +46,9 @@ type TerminateReply struct {
 // answer until ctx ends. It returns ErrNoOwner when no agent tracks the
 // call, a *PermissionError (errors.Is ErrPermissionDenied) at once when
 // the NATS server does not let this user ask (a viewer), and an error
-// naming the agent's failure when the hangup failed.
+// naming the agent's failure when the hangup failed. An unanswered
+// request is recorded in the audit trail here (the agent records the ones
+// it answers; a refused one reached nobody, and the server logs it).
 func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (TerminateReply, error) {
 	if err := ValidateCallID(req.CallID); err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate: %w", err)
@@ -61,7 +63,8 @@ func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (Terminate
 	}
 	msg, err := c.request(ctx, c.Subjects.Terminate(req.CallID), data)
 	if errors.Is(err, nats.ErrNoResponders) {
-		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, ErrNoOwner)
+		// No agent executed it, so the requester keeps the audit record.
+		return TerminateReply{}, errors.Join(fmt.Errorf("terminate %s: %w", req.CallID, ErrNoOwner), c.auditUnanswered(req))
 	}
 	if err != nil {
 		return TerminateReply{}, fmt.Errorf("terminate %s: %w", req.CallID, err)

@@ -42,7 +42,14 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case k.is(msg, ActUsers):
 		m.setView(viewUsers)
 	case k.is(msg, ActHistory):
+		// Again in the History view: the other pane (ended calls, audit).
+		if m.view == viewHistory {
+			return m.toggleAudit()
+		}
 		m.setView(viewHistory)
+		if m.showAudit {
+			return m.readAudit(false)
+		}
 	case k.is(msg, ActAgents):
 		m.setView(viewAgents)
 	case k.is(msg, ActUp):
@@ -127,8 +134,9 @@ func (m *Model) moveBy(delta int) {
 		m.userCur.Move(l, delta)
 		m.userCur.Scroll(l.Len(), h)
 	case viewHistory:
-		m.histCur.Move(m.hist, delta)
-		m.histCur.Scroll(m.hist.Len(), h)
+		l, c := m.historyList()
+		c.Move(l, delta)
+		c.Scroll(l.Len(), h)
 	case viewAgents:
 		l := m.agentList()
 		m.agentCur.Move(l, delta)
@@ -147,7 +155,11 @@ func (m *Model) open() {
 			m.openDetail(m.cur.id, viewCalls)
 		}
 	case viewHistory:
-		if m.histCur.id != "" {
+		if m.showAudit {
+			if id, ok := m.auditCall(); ok {
+				m.openDetail(id, viewHistory)
+			}
+		} else if m.histCur.id != "" {
 			m.openDetail(m.histCur.id, viewHistory)
 		}
 	case viewUsers:

@@ -185,8 +185,17 @@ func (m *Model) viewParts() []part {
 		return []part{{text: st.Bold.Render("USERS")}, {text: itoa(m.userList().Len()) + " users"},
 			{text: st.Dim.Render("spend from usage deltas · enter: their calls"), drop: 1}}
 	case viewHistory:
+		other := helpKeys(m.keys.Keys(ActHistory))
+		if m.showAudit {
+			ps := []part{{text: st.Bold.Render("HISTORY · AUDIT")}, {text: itoa(m.audit.Len()) + " newest records"},
+				{text: st.Dim.Render("who hung up what, and credits changes · " + other + ": ended calls"), drop: 1}}
+			if m.audit.err != "" {
+				ps = append(ps, part{text: st.Warn.Render("trail unreadable: " + truncate(sanitize(m.audit.err), 40))})
+			}
+			return ps
+		}
 		return []part{{text: st.Bold.Render("HISTORY")}, {text: itoa(m.hist.Len()) + " ended calls"},
-			{text: st.Dim.Render("newest first · enter: detail"), drop: 1}}
+			{text: st.Dim.Render("newest first · enter: detail · " + other + ": audit trail"), drop: 1}}
 	case viewAgents:
 		return []part{{text: st.Bold.Render("AGENTS")}, {text: st.Dim.Render("SILENT: 3 beats missed · LEFT: said goodbye · enter: its calls"), drop: 1}}
 	case viewDetail:

@@ -41,9 +41,13 @@ type Model struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	board     *feed.Board
-	rows      *rows
-	hist      *history
+	board *feed.Board
+	rows  *rows
+	hist  *history
+	// audit is the History view's audit pane, shown instead of the ended
+	// calls while showAudit is set.
+	audit     *auditTrail
+	showAudit bool
 	meter     *meter
 	timelines map[string]*timeline
 	// touched and touchedRows are the calls a batch changed, new ones
@@ -55,6 +59,7 @@ type Model struct {
 	cur      cursor // calls
 	userCur  cursor
 	histCur  cursor
+	auditCur cursor
 	agentCur cursor
 
 	widths contentWidths
@@ -159,6 +164,7 @@ func newModel(ctx context.Context, src Source, opts Options) *Model {
 		board:      feed.NewBoard(opts.Retain),
 		rows:       newRows(),
 		hist:       newHistory(opts.History),
+		audit:      &auditTrail{max: DefaultAuditRecords},
 		meter:      newMeter(),
 		timelines:  make(map[string]*timeline),
 		touched:    make(map[string]struct{}),
@@ -206,7 +212,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.wait()
 	case tickMsg:
 		m.onTick()
-		cmd = tick()
+		cmd = tea.Batch(tick(), m.auditTick())
+	case auditLoadedMsg:
+		m.onAuditLoaded(msg)
 	case terminateDoneMsg:
 		m.onTerminateDone(msg)
 	case tea.KeyPressMsg:
@@ -477,7 +485,8 @@ func (m *Model) refresh() {
 	case viewUsers:
 		m.userCur.Sync(m.userList(), m.bodyHeight())
 	case viewHistory:
-		m.histCur.Sync(m.hist, m.bodyHeight())
+		l, c := m.historyList()
+		c.Sync(l, m.bodyHeight())
 	case viewAgents:
 		m.agentCur.Sync(m.agentList(), m.bodyHeight())
 	}
@@ -502,6 +511,7 @@ func (m *Model) scrollAll() {
 	h := m.bodyHeight()
 	m.cur.Scroll(m.rows.Len(), h)
 	m.histCur.Scroll(m.hist.Len(), h)
+	m.auditCur.Scroll(m.audit.Len(), h)
 	m.userCur.Scroll(m.userList().Len(), h)
 	m.agentCur.Scroll(m.agentList().Len(), h)
 }

@@ -186,6 +186,14 @@ func (r readOnly) Ready() <-chan struct{} {
 	return closed
 }
 
+// ReadAudit passes through too: a read-only dashboard reads the trail.
+func (r readOnly) ReadAudit(ctx context.Context, q feed.AuditQuery) ([]feed.AuditRecord, error) {
+	if a, ok := r.Source.(auditReader); ok {
+		return a.ReadAudit(ctx, q)
+	}
+	return nil, errNoAudit
+}
+
 func (r readOnly) Stale() (time.Time, string, bool) {
 	if s, ok := r.Source.(staler); ok {
 		return s.Stale()

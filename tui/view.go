@@ -27,6 +27,8 @@ func (m *Model) View() tea.View {
 		lines = append(lines, m.detailView(w, bh+1)...)
 	case m.view == viewUsers:
 		lines = append(lines, m.usersView(w, bh)...)
+	case m.auditShown():
+		lines = append(lines, m.auditView(w, bh)...)
 	case m.view == viewHistory:
 		lines = append(lines, m.historyView(w, bh)...)
 	case m.view == viewAgents:
@@ -107,7 +109,8 @@ func (m *Model) position() (n, i int, ok bool) {
 	case viewUsers:
 		return m.userList().Len(), m.userCur.idx, true
 	case viewHistory:
-		return m.hist.Len(), m.histCur.idx, true
+		l, c := m.historyList()
+		return l.Len(), c.idx, true
 	case viewAgents:
 		return m.agentList().Len(), m.agentCur.idx, true
 	}

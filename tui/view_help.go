@@ -29,7 +29,11 @@ func (m *Model) shortHelp() []key.Binding {
 		open := withDesc(k.Binding(ActDetail), "their calls")
 		return append([]key.Binding{open}, k.bindings(ActHangUp, ActBack, ActHistory, ActAgents, ActHelp, ActQuit)...)
 	case viewHistory:
-		return k.bindings(ActDetail, ActBack, ActUsers, ActAgents, ActHelp, ActQuit)
+		pane := withDesc(k.Binding(ActHistory), "audit trail")
+		if m.showAudit {
+			pane = withDesc(k.Binding(ActHistory), "ended calls")
+		}
+		return append([]key.Binding{k.Binding(ActDetail), pane}, k.bindings(ActBack, ActUsers, ActAgents, ActHelp, ActQuit)...)
 	case viewAgents:
 		open := withDesc(k.Binding(ActDetail), "its calls")
 		return append([]key.Binding{open}, k.bindings(ActBack, ActUsers, ActHistory, ActHelp, ActQuit)...)

@@ -94,6 +94,9 @@ func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op
 	if err != nil {
 		return denied(ctx, err, creditsTake(op))
 	}
+	if err := store.AuditChange(ctx, operator(), "calltop credits", op, amount, e); err != nil {
+		return fmt.Errorf("%s's balance is %s, but %w", feed.Printable(e.User), e.Balance, err)
+	}
 	fmt.Fprintf(stdout, "%s: %s\n", feed.Printable(e.User), e.Balance)
 	return nil
 }

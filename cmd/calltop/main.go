@@ -112,6 +112,7 @@ func newRoot() *cobra.Command {
 		{"ops", lsCmd()},
 		{"ops", killCmd()},
 		{"ops", creditsCmd()},
+		{"ops", auditCmd()},
 		{"run", agentCmd()},
 		{"run", serverCmd()},
 		{"run", serveCmd()},
