@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,6 +370,30 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			return err == nil && ok && e.End != nil && e.End.Reason == feed.ReasonOperator && e.End.Detail == "operator kill"
 		})
 		waitFor(t, "the call.ended webhook", func() bool { _, ok := hooked.Load("ended_" + id); return ok })
+		// The audit trail, read by the viewer: the operator's kill (the
+		// agent recorded it) and credits change (the command did); none of
+		// the viewer's refused attempts, which reached nobody.
+		var trail []feed.AuditRecord
+		waitFor(t, "the kill in the audit trail", func() bool {
+			code, out, errs := calltop(t, "audit", "--json", "--nats", viewer)
+			if code != 0 {
+				t.Fatalf("audit as viewer: exit %d, %q", code, errs)
+			}
+			trail = nil
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var r feed.AuditRecord
+				if json.Unmarshal([]byte(line), &r) == nil {
+					trail = append(trail, r)
+				}
+			}
+			return slices.ContainsFunc(trail, func(r feed.AuditRecord) bool {
+				return r.Action == feed.AuditTerminate && r.CallID == id && r.Reason == "operator kill" && r.Outcome == feed.OutcomeDone
+			})
+		})
+		if !slices.ContainsFunc(trail, func(r feed.AuditRecord) bool { return r.Action == feed.AuditCredits && r.User == "alice" }) ||
+			slices.ContainsFunc(trail, func(r feed.AuditRecord) bool { return r.Reason == "viewer tries" || r.User == "bob" }) || len(trail) != 2 {
+			t.Fatalf("audit trail: %+v", trail)
+		}
 	})
 
 	if strings.Contains(agentLog.String(), "permission denied") {
