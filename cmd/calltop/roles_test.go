@@ -394,6 +394,15 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			slices.ContainsFunc(trail, func(r feed.AuditRecord) bool { return r.Reason == "viewer tries" || r.User == "bob" }) || len(trail) != 2 {
 			t.Fatalf("audit trail: %+v", trail)
 		}
+		// A kill nobody answers is the operator's to record, and it may.
+		code, _, errs = calltop(t, "kill", id, "--reason", "again", "--nats", operator)
+		if code != 1 || !strings.Contains(errs, "no agent owns this call") {
+			t.Fatalf("second kill as operator: exit %d, %q", code, errs)
+		}
+		waitFor(t, "the unanswered kill in the audit trail", func() bool {
+			_, out, _ := calltop(t, "audit", "--json", "--nats", viewer)
+			return strings.Contains(out, `"reason":"again"`) && strings.Contains(out, `"outcome":"already ended"`)
+		})
 	})
 
 	if strings.Contains(agentLog.String(), "permission denied") {
