@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/calltop
 PKGS    := ./...
 # What `calltop version` says: the nearest tag and the commit, "-dirty" for
-# uncommitted changes; "devel" outside git.
+# uncommitted changes; "devel" outside git. The agents announce the same in NATS micro.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 .PHONY: all build demo test vet fmt-check fuzz bench loadgen e2e clean
@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 all: build
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/calltop
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X github.com/calltop/calltop/agent.version=$(VERSION)" -o $(BIN) ./cmd/calltop
 
 # Everything in one process: embedded NATS, the OpenAI stand-in, simulated
 # calls, an agent and the dashboard. q quits.

@@ -38,6 +38,7 @@ func (ad *adoption) apply(c *call) {
 	}
 	c.budget.marks.Note(Verdict{Warn: ad.warnings})
 	c.gapFrom = ad.gapFrom
+	c.a.stats.adopted(c, ad.usage)
 }
 
 // sweep scans every ownership record and takes over the calls whose owner

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
@@ -213,6 +214,11 @@ type Agent struct {
 	fleet   fleet
 	notes   *notifier // nil without Config.Notify
 
+	// stats counts for Stats; svc is the NATS micro service (nil: not
+	// registered; guarded by mu).
+	stats stats
+	svc   micro.Service
+
 	mu      sync.Mutex
 	calls   map[string]*call
 	closed  bool
@@ -335,6 +341,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 		a.fleet.stop()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.startMicro()
 	a.wg.Add(1)
 	go a.publishLoop()
 	if cfg.Notify != nil {
@@ -381,6 +388,7 @@ func (a *Agent) forget(c *call) {
 		delete(a.calls, c.id)
 	}
 	a.mu.Unlock()
+	a.stats.forget(c)
 }
 
 func (a *Agent) lookup(callID string) *call {
@@ -449,6 +457,7 @@ func (a *Agent) Close(ctx context.Context) error {
 	n := len(a.calls)
 	a.handoff = n > 0 && a.fleet.canHandOff(time.Now())
 	a.mu.Unlock()
+	a.stopMicro()
 	a.cancel()
 	a.notes.stop()
 	a.wg.Wait()
@@ -615,6 +624,7 @@ func (a *Agent) heartbeat() {
 	a.mu.Unlock()
 	err := a.feed.Publish(feed.Event{Kind: feed.KindHeartbeat, Agent: a.cfg.Name, At: time.Now().UTC(), Heartbeat: h})
 	if err != nil {
+		a.stats.publishFailed()
 		a.log.Warn("heartbeat", "err", err)
 	}
 }

@@ -137,8 +137,10 @@ func (c *call) publishLocked(e feed.Event) {
 	}
 	c.stamp(&e)
 	if err := c.a.feed.Publish(e); err != nil {
+		c.a.stats.publishFailed()
 		c.a.log.Warn("publish", "call", c.id, "kind", e.Kind, "err", err)
 	}
+	c.a.stats.usage(c, c.model(), e.Usage)
 }
 
 func (c *call) startLocked() *feed.Start {

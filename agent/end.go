@@ -29,6 +29,7 @@ func (c *call) finish(end feed.End) {
 	e.Kind, e.End = feed.KindEnded, &end
 	c.stamp(&e)
 	c.final = &e
+	c.a.stats.ended(c, end.Reason, c.model(), e.Usage)
 	c.detachedSince = time.Time{}
 	limited := c.budget.credits != nil || c.budget.creditsUnknown
 	c.releaseBudgetLocked()

@@ -65,6 +65,7 @@ func (c *call) hangup(ctx context.Context, end feed.End) (feed.Outcome, error) {
 		c.endReq = &end
 	}
 	c.mu.Unlock()
+	defer a.stats.timeHangup(time.Now())
 
 	var err error
 	if c.live() {

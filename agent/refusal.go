@@ -107,8 +107,10 @@ func (a *Agent) refused(mode, user string, ref *RefusedError, now time.Time) {
 	e := feed.Event{Kind: feed.KindRefused, User: userOrAnon(user), Agent: a.cfg.Name, At: now.UTC(),
 		Refusal: &feed.Refusal{Mode: mode, Status: status, Reason: ref.Reason, Detail: ref.Detail}}
 	pubErr := a.feed.Publish(e)
+	a.stats.refused(ref.Reason)
 	a.notify(e)
 	if pubErr != nil {
+		a.stats.publishFailed()
 		a.log.Warn("publish refusal", "err", pubErr)
 	}
 	a.log.Info("call refused", "mode", mode, "user", user, "status", status, "reason", ref.Reason)

@@ -186,6 +186,7 @@ func (c *call) life() {
 			return
 		}
 		c.setAttached(conn, time.Now())
+		c.a.stats.attached(drop != nil)
 		end, d := c.read(conn)
 		c.dropped(time.Now())
 		if d == nil {

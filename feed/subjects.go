@@ -22,6 +22,7 @@ const DefaultPrefix = "calltop"
 //	<prefix>.v1.final.<user key>.<call_id>           a call's final record (its own stream), by user
 //	<prefix>.v1.ctl.<call_id>.terminate              terminate request/reply to the owning agent
 //	<prefix>.v1.ctl.agent.<instance>.yield           "I own this call now", from an adopter to its former owner
+//	<prefix>.v1.svc.<instance>.<endpoint>           an agent's NATS micro endpoints (terminate, calls, stats)
 //
 // The live-state stream keeps one message per subject, so every kind a
 // call or user has raised must have a subject of its own: a flag or a

@@ -36,6 +36,7 @@ type agentFlags struct {
 	policyPath, creditsDown  string
 	adoptAfter, heartbeat    time.Duration
 	notify                   notifyFlags
+	metricsAddr              string
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -45,6 +46,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.baseURL, "openai-base-url", agent.DefaultBaseURL, "OpenAI REST base `URL`; the sideband URL is derived from it")
 	env(fs, "openai-base-url", "OPENAI_BASE_URL")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8787", "`address` of the HTTP API for your backend")
+	registerMetricsFlag(fs, &f.metricsAddr)
 	fs.StringVar(&f.name, "name", "", "agent name in events (default host-pid)")
 	fs.StringVar(&f.prices, "prices", "", "JSON price table `file` laid over the built-in one")
 	fs.Int64Var(&f.maxFrame, "max-frame-bytes", 4<<20, "largest sideband frame read, > 0; larger ones are skipped and counted")
@@ -165,6 +167,12 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	mln, err := listenMetrics(f.metricsAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeMetrics(mln)
 	cl, err := nf.connect("calltop-agent")
 	if err != nil {
 		ln.Close()
@@ -184,6 +192,7 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 		ln.Close()
 		return err
 	}
+	defer serveMetrics(mln, a, cfg.Logger)()
 	srv := newSidecarServer(a.Handler(agent.SidecarConfig{Token: f.token, Tokens: tokens, WebhookSecret: f.webhookSecret, SIPAPI: sip}), defaultServerLimits)
 	limited := limitConns(ln, f.maxConns, func(ip string) {
 		cfg.Logger.Warn("refusing connections over the per-client limit", "client", ip, "max_conns_per_client", f.maxConns)
