@@ -19,7 +19,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
+	"github.com/calltop/calltop/agent"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -330,6 +332,26 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			t.Fatalf("probe: %v %s", err, probe.Data)
 		}
 		stillLive("copies of its started event on its terminate subject")
+
+		// The same copy onto the agent's NATS micro terminate endpoint,
+		// found the way `nats micro info` finds it: discovery is reading.
+		info, err := cl.NC.Request("$SRV.INFO."+agent.MicroService, nil, 5*time.Second)
+		if err != nil {
+			t.Fatalf("micro discovery as viewer: %v", err)
+		}
+		var svc micro.Info
+		if err := json.Unmarshal(info.Data, &svc); err != nil || svc.Metadata["instance"] == "" {
+			t.Fatalf("micro info: %v %s", err, info.Data)
+		}
+		microSubj := cl.Subjects.Service(svc.Metadata["instance"]) + ".terminate"
+		if err := cl.NC.PublishRequest("$JS.API.DIRECT.GET.KV_"+bucket, microSubj, []byte(get)); err != nil {
+			t.Fatal(err)
+		}
+		probe, err = op.NC.Request(microSubj, []byte(`{"v":1,"call_id":"rtc_not_this_one"}`), 5*time.Second)
+		if err != nil || probe.Header.Get(micro.ErrorCodeHeader) != "404" {
+			t.Fatalf("micro probe: %v %v %s", err, probe.Header, probe.Data)
+		}
+		stillLive("a copy of its ownership record on its micro terminate endpoint")
 	})
 
 	t.Run("viewer cannot change credits", func(t *testing.T) {
