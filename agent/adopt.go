@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -34,9 +35,9 @@ func (ad *adoption) apply(c *call) {
 	c.acct.session = ad.session
 	c.flags, c.warnings = ad.flags, ad.warnings
 	for _, f := range ad.flags {
-		c.budget.marks.Note(Verdict{Flags: []feed.Flag{f}})
+		c.budget.marks.Note(policy.Verdict{Flags: []feed.Flag{f}})
 	}
-	c.budget.marks.Note(Verdict{Warn: ad.warnings})
+	c.budget.marks.Note(policy.Verdict{Warn: ad.warnings})
 	c.gapFrom = ad.gapFrom
 	c.a.stats.adopted(c, ad.usage)
 }
@@ -180,6 +181,9 @@ func (a *Agent) finishAdoptedEnded(ctx context.Context, st *feed.CallState, rec 
 	})
 	if err != nil {
 		a.log.Error("final record not queued", "call", rec.CallID, "err", err)
+	}
+	if ended.Usage != nil {
+		a.settleOrphan(rec.User, rec.CallID, ended.Usage.CostUSD)
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -143,11 +145,13 @@ type Config struct {
 	// PolicyFor returns the policy a user's calls run under: per-call
 	// limits (seconds, tokens, cost), per-user admission limits and abuse
 	// thresholds. Nil: no limits, default abuse thresholds.
-	PolicyFor func(user string) Policy
+	PolicyFor func(user string) policy.Policy
 	// Credits, if set, is the users' credit: read when a call is admitted
-	// and starts (the call is cut when its cost reaches what was left) and
-	// charged once when it ends. The sidecar uses feed's JetStream store.
-	Credits Credits
+	// and again as the user's calls spend, charged as each call spends and
+	// settled when it ends; a call is cut when the user's credit is spent,
+	// by whichever agent's call (docs/BUDGETS.md). The sidecar uses feed's
+	// JetStream store (credits.FromStore).
+	Credits credits.Credits
 	// ClaimGrace is how long after a client secret expires a call may
 	// still be registered for it before key_unclaimed is raised. Default
 	// 10s.
@@ -208,7 +212,9 @@ type Agent struct {
 	ownHTTP bool // the agent made its HTTP client, so it closes its idle connections
 
 	secrets secretBook
-	adm     *Admission
+	adm     *policy.Admission
+	counts  *sharedCounts
+	ledger  *ledger
 	outbox  *feed.Outbox
 	peers   *peerBook
 	fleet   fleet
@@ -326,11 +332,13 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 		waiting:    make(map[*call]struct{}),
 		flushTimer: stoppedTimer(),
 		ownHTTP:    ownHTTP,
-		adm:        NewAdmission(cfg.PolicyFor),
+		adm:        policy.NewAdmission(cfg.PolicyFor),
 		outbox:     fc.NewOutbox(cfg.OutboxLimit),
 		peers:      newPeerBook(instance, time.Now()),
 	}
 	a.started = time.Now().UTC()
+	a.counts = newSharedCounts(a)
+	a.ledger = newLedger(a)
 	err = a.fleet.start(ctx, a)
 	if err == nil {
 		err = ctx.Err() // the caller gave up while NATS was being prepared
@@ -342,8 +350,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.startMicro()
-	a.wg.Add(1)
+	a.wg.Add(3)
 	go a.publishLoop()
+	go func() { defer a.wg.Done(); a.counts.work() }()
+	go func() { defer a.wg.Done(); a.ledger.watch() }()
 	if cfg.Notify != nil {
 		a.notes = startNotifier(ctx, a, *cfg.Notify, notifyKey)
 	}
@@ -462,6 +472,11 @@ func (a *Agent) Close(ctx context.Context) error {
 	a.notes.stop()
 	a.wg.Wait()
 	handed := a.fleet.goodbye(ctx, n, a.handoff)
+	cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if !a.counts.flush(cctx) {
+		a.log.Warn("shared counts not updated before closing; the agents that see this one gone purge them")
+	}
+	ccancel()
 	if a.ownHTTP {
 		a.cfg.HTTPClient.CloseIdleConnections()
 	}
@@ -641,4 +656,12 @@ func (a *Agent) creditsRead(err error) {
 	case a.creditsDown.IsZero():
 		a.creditsDown = time.Now()
 	}
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -73,12 +74,12 @@ func TestAuditOperatorTerminate(t *testing.T) {
 
 // A policy cut is recorded as policy:<limit>.
 func TestAuditPolicyCut(t *testing.T) {
-	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxCostUSD: 0.1})})
+	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxCostUSD: 0.1})})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: 5 * time.Millisecond})
 	e.track(id, "bob")
 	c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
 	r := e.waitAudit(id, func(feed.AuditRecord) bool { return true })
-	if r.Who != agent.CutDetail(feed.LimitCost) || r.Outcome != feed.OutcomeDone || r.User != "bob" || r.CostUSD < 0.1 || r.CostUSD != c.Usage.CostUSD {
+	if r.Who != policy.CutDetail(feed.LimitCost) || r.Outcome != feed.OutcomeDone || r.User != "bob" || r.CostUSD < 0.1 || r.CostUSD != c.Usage.CostUSD {
 		t.Fatalf("record %+v; the call cost $%v", r, c.Usage.CostUSD)
 	}
 }
@@ -169,7 +170,7 @@ func TestAuditPolicyCutRetriesRecordedOnce(t *testing.T) {
 			return 400 // not retried by openai-go: the next evaluation tries again
 		}
 		return 200
-	}}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxSeconds: 300 * time.Millisecond})})
+	}}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxSeconds: 300 * time.Millisecond})})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "erin")
 	e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
 )
 
-func policyForAll(p agent.Policy) func(string) agent.Policy {
-	return func(string) agent.Policy { return p }
+func policyForAll(p policy.Policy) func(string) policy.Policy {
+	return func(string) policy.Policy { return p }
 }
 
 // TestPolicyLimits runs one call per limit to its cut-off: each ends with
@@ -26,25 +27,25 @@ func policyForAll(p agent.Policy) func(string) agent.Policy {
 func TestPolicyLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		policy agent.Policy
+		policy policy.Policy
 		script realtimetest.Script
 		limit  feed.Limit
 		check  func(t *testing.T, c feed.Call)
 	}{
-		{"max_tokens", agent.Policy{MaxTokens: 25000}, realtimetest.Script{TurnGap: 5 * time.Millisecond}, feed.LimitTokens,
+		{"max_tokens", policy.Policy{MaxTokens: 25000}, realtimetest.Script{TurnGap: 5 * time.Millisecond}, feed.LimitTokens,
 			func(t *testing.T, c feed.Call) {
 				if c.Usage.Tokens.Total < 25000 {
 					t.Fatalf("cut at %d tokens, below the limit", c.Usage.Tokens.Total)
 				}
 			}},
-		{"max_cost", agent.Policy{MaxCostUSD: 0.25}, realtimetest.Script{TurnGap: 5 * time.Millisecond}, feed.LimitCost,
+		{"max_cost", policy.Policy{MaxCostUSD: 0.25}, realtimetest.Script{TurnGap: 5 * time.Millisecond}, feed.LimitCost,
 			func(t *testing.T, c feed.Call) {
 				if c.Usage.CostUSD < 0.25 {
 					t.Fatalf("cut at $%.4f, below the limit", c.Usage.CostUSD)
 				}
 			}},
 		// A silent call crosses max_seconds with no event to react to.
-		{"max_seconds", agent.Policy{MaxSeconds: 800 * time.Millisecond}, realtimetest.Script{TurnGap: time.Hour}, feed.LimitSeconds,
+		{"max_seconds", policy.Policy{MaxSeconds: 800 * time.Millisecond}, realtimetest.Script{TurnGap: time.Hour}, feed.LimitSeconds,
 			func(t *testing.T, c feed.Call) {
 				if s := c.EndedAt.Sub(c.StartedAt); s < 800*time.Millisecond || s > 3*time.Second {
 					t.Fatalf("cut after %v, want just after 800ms", s)
@@ -56,7 +57,7 @@ func TestPolicyLimits(t *testing.T) {
 			id := e.openai.NewCall(tc.script)
 			e.track(id, "alice")
 			c := e.waitCall(id, "ended", func(c feed.Call) bool { return !c.Live() })
-			if c.End.Reason != feed.ReasonPolicy || c.End.Detail != agent.CutDetail(tc.limit) || c.End.By != "agent budget-agent" {
+			if c.End.Reason != feed.ReasonPolicy || c.End.Detail != policy.CutDetail(tc.limit) || c.End.By != "agent budget-agent" {
 				t.Fatalf("end = %+v", c.End)
 			}
 			if n := e.openai.Hangups(id); n != 1 {
@@ -138,7 +139,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestAdmissionRefusals: no credit → 402, over concurrency → 429, each
 // before OpenAI is contacted and each published.
 func TestAdmissionRefusals(t *testing.T) {
-	e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxConcurrent: 1})}, withCredits())
+	e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxConcurrent: 1})}, withCredits())
 	ctx := context.Background()
 	if _, err := e.credits.Set(ctx, "broke", 0); err != nil {
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestAdmissionRefusals(t *testing.T) {
 // TestFlags raises each call-level abuse signal.
 func TestFlags(t *testing.T) {
 	t.Run("concurrency", func(t *testing.T) {
-		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxConcurrent: 1})})
+		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxConcurrent: 1})})
 		first := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 		second := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 		e.track(first, "erin")
@@ -199,7 +200,7 @@ func TestFlags(t *testing.T) {
 		}
 	})
 	t.Run("burn_rate", func(t *testing.T) {
-		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{BurnRateUSDPerMin: 0.01, BurnWindow: 300 * time.Millisecond})})
+		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{BurnRateUSDPerMin: 0.01, BurnWindow: 300 * time.Millisecond})})
 		id := e.openai.NewCall(realtimetest.Script{TurnGap: 10 * time.Millisecond})
 		e.track(id, "u")
 		c := e.waitCall(id, "burn_rate flag", func(c feed.Call) bool { return len(c.Flags) > 0 })
@@ -218,7 +219,7 @@ func TestFlags(t *testing.T) {
 		}
 	})
 	t.Run("silence", func(t *testing.T) {
-		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{Silence: 300 * time.Millisecond})})
+		e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{Silence: 300 * time.Millisecond})})
 		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 		e.track(id, "u")
 		c := e.waitCall(id, "silence flag", func(c feed.Call) bool { return len(c.Flags) > 0 })
@@ -233,7 +234,7 @@ func TestFlags(t *testing.T) {
 // and the final usage are there and the credit is charged exactly once.
 func TestLimitEnforcedWhileNATSDown(t *testing.T) {
 	dir := t.TempDir()
-	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxTokens: 6000})}, withCredits(), withStoreDir(dir))
+	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxTokens: 6000})}, withCredits(), withStoreDir(dir))
 	ctx := context.Background()
 	if _, err := e.credits.Set(ctx, "frank", 5*feed.Dollar); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -225,7 +226,7 @@ func (c *call) flagLocked(f feed.Flag) {
 		return
 	}
 	c.flags = append(c.flags, f)
-	c.budget.marks.Note(Verdict{Flags: []feed.Flag{f}})
+	c.budget.marks.Note(policy.Verdict{Flags: []feed.Flag{f}})
 	c.publishLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
 	c.notifyLocked(feed.Event{Kind: feed.KindFlag, Flag: &f})
 	c.a.log.Warn("flag", "call", c.id, "kind", f.Kind, "message", f.Message)

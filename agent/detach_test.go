@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 )
@@ -72,12 +73,12 @@ func TestKillDetachedCall(t *testing.T) {
 // TestBudgetWhileDetached: seconds keep running while the sideband is
 // down, and a call that crosses its limit then is cut through REST.
 func TestBudgetWhileDetached(t *testing.T) {
-	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxSeconds: 1500 * time.Millisecond})})
+	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxSeconds: 1500 * time.Millisecond})})
 	id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 	e.track(id, "alice")
 	e.detachForGood(id)
 	c := e.waitCall(id, "cut", func(c feed.Call) bool { return !c.Live() })
-	if c.End.Reason != feed.ReasonPolicy || c.End.Detail != agent.CutDetail(feed.LimitSeconds) || e.openai.Hangups(id) != 1 {
+	if c.End.Reason != feed.ReasonPolicy || c.End.Detail != policy.CutDetail(feed.LimitSeconds) || e.openai.Hangups(id) != 1 {
 		t.Fatalf("end = %+v, %d hangups", c.End, e.openai.Hangups(id))
 	}
 	if live := e.openai.Live(); len(live) != 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -80,7 +81,7 @@ func newEnv(t *testing.T, rtOpts realtimetest.Options, cfg agent.Config, opts ..
 		if store, err = fc.Credits(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Credits = agent.StoreCredits(store)
+		cfg.Credits = credits.FromStore(store)
 	}
 	a, err := agent.New(context.Background(), nc, cfg)
 	if err != nil {

@@ -42,7 +42,7 @@ func (c *call) finish(end feed.End) {
 	c.mu.Lock()
 	c.stored = stored
 	c.mu.Unlock()
-	c.charge(e.Usage.CostUSD, limited)
+	c.charge(e.Usage.CostUSD, limited, true)
 	c.a.log.Info("call ended", "call", c.id, "reason", end.Reason, "detail", end.Detail)
 }
 
@@ -135,7 +135,7 @@ func (c *call) leave() {
 	if yielded {
 		return
 	}
-	c.charge(u.CostUSD, limited)
+	c.charge(u.CostUSD, limited, false) // the call goes on: whoever adopts it settles it
 	a := c.a
 	a.mu.Lock()
 	handoff := a.handoff

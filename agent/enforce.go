@@ -8,6 +8,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -21,28 +23,34 @@ const creditsRetry = 5 * time.Second
 
 // budget is a call's policy state, guarded by the call's mutex.
 type budget struct {
-	policy    Policy
-	credits   *feed.Micros // the user's credit when the call started; nil: no credit limit
-	effective *feed.Policy // what events carry; nil when there is nothing to say
+	policy    policy.Policy
+	credits   *feed.Micros          // the user's credit when the call started; nil: no credit limit
+	effective *feed.EffectivePolicy // what events carry; nil when there is nothing to say
 	// creditsUnknown is set while the user's credit could not be read:
-	// the call runs as Policy.CreditsUnavailable says and reads it again
+	// the call runs as policy.Policy.CreditsUnavailable says and reads it again
 	// every creditsRetry (creditsTried: the last try). creditsFlag is the
 	// flag to raise once the call is published.
 	creditsUnknown bool
 	creditsTried   time.Time
 	creditsFlag    *feed.Flag
-	marks          Marks
+	marks          policy.Marks
 	// window and next are cost samples for the burn rate: window is 1–2
 	// burn windows old, next becomes window when it is old enough.
-	window, next *Sample
+	window, next *policy.Sample
 	cutting      bool // our policy hangup is in flight
 	secTimer     *time.Timer
 	hungUpAt     time.Time // our hangup succeeded at
-	admitted     bool      // counted by Admission (released once at the end)
+	admitted     bool      // counted by policy.Admission (released once at the end)
+	// charged is the running total Credits.Charge took last; charging:
+	// a charge is in flight; settled: the final charge began, no more
+	// charges as the call spends (see ledger).
+	charged           feed.Micros
+	charging, settled bool
+	served            bool // in the ledger
 }
 
 // setupBudget reads the call's policy and the user's credit, counts the
-// call with Admission unless it was admitted already (returning a
+// call with policy.Admission unless it was admitted already (returning a
 // concurrency flag to publish when that puts the user over the limit),
 // and arms a timer for max_seconds so a silent call is cut on time, not
 // on the next event. It runs before the call's goroutine starts.
@@ -65,18 +73,31 @@ func (c *call) setupBudget() *feed.Flag {
 		case err != nil:
 			c.creditsUnreadable(err)
 		case ok:
+			if c.term > 1 {
+				// Adopted: what the former owner charged is in Remaining
+				// already; count it as this call's own (see ledger).
+				if m, err := feed.MicrosFromUSD(c.acct.usage.CostUSD); err == nil {
+					c.budget.charged = m
+					usd, _ = feed.AddMicros(usd, m)
+				}
+			}
 			c.budget.credits = &usd
 		}
 	}
 	c.budget.setEffective()
 	var over *feed.Flag
 	if !c.meta.admitted {
+		a.counts.enter(c.meta.User, c.term > 1, c.start)
 		over = a.adm.Register(c.meta.User, c.start)
 		if over != nil {
-			c.budget.marks.Note(Verdict{Flags: []feed.Flag{*over}})
+			c.budget.marks.Note(policy.Verdict{Flags: []feed.Flag{*over}})
 		}
 	}
 	c.budget.admitted = true
+	if a.cfg.Credits != nil && (c.budget.credits != nil || c.budget.creditsUnknown) {
+		c.budget.served = true
+		a.ledger.serve(c)
+	}
 	if d := c.budget.policy.MaxSeconds; d > 0 {
 		c.budget.secTimer = time.AfterFunc(d, func() { c.enforce(time.Now()) })
 	}
@@ -85,7 +106,7 @@ func (c *call) setupBudget() *feed.Flag {
 
 // setEffective recomputes the policy events carry.
 func (b *budget) setEffective() {
-	if p := b.policy; p != (Policy{}) || b.credits != nil {
+	if p := b.policy; p != (policy.Policy{}) || b.credits != nil {
 		eff := p.Effective(b.credits)
 		b.effective = &eff
 	}
@@ -96,12 +117,12 @@ func (b *budget) setEffective() {
 // calls can be refused), flagged, and reads the credit again every
 // creditsRetry; with credits_unavailable "hangup" it is cut instead.
 func (c *call) creditsUnreadable(err error) {
-	mode := c.budget.policy.creditsUnavailable()
+	mode := c.budget.policy.CreditsUnavailableMode()
 	c.budget.creditsUnknown, c.budget.creditsTried = true, time.Now()
 	c.budget.creditsFlag = &feed.Flag{Kind: feed.FlagCreditsUnavailable,
 		Message:  "the user's credit could not be read: no credit limit until it can",
 		Evidence: map[string]string{"error": err.Error(), "credits_unavailable": mode}}
-	if mode == CreditsHangup {
+	if mode == policy.CreditsHangup {
 		c.budget.creditsFlag.Message = "the user's credit could not be read: the call is cut (credits_unavailable: hangup)"
 	}
 	c.a.log.Warn("credits unreadable", "call", c.id, "user", c.meta.User, "credits_unavailable", mode, "err", err)
@@ -141,7 +162,11 @@ func (c *call) releaseBudgetLocked() {
 	}
 	if c.budget.admitted {
 		c.budget.admitted = false
-		c.a.adm.Release(c.meta.User)
+		c.a.release(c.meta.User)
+	}
+	if c.budget.served {
+		c.budget.served = false
+		c.a.ledger.drop(c)
 	}
 }
 
@@ -161,16 +186,21 @@ func (c *call) enforce(now time.Time) {
 		c.retryCredits()
 	}
 	u := c.usageLocked(now)
-	elapsed := now.Sub(c.start)
-	if b.next == nil || elapsed-b.next.Elapsed >= b.policy.burnWindow() {
-		b.window, b.next = b.next, &Sample{Elapsed: elapsed, CostUSD: u.CostUSD}
+	if b.served && !u.CostUnknown {
+		if total, err := feed.MicrosFromUSD(u.CostUSD); err == nil {
+			c.chargeSpentLocked(total)
+		}
 	}
-	v := b.policy.Evaluate(Input{
+	elapsed := now.Sub(c.start)
+	if b.next == nil || elapsed-b.next.Elapsed >= b.policy.BurnWindowOrDefault() {
+		b.window, b.next = b.next, &policy.Sample{Elapsed: elapsed, CostUSD: u.CostUSD}
+	}
+	v := b.policy.Evaluate(policy.Input{
 		Credits: b.credits, Usage: u, Elapsed: elapsed, Now: now,
 		ExpiresAt: c.acct.session.ExpiresAt, Cap: c.sessionCap(), LastActivity: c.acct.lastActivity,
-		Prices: c.a.cfg.Prices, Model: c.model(), Window: b.window, Marks: b.marks,
+		AudioMinuteUSD: audioMinuteOf(c.a.cfg.Prices, c.model()), Model: c.model(), Window: b.window, Marks: b.marks,
 	})
-	if v.Cut == nil && b.creditsUnknown && b.policy.creditsUnavailable() == CreditsHangup {
+	if v.Cut == nil && b.creditsUnknown && b.policy.CreditsUnavailableMode() == policy.CreditsHangup {
 		l := feed.LimitCreditsUnavailable
 		v.Cut = &l
 	}
@@ -210,7 +240,7 @@ func (c *call) enforce(now time.Time) {
 func (c *call) cut(limit feed.Limit) {
 	ctx, cancel := context.WithTimeout(c.a.ctx, 20*time.Second)
 	defer cancel()
-	err := c.a.hangup(ctx, c.id, feed.End{Reason: feed.ReasonPolicy, Detail: CutDetail(limit), By: "agent " + c.a.cfg.Name}, CutDetail(limit))
+	err := c.a.hangup(ctx, c.id, feed.End{Reason: feed.ReasonPolicy, Detail: policy.CutDetail(limit), By: "agent " + c.a.cfg.Name}, policy.CutDetail(limit))
 	if err != nil {
 		c.a.log.Error("policy hangup failed; will retry", "call", c.id, "limit", limit, "err", err)
 		c.mu.Lock()
@@ -224,7 +254,7 @@ func (c *call) cut(limit feed.Limit) {
 // instructions (session.instructions.append, the sideband's way to steer
 // a running session; the model speaks on its own turn).
 func (c *call) wrapUp(conn *websocket.Conn, w feed.Warning) {
-	msgs := wrapUpMessages(c.live(), WrapUpInstructions(w))
+	msgs := wrapUpMessages(c.live(), policy.WrapUpInstructions(w))
 	ctx, cancel := context.WithTimeout(c.a.ctx, 5*time.Second)
 	defer cancel()
 	for _, msg := range msgs {
@@ -240,9 +270,11 @@ func (c *call) wrapUp(conn *websocket.Conn, w feed.Warning) {
 // a charge says "this call's total is now usd" (Credits.Charge), so it can
 // be repeated by a retry, a restart or the agent that takes the call over
 // without ever counting twice. limited says the user has (or may have) a
-// credit limit; without one nothing is charged. It retries while the
-// store is unreachable until the agent closes, then once more.
-func (c *call) charge(usd float64, limited bool) {
+// credit limit; without one nothing is charged. final says the call ended:
+// then a credits.Settler settles it (its live spend into the balance). It
+// retries while the store is unreachable until the agent closes, then
+// once more.
+func (c *call) charge(usd float64, limited, final bool) {
 	a := c.a
 	if a.cfg.Credits == nil || !limited || usd <= 0 {
 		return
@@ -255,6 +287,20 @@ func (c *call) charge(usd float64, limited bool) {
 	try := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		// After the charges in flight as the call spent, never before
+		// (a spend landing after the settle would count twice).
+		su := a.ledger.user(c.meta.User)
+		su.mu.Lock()
+		defer su.mu.Unlock()
+		if !final {
+			return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
+		}
+		c.mu.Lock()
+		c.budget.settled = true
+		c.mu.Unlock()
+		if s, ok := a.cfg.Credits.(credits.Settler); ok {
+			return s.Settle(ctx, c.meta.User, c.id, total)
+		}
 		return a.cfg.Credits.Charge(ctx, c.meta.User, c.id, total)
 	}
 	run := func() {

@@ -94,6 +94,10 @@ func (f *fleet) prepare(ctx context.Context) error {
 	if _, err := c.EnsureStream(ctx); err != nil {
 		return err
 	}
+	if _, err := c.EnsureHistoryStream(ctx); err != nil {
+		// Only time travel needs it (ls and watch --at): the calls do not.
+		f.a.log.Warn("no history stream: ls and watch --at cannot replay this NATS", "err", err)
+	}
 	if _, err := c.EnsureFinalStream(ctx); err != nil {
 		return err
 	}
@@ -242,6 +246,10 @@ func (f *fleet) upkeep(now time.Time, beat bool) {
 			f.sweepAt = time.Now().Add(sweepEvery)
 			f.mu.Unlock()
 			f.a.sweep()
+		}
+		if len(dead) > 0 {
+			// Their calls are adopted and counted by their adopters now.
+			f.a.counts.forget(dead)
 		}
 	})
 	if !ok {

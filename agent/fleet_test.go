@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 )
@@ -130,7 +132,7 @@ func TestRegisteredTwice(t *testing.T) {
 	}
 }
 
-// downCredits is an app's credit system (agent.Credits) that can be down.
+// downCredits is an app's credit system (credits.Credits) that can be down.
 type downCredits struct {
 	mu   sync.Mutex
 	down bool
@@ -192,7 +194,7 @@ func TestCreditsUnavailable(t *testing.T) {
 		})
 		cr.set(false, 10000) // one cent left: the limit applies as soon as it reads
 		c := e.waitCall(id, "cut by the credit read again", func(c feed.Call) bool { return !c.Live() })
-		if c.End.Detail != agent.CutDetail(feed.LimitCredits) {
+		if c.End.Detail != policy.CutDetail(feed.LimitCredits) {
 			t.Fatalf("end = %+v", c.End)
 		}
 		waitFor(t, "the agent to show credits readable", func() bool {
@@ -203,17 +205,17 @@ func TestCreditsUnavailable(t *testing.T) {
 	})
 	t.Run("hangup", func(t *testing.T) {
 		cr := &downCredits{down: true}
-		e := newEnv(t, realtimetest.Options{}, agent.Config{Credits: cr, PolicyFor: policyForAll(agent.Policy{CreditsUnavailable: agent.CreditsHangup})})
+		e := newEnv(t, realtimetest.Options{}, agent.Config{Credits: cr, PolicyFor: policyForAll(policy.Policy{CreditsUnavailable: policy.CreditsHangup})})
 		id := e.openai.NewCall(realtimetest.Script{TurnGap: time.Hour})
 		e.track(id, "alice")
 		c := e.waitCall(id, "cut", func(c feed.Call) bool { return !c.Live() })
-		if c.End.Detail != agent.CutDetail(feed.LimitCreditsUnavailable) || e.openai.Hangups(id) != 1 {
+		if c.End.Detail != policy.CutDetail(feed.LimitCreditsUnavailable) || e.openai.Hangups(id) != 1 {
 			t.Fatalf("end = %+v", c.End)
 		}
 	})
 	t.Run("allow", func(t *testing.T) {
 		cr := &downCredits{down: true}
-		e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{Credits: cr, PolicyFor: policyForAll(agent.Policy{CreditsUnavailable: agent.CreditsAllow})})
+		e := newEnv(t, realtimetest.Options{TurnGap: time.Hour}, agent.Config{Credits: cr, PolicyFor: policyForAll(policy.Policy{CreditsUnavailable: policy.CreditsAllow})})
 		relay := httptest.NewServer(e.agent.Relay(agent.RelayConfig{User: func(r *http.Request) (string, error) { return "alice", nil }}))
 		defer relay.Close()
 		resp, err := http.Post(relay.URL, "application/sdp", strings.NewReader(offer))
@@ -279,16 +281,17 @@ func TestRestartWithTheSameName(t *testing.T) {
 }
 
 // TestCloseChargesTheTotalSoFar: an agent stopped with no other agent to
-// take its calls charges each call's cost so far; the agent that adopts
-// the call later charges its whole total when it ends, and the user pays
-// the call once: the balance drops by exactly its final cost.
+// take its calls charges each call's cost so far (its live spend); the
+// agent that adopts the call carries that spend on and settles the whole
+// total when it ends, and the user pays the call once: the balance drops
+// by exactly its final cost, and nothing stays counted as live spend.
 func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	e := newEnv(t, realtimetest.Options{}, fastFleet(agent.Config{}), withCredits())
 	ctx := context.Background()
 	if _, err := e.credits.Set(ctx, "payer", 5*feed.Dollar); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := e.peer("first", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	first, _ := e.peer("first", fastFleet(agent.Config{Credits: credits.FromStore(e.credits)}))
 	if err := e.agent.Close(context.Background()); err != nil { // first is alone
 		t.Fatal(err)
 	}
@@ -300,11 +303,17 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	partial, ok, err := e.credits.Charged(ctx, id)
-	if err != nil || !ok || partial <= 0 {
-		t.Fatalf("after Close: charged %s %v %v, want the cost so far", partial, ok, err)
+	// The cost so far is the call's live spend: deducted from what the
+	// user has left, not yet from the balance.
+	spend, err := e.credits.LiveSpend(ctx, "payer")
+	partial := spend[id]
+	if err != nil || partial <= 0 {
+		t.Fatalf("after Close: live spend %v %v, want the cost so far", spend, err)
 	}
-	second, _ := e.peer("second", fastFleet(agent.Config{Credits: agent.StoreCredits(e.credits)}))
+	if left, _, _ := e.credits.Available(ctx, "payer"); left != 5*feed.Dollar-partial {
+		t.Fatalf("after Close: %s left, want $5 - %s", left, partial)
+	}
+	second, _ := e.peer("second", fastFleet(agent.Config{Credits: credits.FromStore(e.credits)}))
 	c := e.waitCall(id, "adopted and talking on", func(c feed.Call) bool {
 		return c.Agent == "second" && c.UsageTerm == 2 && c.Usage.CostUSD > partial.USD()+0.005
 	})
@@ -323,4 +332,8 @@ func TestCloseChargesTheTotalSoFar(t *testing.T) {
 	if bal, _, _ := e.credits.Balance(ctx, "payer"); bal != 5*feed.Dollar-total || total <= partial {
 		t.Fatalf("balance %s after a call of %s (partial charge %s): want $5 - the final cost, once", bal, total, partial)
 	}
+	waitFor(t, "the live spend settled", func() bool {
+		left, _, _ := e.credits.Available(ctx, "payer")
+		return left == 5*feed.Dollar-total
+	})
 }

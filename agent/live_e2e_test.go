@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 )
@@ -158,7 +159,7 @@ func TestLiveCloseWithoutSessionClosed(t *testing.T) {
 // TestLiveBudgetCut: a Live session over its max_cost is warned (the
 // model told to wrap up over the sideband), then hung up by policy.
 func TestLiveBudgetCut(t *testing.T) {
-	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(agent.Policy{MaxCostUSD: 0.05, WrapUp: true})})
+	e := newEnv(t, realtimetest.Options{}, agent.Config{PolicyFor: policyForAll(policy.Policy{MaxCostUSD: 0.05, WrapUp: true})})
 	// 0.05 USD is a minute at $0.05/min: 6 s of billed seconds an update.
 	id := e.openai.NewLiveSession(realtimetest.LiveScript{UsageEvery: 20 * time.Millisecond, SecondsPerUpdate: 6})
 	e.trackLive(id, "hank")

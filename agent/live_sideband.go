@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -35,9 +36,9 @@ func (c *call) liveClosed(conn *websocket.Conn) *feed.End {
 // sessionCap is OpenAI's maximum duration of the call's session.
 func (c *call) sessionCap() time.Duration {
 	if c.live() {
-		return LiveSessionCap
+		return policy.LiveSessionCap
 	}
-	return SessionCap
+	return policy.SessionCap
 }
 
 // apiMismatch flags a model of one voice API on a call of the other:

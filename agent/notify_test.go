@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -225,14 +226,14 @@ func TestWebhookOptionalEvents(t *testing.T) {
 	n.Events = []string{agent.NotifyEnded, agent.NotifyFlagged, agent.NotifyRefused}
 	e := newEnv(t, realtimetest.Options{}, agent.Config{
 		Notify: n,
-		PolicyFor: func(user string) agent.Policy {
+		PolicyFor: func(user string) policy.Policy {
 			switch user {
 			case "capped":
-				return agent.Policy{MaxSeconds: time.Second, WarnAt: 0.3}
+				return policy.Policy{MaxSeconds: time.Second, WarnAt: 0.3}
 			case "burner":
-				return agent.Policy{BurnRateUSDPerMin: 1e-9, BurnWindow: 50 * time.Millisecond}
+				return policy.Policy{BurnRateUSDPerMin: 1e-9, BurnWindow: 50 * time.Millisecond}
 			}
-			return agent.Policy{}
+			return policy.Policy{}
 		},
 		Admit: func(_ context.Context, _, user string) error {
 			if user == "mallory" {

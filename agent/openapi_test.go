@@ -74,7 +74,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	for name, v := range map[string]any{
 		"Call":          feed.Summary{},
 		"Tokens":        feed.Tokens{},
-		"Policy":        feed.Policy{},
+		"Policy":        feed.EffectivePolicy{},
 		"Warning":       feed.Warning{},
 		"Flag":          feed.Flag{},
 		"TrackRequest":  trackRequest{},

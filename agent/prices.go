@@ -177,3 +177,33 @@ func (p *Prices) BackendCost(model string, t feed.Tokens) (usd float64, ok bool)
 	}
 	return (float64(t.Input-t.InputCached)*pr.TextIn + float64(t.InputCached)*pr.TextCached + float64(t.Output)*pr.TextOut) / 1e6, true
 }
+
+// Audio tokenization (openai-realtime.md §6): user audio is 1 token per
+// 100 ms, assistant audio 1 token per 50 ms.
+const (
+	userAudioTokensPerMin  = 600
+	agentAudioTokensPerMin = 1200
+)
+
+// AudioMinuteUSD is the price of one minute of continuous two-way audio:
+// the user speaking all the time (600 audio tokens in) while the model
+// speaks all the time (1200 audio tokens out). Real calls take turns and
+// cost less in audio, but re-read their context on every response, so
+// this is a yardstick, not an estimate; the budget engine derives its
+// default burn-rate threshold from it (policy.Policy.BurnThreshold).
+func AudioMinuteUSD(pr Price) float64 {
+	return (userAudioTokensPerMin*pr.AudioIn + agentAudioTokensPerMin*pr.AudioOut) / 1e6
+}
+
+// audioMinuteOf is AudioMinuteUSD of model's price; 0 when model has no
+// price (or prices is nil).
+func audioMinuteOf(prices *Prices, model string) float64 {
+	if prices == nil {
+		return 0
+	}
+	pr, ok := prices.Lookup(model)
+	if !ok {
+		return 0
+	}
+	return AudioMinuteUSD(pr)
+}

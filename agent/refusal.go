@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -25,7 +26,7 @@ func (r *RefusedError) Error() string {
 	return fmt.Sprintf("refused (%d %s): %s", r.Status, r.Reason, r.Detail)
 }
 
-// Admission modes, as published in refused events.
+// policy.Admission modes, as published in refused events.
 const (
 	ModeRelay        = "relay"
 	ModeClientSecret = "client_secret"
@@ -52,7 +53,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		usd, ok, err := a.cfg.Credits.Remaining(ctx, user)
 		a.creditsRead(err)
 		switch {
-		case err != nil && a.policyOf(user).creditsUnavailable() == CreditsAllow:
+		case err != nil && a.policyOf(user).CreditsUnavailableMode() == policy.CreditsAllow:
 			a.log.Warn("credits unreadable at admission; admitting (credits_unavailable: allow)", "user", user, "err", err)
 			unknown = true
 		case err != nil:
@@ -65,15 +66,24 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 			credits = &usd
 		}
 	}
-	var d Decision
+	var d policy.Decision
 	if check {
 		d = a.adm.Check(user, now, credits)
+		if d.OK {
+			d = a.counts.checkOnly(ctx, user, a.policyOf(user), now)
+		}
 	} else {
 		d = a.adm.Decide(user, now, credits)
+		if d.OK {
+			// Counted here; now across agents (see sharedCounts).
+			if d = a.counts.admit(ctx, user, a.policyOf(user), now); !d.OK {
+				a.adm.Release(user)
+			}
+		}
 	}
 	var err error
 	if !d.OK {
-		err = d.Err()
+		err = &RefusedError{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
 	}
 	counted = d.OK && !check
 	if err == nil && a.cfg.Admit != nil {
@@ -86,7 +96,7 @@ func (a *Agent) admit(ctx context.Context, mode, user string, check bool, extra 
 		return counted, credits, unknown, nil
 	}
 	if counted {
-		a.adm.Release(user)
+		a.release(user)
 	}
 	if !errors.As(err, &ref) {
 		ref = &RefusedError{Status: http.StatusServiceUnavailable, Reason: "admission_error", Detail: err.Error()}
@@ -116,10 +126,10 @@ func (a *Agent) refused(mode, user string, ref *RefusedError, now time.Time) {
 	a.log.Info("call refused", "mode", mode, "user", user, "status", status, "reason", ref.Reason)
 }
 
-// policyOf is user's policy (the zero Policy without PolicyFor).
-func (a *Agent) policyOf(user string) Policy {
+// policyOf is user's policy (the zero policy.Policy without PolicyFor).
+func (a *Agent) policyOf(user string) policy.Policy {
 	if a.cfg.PolicyFor == nil {
-		return Policy{}
+		return policy.Policy{}
 	}
 	return a.cfg.PolicyFor(user)
 }

@@ -118,7 +118,7 @@ func (a *Agent) relay(w http.ResponseWriter, r *http.Request, user string, api f
 	callID, answer, status, err := create(ctx, offer, session)
 	if err != nil {
 		if counted {
-			a.adm.Release(user)
+			a.release(user)
 		}
 		writeError(w, status, "openai_error", err.Error())
 		return

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -294,7 +295,7 @@ func BenchmarkBudgetCutoff(b *testing.B) {
 	rt := realtimetest.NewServer(realtimetest.Options{OnHangup: func(string, int) { hung <- time.Now() }})
 	defer rt.Close()
 	a, err := agent.New(context.Background(), nc, agent.Config{APIKey: rt.APIKey(), BaseURL: rt.BaseURL(), Prefix: "cut",
-		PolicyFor: func(string) agent.Policy { return agent.Policy{MaxTokens: 300} }})
+		PolicyFor: func(string) policy.Policy { return policy.Policy{MaxTokens: 300} }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func (a *Agent) handleSIP(ctx context.Context, cfg SIPConfig, call SIPCall) erro
 	}
 	release := func() {
 		if counted {
-			a.adm.Release(d.User)
+			a.release(d.User)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, createCallTimeout)

@@ -37,7 +37,7 @@ type Call struct {
 	Usage     Usage
 	End       End
 	// Policy is the call's effective policy (nil: none known).
-	Policy *Policy
+	Policy *EffectivePolicy
 	// Warnings holds the newest warning per limit; Flags every abuse signal
 	// raised on the call, oldest first, at most one per kind.
 	Warnings []Warning

@@ -132,7 +132,7 @@ func TestBoardPrunedCallStaysGone(t *testing.T) {
 
 func TestBoardSignalsAgentsWarningsFlags(t *testing.T) {
 	b := NewBoard(0)
-	pol := &Policy{MaxSeconds: 600, WarnAt: 0.8}
+	pol := &EffectivePolicy{MaxSeconds: 600, WarnAt: 0.8}
 	st := started("rtc_a", 1, "alice")
 	st.Policy = pol
 	b.Apply(st)

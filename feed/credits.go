@@ -46,6 +46,10 @@ type CreditEntry struct {
 	User      string    `json:"user"`
 	Balance   Micros    `json:"balance_micros"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// LiveSpend is what the user's live calls spent so far, not yet
+	// settled into Balance (List fills it in): the user has Balance −
+	// LiveSpend left now.
+	LiveSpend Micros `json:"live_spend_micros,omitempty"`
 }
 
 // CreditStore is calltop's built-in per-user credit ledger on JetStream
@@ -60,6 +64,8 @@ type CreditStore struct {
 	c        *Client
 	balances jetstream.KeyValue
 	charges  jetstream.KeyValue
+	counts   *Counters // live spend (credits_spend.go)
+	spent    spendBook
 	now      func() time.Time
 	// wrote, when set (by tests), is called after each write a Charge
 	// makes ("recorded", "debited", "applied", "settled"); an error stops
@@ -106,7 +112,16 @@ func (s *CreditStore) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
+	counts := s.counts
+	if counts == nil {
+		if counts, err = s.c.Counters(ctx); err != nil {
+			return fmt.Errorf("credits: %w", err)
+		}
+	} else if err := counts.Ensure(ctx); err != nil {
+		return fmt.Errorf("credits: %w", err)
+	}
 	if s.balances == nil {
+		s.counts = counts
 		// Set once, by Credits: a handle names its bucket, so it works
 		// on a bucket recreated later, and other goroutines read it.
 		s.balances, s.charges = balances, charges
@@ -195,6 +210,17 @@ func (s *CreditStore) List(ctx context.Context) ([]CreditEntry, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("credits list: %w", err)
+	}
+	spends, err := s.counts.Values(ctx, s.c.Subjects.CountSpends())
+	if err != nil {
+		return nil, fmt.Errorf("credits list: %w", err)
+	}
+	byKey := make(map[string]Micros)
+	for subj, v := range spends {
+		byKey[s.c.Subjects.UserKeyOfCount(subj)] += Micros(v)
+	}
+	for i := range out {
+		out[i].LiveSpend = byKey[UserKey(out[i].User)]
 	}
 	slices.SortFunc(out, func(a, b CreditEntry) int { return strings.Compare(a.User, b.User) })
 	return out, nil

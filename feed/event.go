@@ -93,17 +93,17 @@ type Event struct {
 	// User is set on user events (flag, refused without a call).
 	User string `json:"user,omitempty"`
 
-	Start     *Start     `json:"start,omitempty"`
-	Session   *Session   `json:"session,omitempty"`
-	Usage     *Usage     `json:"usage,omitempty"`
-	End       *End       `json:"end,omitempty"`
-	Policy    *Policy    `json:"policy,omitempty"` // on started and usage: the call's effective policy
-	Warning   *Warning   `json:"warning,omitempty"`
-	Flag      *Flag      `json:"flag,omitempty"`
-	Refusal   *Refusal   `json:"refusal,omitempty"`
-	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
-	Sideband  *Sideband  `json:"sideband,omitempty"`
-	Goodbye   *Goodbye   `json:"goodbye,omitempty"`
+	Start     *Start           `json:"start,omitempty"`
+	Session   *Session         `json:"session,omitempty"`
+	Usage     *Usage           `json:"usage,omitempty"`
+	End       *End             `json:"end,omitempty"`
+	Policy    *EffectivePolicy `json:"policy,omitempty"` // on started and usage: the call's effective policy
+	Warning   *Warning         `json:"warning,omitempty"`
+	Flag      *Flag            `json:"flag,omitempty"`
+	Refusal   *Refusal         `json:"refusal,omitempty"`
+	Heartbeat *Heartbeat       `json:"heartbeat,omitempty"`
+	Sideband  *Sideband        `json:"sideband,omitempty"`
+	Goodbye   *Goodbye         `json:"goodbye,omitempty"`
 
 	// Flags and Warnings are set on ended events only: every flag raised
 	// on the call (the first of each kind) and the newest warning per

@@ -2,10 +2,12 @@ package feed
 
 import "time"
 
-// Policy is the limits a call runs under, as the owning agent enforces
-// them; zero means no limit. It travels on started (and on usage when it
-// changes) so dashboards show budget left and a projected cut-off.
-type Policy struct {
+// EffectivePolicy is the limits a call runs under, as the owning agent
+// enforces them; zero means no limit. It is what travels on the wire (the
+// "policy" field of started and usage events) so dashboards show budget
+// left and a projected cut-off; the policy the agent is configured with,
+// abuse thresholds and admission limits included, is policy.Policy.
+type EffectivePolicy struct {
 	MaxSeconds float64 `json:"max_seconds,omitempty"`
 	MaxTokens  int64   `json:"max_tokens,omitempty"`
 	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`

@@ -37,10 +37,10 @@ type Summary struct {
 	DetachDetail  string     `json:"detach_detail,omitempty"`
 	// GapSeconds is how long no agent read the call's sideband (see
 	// Usage.Gaps): usage OpenAI billed then is not in these totals.
-	GapSeconds float64   `json:"gap_seconds,omitempty"`
-	Policy     *Policy   `json:"policy,omitempty"`
-	Warnings   []Warning `json:"warnings,omitempty"`
-	Flags      []Flag    `json:"flags,omitempty"`
+	GapSeconds float64          `json:"gap_seconds,omitempty"`
+	Policy     *EffectivePolicy `json:"policy,omitempty"`
+	Warnings   []Warning        `json:"warnings,omitempty"`
+	Flags      []Flag           `json:"flags,omitempty"`
 }
 
 // Summarize returns c as of now.

@@ -28,27 +28,27 @@ const (
 
 // wireEvent is a schema 2 payload.
 type wireEvent struct {
-	V         int            `json:"v"`
-	Kind      Kind           `json:"kind,omitempty"`    // records only: live subjects say it
-	CallID    string         `json:"call_id,omitempty"` // records only
-	Term      uint64         `json:"term,omitempty"`    // absent: 1
-	Seq       uint64         `json:"seq,omitempty"`
-	At        int64          `json:"at"`
-	Agent     string         `json:"agent,omitempty"`
-	User      string         `json:"user,omitempty"`
-	Start     *wireStart     `json:"start,omitempty"`
-	Session   *wireSession   `json:"session,omitempty"`
-	Usage     *wireUsage     `json:"usage,omitempty"`
-	End       *wireEnd       `json:"end,omitempty"`
-	Policy    *Policy        `json:"policy,omitempty"`
-	Warning   *Warning       `json:"warning,omitempty"`
-	Flag      *Flag          `json:"flag,omitempty"`
-	Refusal   *Refusal       `json:"refusal,omitempty"`
-	Heartbeat *wireHeartbeat `json:"heartbeat,omitempty"`
-	Sideband  *wireSideband  `json:"sideband,omitempty"`
-	Goodbye   *Goodbye       `json:"goodbye,omitempty"`
-	Flags     []Flag         `json:"flags,omitempty"`
-	Warnings  []Warning      `json:"warnings,omitempty"`
+	V         int              `json:"v"`
+	Kind      Kind             `json:"kind,omitempty"`    // records only: live subjects say it
+	CallID    string           `json:"call_id,omitempty"` // records only
+	Term      uint64           `json:"term,omitempty"`    // absent: 1
+	Seq       uint64           `json:"seq,omitempty"`
+	At        int64            `json:"at"`
+	Agent     string           `json:"agent,omitempty"`
+	User      string           `json:"user,omitempty"`
+	Start     *wireStart       `json:"start,omitempty"`
+	Session   *wireSession     `json:"session,omitempty"`
+	Usage     *wireUsage       `json:"usage,omitempty"`
+	End       *wireEnd         `json:"end,omitempty"`
+	Policy    *EffectivePolicy `json:"policy,omitempty"`
+	Warning   *Warning         `json:"warning,omitempty"`
+	Flag      *Flag            `json:"flag,omitempty"`
+	Refusal   *Refusal         `json:"refusal,omitempty"`
+	Heartbeat *wireHeartbeat   `json:"heartbeat,omitempty"`
+	Sideband  *wireSideband    `json:"sideband,omitempty"`
+	Goodbye   *Goodbye         `json:"goodbye,omitempty"`
+	Flags     []Flag           `json:"flags,omitempty"`
+	Warnings  []Warning        `json:"warnings,omitempty"`
 }
 
 type wireStart struct {

@@ -39,7 +39,7 @@ func TestCompactRoundTrip(t *testing.T) {
 	}
 	for _, e := range []Event{
 		{Kind: KindStarted, CallID: "rtc_a", Term: 1, Seq: 1, At: at, Agent: "api-1",
-			Start: &Start{User: "alice@example.com", Model: "gpt-realtime", StartedAt: at}, Policy: &Policy{MaxSeconds: 600, CreditsUSD: &credits, WarnAt: 0.8}},
+			Start: &Start{User: "alice@example.com", Model: "gpt-realtime", StartedAt: at}, Policy: &EffectivePolicy{MaxSeconds: 600, CreditsUSD: &credits, WarnAt: 0.8}},
 		{Kind: KindSession, CallID: "rtc_a", Term: 1, Seq: 2, At: at, Session: &Session{SessionID: "sess_a", Model: "gpt-realtime-2025-08-28", ExpiresAt: at.Add(time.Hour)}},
 		{Kind: KindUsage, CallID: "rtc_a", Term: 2, Seq: 9, At: at, Usage: u},
 		{Kind: KindSideband, CallID: "rtc_a", Term: 1, Seq: 10, At: at, Sideband: &Sideband{State: SidebandDetached, Since: since, Detail: "HTTP 503"}},

@@ -45,6 +45,9 @@ func fit(parts []part, w int) string {
 // headerHeight is two lines, plus one per alert.
 func (m *Model) headerHeight() int {
 	n := 2
+	if m.replay() {
+		n++
+	}
 	if m.stale() {
 		n++
 	}
@@ -127,10 +130,16 @@ func (m *Model) headerView(w int) []string {
 	return lines
 }
 
+// replay reports whether the dashboard shows a past moment.
+func (m *Model) replay() bool { return !m.opts.ReplayAt.IsZero() }
+
 // natsPart is the NATS state, with STALE and for how long while the view
 // may be behind.
 func (m *Model) natsPart() string {
 	st := m.styles
+	if m.replay() {
+		return st.Err.Render("REPLAY " + m.clock(m.opts.ReplayAt))
+	}
 	if !m.stale() {
 		return st.OK.Render("NATS connected")
 	}
@@ -148,6 +157,10 @@ func (m *Model) natsPart() string {
 func (m *Model) alerts() []string {
 	st := m.styles
 	var out []string
+	if m.replay() {
+		at := m.opts.ReplayAt.In(m.now.Location()).Format("2006-01-02 15:04:05 MST")
+		out = append(out, st.Err.Render("REPLAY of "+at+": the board as it was then, from the history stream; nothing here is live"))
+	}
 	if m.stale() {
 		warn := "showing the last known state"
 		if !m.lastEvent.IsZero() {

@@ -120,7 +120,7 @@ type call struct {
 	in, out                int64
 	cost                   float64
 	unknown                bool
-	policy                 *feed.Policy
+	policy                 *feed.EffectivePolicy
 	full                   *feed.Usage // the whole usage, when set
 }
 

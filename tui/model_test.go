@@ -514,7 +514,7 @@ func TestUsersViewAndHangUpAll(t *testing.T) {
 	src.answer = func(feed.TerminateRequest) error { return nil }
 	credits := 5.0
 	a1 := alice.at(clk.Now().Add(-10 * time.Minute))
-	a1.policy = &feed.Policy{CreditsUSD: &credits}
+	a1.policy = &feed.EffectivePolicy{CreditsUSD: &credits}
 	a2 := call{id: "rtc_u1_alice2", user: alice.user, model: "gpt-realtime", started: clk.Now().Add(-time.Minute), cost: 0.5, in: 10, out: 10}
 	m.Update(events(clk.Now(), a1, a2, bob.at(clk.Now().Add(-time.Minute))))
 	// Alice spends $1 more now.
@@ -561,7 +561,7 @@ func TestCreditLeft(t *testing.T) {
 	now := t0.Add(10 * time.Minute)
 	five := 5.0
 	base := &feed.Call{ID: "b", State: feed.StateLive, StartedAt: t0.Add(5 * time.Minute),
-		Policy: &feed.Policy{CreditsUSD: &five}, Usage: feed.Usage{CostUSD: 1}}
+		Policy: &feed.EffectivePolicy{CreditsUSD: &five}, Usage: feed.Usage{CostUSD: 1}}
 	other := &feed.Call{ID: "o", State: feed.StateLive, StartedAt: t0, Usage: feed.Usage{CostUSD: 2}}
 	left, approx := creditLeft([]*feed.Call{base, other}, now)
 	// 5 - 1 (base) - half of other's 2 (it ran 10 minutes, 5 after base began).
@@ -653,7 +653,7 @@ func richCall(now time.Time) call {
 	credits := 1.75
 	return call{id: "rtc_u1_ETYJSp3oMdsOb7HW9eMflgesrIs0XaTn", user: "alice@acme.io", model: "gpt-realtime", agent: "api-1",
 		started: now.Add(-2 * time.Minute), cost: 1.2,
-		policy: &feed.Policy{MaxCostUSD: 2.5, CreditsUSD: &credits, MaxTokens: 200000, MaxSeconds: 600, WarnAt: 0.8},
+		policy: &feed.EffectivePolicy{MaxCostUSD: 2.5, CreditsUSD: &credits, MaxTokens: 200000, MaxSeconds: 600, WarnAt: 0.8},
 		full: &feed.Usage{
 			Tokens: feed.Tokens{Total: 3500, Input: 2410, Output: 1090, InputText: 1000, InputAudio: 1400, InputImage: 10,
 				InputCached: 400, CachedText: 100, CachedAudio: 300, OutputText: 260, OutputAudio: 830},

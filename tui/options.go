@@ -52,6 +52,11 @@ type Options struct {
 	// FrameRate is the most event batches per second; DefaultFrameRate if
 	// zero.
 	FrameRate int
+	// ReplayAt, if set, says the Source replays the board as it was at
+	// that moment (calltop watch --at): the header says so on every
+	// screen. The caller makes such a dashboard read-only and pins Now to
+	// ReplayAt.
+	ReplayAt time.Time
 	// Where names the feed, e.g. "nats://127.0.0.1:4222" (credentials
 	// redacted): the header shows it, when there is room, so an operator
 	// with several dashboards open knows which is which.

@@ -142,6 +142,7 @@ type Server struct {
 	rng     *rand.Rand // seeds per-call generators
 	calls   map[string]*call
 	hangups map[string]int
+	system  map[string][]string // SystemMessages
 	secrets map[string]*secret
 
 	attaches     map[string]int            // sideband handshakes per call id
@@ -224,6 +225,7 @@ func newServer(opts Options, secure bool) *Server {
 		rng:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		calls:   map[string]*call{},
 		hangups: map[string]int{},
+		system:  map[string][]string{},
 		secrets: map[string]*secret{},
 
 		attaches:     map[string]int{},

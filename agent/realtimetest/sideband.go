@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,6 +234,10 @@ func (s *Server) handleClientEvent(sb *sideband, data []byte) {
 	switch {
 	case typ == "session.update":
 		s.handleSessionUpdate(sb, data, evID)
+	case typ == "conversation.item.create":
+		// Accepted and not simulated (the script drives the talk), but a
+		// system message is recorded: SystemMessages.
+		s.noteSystemMessage(sb.c.id, data)
 	case contains(clientEventTypes, typ):
 		// Accepted and not simulated: the call's script drives the talk.
 	default:
@@ -394,4 +399,39 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// noteSystemMessage records the text of a system message item a sideband
+// created, unless the call was already asked to hang up.
+func (s *Server) noteSystemMessage(callID string, data []byte) {
+	var ev struct {
+		Item struct {
+			Role    string `json:"role"`
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		} `json:"item"`
+	}
+	if json.Unmarshal(data, &ev) != nil || ev.Item.Role != "system" {
+		return
+	}
+	var text strings.Builder
+	for _, c := range ev.Item.Content {
+		text.WriteString(c.Text)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hangups[callID] == 0 {
+		s.system[callID] = append(s.system[callID], text.String())
+	}
+}
+
+// SystemMessages returns the texts of the system messages sidebands added
+// to a Realtime call (conversation.item.create, role system) before any
+// hangup request for it, oldest first: a test checks that a budget's
+// wrap-up reached the model before the agent hung up.
+func (s *Server) SystemMessages(callID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.system[callID])
 }

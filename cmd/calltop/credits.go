@@ -53,7 +53,7 @@ At most 6 decimals (balances are whole micro-dollars); no exponents or separator
 		negativeNumbers(sub)
 		cmd.AddCommand(sub)
 	}
-	ls := &cobra.Command{Use: "ls [flags]", Short: "every user's balance; --json: one object per line", Args: noArgs}
+	ls := &cobra.Command{Use: "ls [flags]", Short: "every user's balance, their live calls' spend (settled into the balance when they end) and what is left; --json: one object per line", Args: noArgs}
 	var nf natsFlags
 	nf.register(ls.Flags())
 	timeout := creditsTimeout(ls.Flags())
@@ -146,9 +146,13 @@ func creditsList(ctx context.Context, nf *natsFlags, timeout time.Duration, asJS
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tBALANCE\tUPDATED")
+	fmt.Fprintln(tw, "USER\tBALANCE\tLIVE SPEND\tLEFT\tUPDATED")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.UpdatedAt.Local().Format(time.DateTime))
+		left, err := feed.AddMicros(e.Balance, -e.LiveSpend)
+		if err != nil {
+			left = e.Balance
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.LiveSpend, left, e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
 	"github.com/calltop/calltop/natsserver"
@@ -98,19 +100,19 @@ func startDemo(ctx context.Context, natsListen string, calls int, liveShare floa
 	if d.cl, err = (&natsFlags{url: d.srv.ClientURL(), prefix: feed.DefaultPrefix}).connect("calltop-demo"); err != nil {
 		return d, err
 	}
-	credits, err := d.cl.Credits(ctx)
+	store, err := d.cl.Credits(ctx)
 	if err != nil {
 		return d, fmt.Errorf("demo credit store: %w", err)
 	}
 	for user, amount := range demoCredits {
-		if _, err := credits.Set(ctx, user, amount); err != nil {
+		if _, err := store.Set(ctx, user, amount); err != nil {
 			return d, fmt.Errorf("demo credits: %w", err)
 		}
 	}
 	d.openai = realtimetest.NewServer(realtimetest.Options{})
 	d.agent, err = agent.New(ctx, d.cl.NC, agent.Config{
 		APIKey: d.openai.APIKey(), BaseURL: d.openai.BaseURL(), Name: "demo-agent",
-		PolicyFor: demoPolicy, Credits: agent.StoreCredits(credits),
+		PolicyFor: demoPolicy, Credits: credits.FromStore(store),
 	})
 	if err != nil {
 		return d, err
@@ -161,8 +163,8 @@ var (
 	demoCredits = map[string]feed.Micros{"trial.pat@example.com": 0.08 * feed.Dollar, "alice@acme.io": 25 * feed.Dollar}
 )
 
-func demoPolicy(user string) agent.Policy {
-	p := agent.Policy{MaxSeconds: 5 * time.Minute}
+func demoPolicy(user string) policy.Policy {
+	p := policy.Policy{MaxSeconds: 5 * time.Minute}
 	if strings.HasPrefix(user, "kiosk-") {
 		p.MaxCostUSD = 0.05
 	}

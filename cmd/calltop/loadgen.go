@@ -292,6 +292,10 @@ wait:
 	if sum.Stream.Final, err = r.streamBytes(r.cl.Subjects.FinalStream()); err != nil {
 		return nil, err
 	}
+	if sum.Stream.History, err = r.streamBytes(r.cl.Subjects.HistoryStream()); err != nil {
+		return nil, err
+	}
+	perCall(&sum.Stream.History)
 	sum.Stream.LiveStateAtWindowEnd = liveAtWindowEnd
 	perCall(&sum.Stream.LiveState)
 	perCall(&sum.Stream.Final)

@@ -90,6 +90,9 @@ type loadgenJetStream struct {
 	LiveState            streamBytes `json:"live_state"`
 	LiveStateAtWindowEnd streamBytes `json:"live_state_at_window_end"`
 	Final                streamBytes `json:"final"`
+	// History holds every live event of the run (docs/OPERATIONS.md, time
+	// travel).
+	History streamBytes `json:"history"`
 }
 
 type streamBytes struct {
@@ -243,6 +246,8 @@ func (s *loadgenSummary) writeText(w io.Writer) error {
 		num(float64(js.LiveStateAtWindowEnd.Bytes), 0), c.LiveAtStop)
 	line("", "final records %s: %s B (%s B per call, %s B per call-minute)",
 		js.Final.Stream, num(float64(js.Final.Bytes), 0), num(js.Final.BytesPerCall, 0), num(js.Final.BytesPerCallMinute, 0))
+	line("", "history %s: %s B, %d messages (%s B per call-minute)",
+		js.History.Stream, num(float64(js.History.Bytes), 0), js.History.Msgs, num(js.History.BytesPerCallMinute, 0))
 	l := s.Latency
 	lat := func(name string, st latencyStats, of string) {
 		if st.Count == 0 {

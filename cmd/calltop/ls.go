@@ -27,13 +27,19 @@ func lsCmd() *cobra.Command {
 	nf.register(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per call and line, for scripts")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up reading the snapshot after this long")
+	atFlag := fs.String("at", "", "the calls as they were at `TIME`, replayed from the history stream: "+whenForms)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runLs(cmd.Context(), &nf, *asJSON, *timeout, cmd.OutOrStdout())
+		at, err := parseAt(*atFlag, time.Now())
+		if err != nil {
+			return usagef("--at %w", err)
+		}
+		return runLs(cmd.Context(), &nf, *asJSON, *timeout, at, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
 }
 
-func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duration, stdout io.Writer) error {
+// runLs lists the calls now, or as they were at at (if not zero).
+func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duration, at time.Time, stdout, stderr io.Writer) error {
 	cl, err := nf.connect("calltop-ls")
 	if err != nil {
 		return err
@@ -43,11 +49,17 @@ func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duratio
 	defer cancel()
 	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
 	defer undeny()
-	b, err := cl.Snapshot(ctx, 0)
+	var b *feed.Board
+	now := time.Now()
+	if at.IsZero() {
+		b, err = cl.Snapshot(ctx, 0)
+	} else {
+		now = at
+		b, err = boardAt(ctx, cl, at, 0, stderr)
+	}
 	if err != nil {
 		return denied(ctx, err, "no agent has created the streams yet, and this NATS user may not: start an agent first")
 	}
-	now := time.Now()
 	b.Prune(now)
 	calls := b.Calls()
 	if asJSON {
@@ -87,6 +99,35 @@ func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duratio
 			p(lsState(s, now)), p(lsAgent(b, &calls[i], now)), s.Seconds, in, out, cost, p(end), p(strings.Join(flags, ",")))
 	}
 	return tw.Flush()
+}
+
+// parseAt reads an --at flag: zero when unset; never in the future.
+func parseAt(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	at, err := parseWhen(s, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if at.After(now) {
+		return time.Time{}, fmt.Errorf("%s is in the future", at.UTC().Format(time.RFC3339))
+	}
+	return at, nil
+}
+
+// boardAt replays the board as it was at at (keeping ended calls for
+// retain), saying on stderr what it is and what it may lack.
+func boardAt(ctx context.Context, cl *feed.Client, at time.Time, retain time.Duration, stderr io.Writer) (*feed.Board, error) {
+	m, err := cl.MomentAt(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "calls at %s, replayed from %s (%d events)\n", at.UTC().Format(time.RFC3339), cl.Subjects.HistoryStream(), len(m.Events))
+	if m.Partial() {
+		fmt.Fprintf(stderr, "note: the history begins at %s: a call that started before may show without its start\n", m.Since.UTC().Format(time.RFC3339))
+	}
+	return m.Board(retain), nil
 }
 
 // lsTokens are the TOKENS IN and OUT columns: a GPT-Live session, billed

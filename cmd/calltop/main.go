@@ -111,6 +111,7 @@ func newRoot() *cobra.Command {
 		{"ops", watchCmd()},
 		{"ops", lsCmd()},
 		{"ops", killCmd()},
+		{"ops", reportCmd()},
 		{"ops", creditsCmd()},
 		{"ops", auditCmd()},
 		{"run", agentCmd()},

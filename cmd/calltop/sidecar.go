@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/calltop/calltop/agent"
+	"github.com/calltop/calltop/agent/credits"
+	"github.com/calltop/calltop/agent/policy"
 	"github.com/calltop/calltop/feed"
 )
 
@@ -180,13 +182,13 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 	}
 	defer cl.NC.Close()
 	sctx, undeny := feed.CancelOnDenied(ctx, cl.NC) // a viewer's user fails here, at once
-	credits, err := cl.Credits(sctx)
+	store, err := cl.Credits(sctx)
 	undeny()
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("credit store: %w", denied(sctx, err, "the agent takes a NATS user with the agent role"))
 	}
-	cfg.Credits = agent.StoreCredits(credits)
+	cfg.Credits = credits.FromStore(store)
 	a, err := agent.New(ctx, cl.NC, cfg)
 	if err != nil {
 		ln.Close()
@@ -237,16 +239,16 @@ func loopback(addr string) bool {
 // sidecarPolicy combines the policy file with the per-call limit flags:
 // the file gives each user's policy, and a limit flag given on the command
 // line overrides that limit for every user.
-func sidecarPolicy(fs *pflag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) agent.Policy, error) {
+func sidecarPolicy(fs *pflag.FlagSet, file string, maxSeconds float64, maxTokens int64, maxCost float64, creditsDown string) (func(string) policy.Policy, error) {
 	if maxSeconds < 0 || maxTokens < 0 || maxCost < 0 {
 		return nil, errors.New("--max-call-seconds, --max-call-tokens and --max-call-cost must be ≥ 0")
 	}
-	if err := (agent.Policy{CreditsUnavailable: creditsDown}).Validate(); err != nil {
+	if err := (policy.Policy{CreditsUnavailable: creditsDown}).Validate(); err != nil {
 		return nil, fmt.Errorf("--credits-unavailable: %w", err)
 	}
-	var pf *agent.PolicyFile
+	var pf *policy.File
 	if file != "" {
-		f, err := agent.LoadPolicyFile(file)
+		f, err := policy.Load(file)
 		if err != nil {
 			return nil, err
 		}
@@ -256,8 +258,8 @@ func sidecarPolicy(fs *pflag.FlagSet, file string, maxSeconds float64, maxTokens
 	if pf == nil && !given("max-call-seconds") && !given("max-call-tokens") && !given("max-call-cost") && creditsDown == "" {
 		return nil, nil
 	}
-	return func(user string) agent.Policy {
-		var p agent.Policy
+	return func(user string) policy.Policy {
+		var p policy.Policy
 		if pf != nil {
 			p = pf.For(user)
 		}

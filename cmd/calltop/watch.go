@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -59,13 +60,19 @@ func watchCmd() *cobra.Command {
 	nf.register(fs)
 	var wf watchFlags
 	wf.register(fs)
+	atFlag := fs.String("at", "", "replay the board as it was at `TIME`, read-only, from the history stream: "+whenForms)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runWatch(cmd.Context(), &nf, &wf)
+		at, err := parseAt(*atFlag, time.Now())
+		if err != nil {
+			return usagef("--at %w", err)
+		}
+		return runWatch(cmd.Context(), &nf, &wf, at)
 	}
 	return cmd
 }
 
-func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags) error {
+// runWatch runs the dashboard live, or on the moment at (if not zero).
+func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags, at time.Time) error {
 	opts, err := wf.options()
 	if err != nil {
 		return err
@@ -79,7 +86,28 @@ func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags) error {
 	// A refused hang-up (a viewer's NATS user) is said in the status
 	// line; nats.go would also print it raw over the screen.
 	feed.TakeDenied(cl.NC, func(*feed.PermissionError) {})
+	if !at.IsZero() {
+		src, opts, err := replayAt(ctx, cl, at, opts)
+		if err != nil {
+			return err
+		}
+		return tui.Run(ctx, src, opts)
+	}
 	return watchWith(ctx, cl, opts)
+}
+
+// replayAt is the dashboard's source and options for the board as it was
+// at at: read-only, its clock stopped at that moment.
+func replayAt(ctx context.Context, cl *feed.Client, at time.Time, opts tui.Options) (tui.Source, tui.Options, error) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	m, err := cl.MomentAt(rctx, at)
+	if err != nil {
+		return nil, opts, err
+	}
+	opts.ReplayAt, opts.ReadOnly, opts.ReadOnlyWhy = at, true, "a replay of a past moment"
+	opts.Now = func() time.Time { return at }
+	return feed.NewReplay(m), opts, nil
 }
 
 // watchWith runs the dashboard on cl with opts. A read-only dashboard's

@@ -34,7 +34,7 @@ type simCall struct {
 	started                time.Time
 	seq                    uint64
 	usage                  feed.Usage
-	policy                 *feed.Policy
+	policy                 *feed.EffectivePolicy
 	flags                  []feed.Flag
 	warnings               []feed.Warning
 	detached               bool
@@ -162,7 +162,7 @@ func (g *Load) newCall(started time.Time) *simCall {
 	}
 	if g.seq%2 == 0 {
 		credits := 5 + float64(g.seq%50)
-		c.policy = &feed.Policy{MaxSeconds: 1800, MaxCostUSD: 5, CreditsUSD: &credits, WarnAt: 0.8}
+		c.policy = &feed.EffectivePolicy{MaxSeconds: 1800, MaxCostUSD: 5, CreditsUSD: &credits, WarnAt: 0.8}
 	}
 	g.live = append(g.live, c)
 	return c

@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 )
 
 // Admission refusal reasons, as they appear in refused events
-// (feed.Refusal.Reason) and in Refusal.Reason.
+// (feed.Refusal.Reason) and in the agent's refusals.
 const (
 	RefuseCredits     = "credits"     // 402: no credit left
 	RefuseConcurrency = "concurrency" // 429: at MaxConcurrent live calls
@@ -25,15 +25,6 @@ type Decision struct {
 	Status int    // 200 when OK; 402 or 429 when refused
 	Reason string // RefuseCredits, RefuseConcurrency, RefuseHourly
 	Detail string // for people
-}
-
-// Err is nil when d admits, else a *RefusedError, the error Config.Admit hooks
-// return.
-func (d Decision) Err() error {
-	if d.OK {
-		return nil
-	}
-	return &RefusedError{Status: d.Status, Reason: d.Reason, Detail: d.Detail}
 }
 
 // Admission counts each user's live calls and the calls they started in
@@ -162,6 +153,21 @@ func (a *Admission) Live(user string) int {
 		return u.live
 	}
 	return 0
+}
+
+// LiveUsers is every user with live calls, and how many: the truth a
+// copy of these counts elsewhere (the agent's shared counts in NATS) is
+// corrected to.
+func (a *Admission) LiveUsers() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.users))
+	for user, u := range a.users {
+		if u.live > 0 {
+			out[user] = u.live
+		}
+	}
+	return out
 }
 
 // Prune forgets users with no live call and no call in the hour before

@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"errors"
@@ -35,19 +35,12 @@ const (
 	BurnRateWindow = time.Minute
 )
 
-// Audio tokenization (openai-realtime.md §6): user audio is 1 token per
-// 100 ms, assistant audio 1 token per 50 ms.
-const (
-	userAudioTokensPerMin  = 600
-	agentAudioTokensPerMin = 1200
-)
-
 // Policy is the limits one call runs under and the abuse thresholds it is
 // watched with. Zero values mean "no limit" for the limits (MaxSeconds,
 // MaxTokens, MaxCostUSD, MaxConcurrent, MaxPerHour) and "the default" for
 // the thresholds (WarnAt, BurnRateUSDPerMin, NearCap, Silence), where a
 // negative value turns the signal off. Credits are not part of the policy:
-// they are the user's, read when the call starts (see Credits).
+// they are the user's, shared by all their calls (see Input.Credits).
 type Policy struct {
 	// MaxSeconds ends a call after this much wall time attached.
 	MaxSeconds time.Duration
@@ -98,7 +91,9 @@ const (
 	CreditsHangup = "hangup"
 )
 
-func (p Policy) creditsUnavailable() string {
+// CreditsUnavailableMode is CreditsUnavailable with its default filled
+// in: CreditsRefuse when unset.
+func (p Policy) CreditsUnavailableMode() string {
 	if p.CreditsUnavailable == "" {
 		return CreditsRefuse
 	}
@@ -139,7 +134,8 @@ func (p Policy) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (p Policy) burnWindow() time.Duration { return orDefault(p.BurnWindow, BurnRateWindow) }
+// BurnWindowOrDefault is BurnWindow with its default filled in.
+func (p Policy) BurnWindowOrDefault() time.Duration { return orDefault(p.BurnWindow, BurnRateWindow) }
 
 func (p Policy) warnAt() float64 {
 	if p.WarnAt <= 0 || p.WarnAt > 1 || math.IsNaN(p.WarnAt) {
@@ -157,8 +153,8 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // Effective is the policy as it travels on started and usage events, with
 // the user's credits at the call's start (nil: no credit limit).
-func (p Policy) Effective(credits *feed.Micros) feed.Policy {
-	fp := feed.Policy{
+func (p Policy) Effective(credits *feed.Micros) feed.EffectivePolicy {
+	fp := feed.EffectivePolicy{
 		MaxSeconds: p.MaxSeconds.Seconds(),
 		MaxTokens:  p.MaxTokens,
 		MaxCostUSD: p.MaxCostUSD,
@@ -171,31 +167,19 @@ func (p Policy) Effective(credits *feed.Micros) feed.Policy {
 	return fp
 }
 
-// AudioMinuteUSD is the price of one minute of continuous two-way audio:
-// the user speaking all the time (600 audio tokens in) while the model
-// speaks all the time (1200 audio tokens out). Real calls take turns and
-// cost less in audio, but re-read their context on every response, so
-// this is a yardstick, not an estimate.
-func AudioMinuteUSD(pr Price) float64 {
-	return (userAudioTokensPerMin*pr.AudioIn + agentAudioTokensPerMin*pr.AudioOut) / 1e6
-}
-
-// BurnThreshold is the $/min above which a call of model is flagged:
-// BurnRateUSDPerMin if set, else BurnRateFactor × AudioMinuteUSD of the
-// model's price. ok is false when the signal is off or the model has no
-// price.
-func (p Policy) BurnThreshold(prices *Prices, model string) (usdPerMin float64, ok bool) {
+// BurnThreshold is the $/min above which a call is flagged:
+// BurnRateUSDPerMin if set, else BurnRateFactor × audioMinuteUSD, the
+// price of one minute of continuous two-way audio for the call's model
+// (agent.AudioMinuteUSD; 0 or less: the model has no price). ok is false
+// when the signal is off or there is nothing to derive it from.
+func (p Policy) BurnThreshold(audioMinuteUSD float64) (usdPerMin float64, ok bool) {
 	switch {
 	case p.BurnRateUSDPerMin > 0:
 		return p.BurnRateUSDPerMin, true
-	case p.BurnRateUSDPerMin < 0 || prices == nil:
+	case p.BurnRateUSDPerMin < 0 || audioMinuteUSD <= 0:
 		return 0, false
 	}
-	pr, ok := prices.Lookup(model)
-	if !ok {
-		return 0, false
-	}
-	return BurnRateFactor * AudioMinuteUSD(pr), true
+	return BurnRateFactor * audioMinuteUSD, true
 }
 
 // CutDetail is the ended event's detail for a call cut at limit:

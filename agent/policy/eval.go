@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"fmt"
@@ -49,8 +49,10 @@ func (m *Marks) Note(v Verdict) {
 // Input is everything Evaluate looks at, so a decision can be replayed in
 // a test: no clock, no I/O.
 type Input struct {
-	// Credits is the user's balance when the call started; nil: no credit
-	// limit. The call is cut when its cost reaches it.
+	// Credits is what the call may spend in all: the user's credit left
+	// now plus what this call was charged so far (the agent re-reads it
+	// as any of the user's calls spend); nil: no credit limit. The call is
+	// cut when its cost reaches it.
 	Credits *feed.Micros
 	// Usage is the call's cumulative usage, cost included.
 	Usage feed.Usage
@@ -67,10 +69,12 @@ type Input struct {
 	// LastActivity is the last sign of conversation: speech started or
 	// stopped, a response done, model audio playing. Zero: the start.
 	LastActivity time.Time
-	// Prices and Model price the burn-rate threshold when the policy does
-	// not set one.
-	Prices *Prices
-	Model  string
+	// AudioMinuteUSD prices the burn-rate threshold when the policy does
+	// not set one: the call's model's price of a minute of continuous
+	// two-way audio (agent.AudioMinuteUSD); 0 when the model has no price.
+	AudioMinuteUSD float64
+	// Model names the call's model in a burn_rate flag's evidence.
+	Model string
 	// Window, if set, is an earlier sample: the burn rate is measured from
 	// it when it is at least BurnRateWindow old, else since the start.
 	Window *Sample
@@ -200,16 +204,16 @@ func (p Policy) burnRate(in Input, elapsed time.Duration) *feed.Flag {
 	if in.Usage.CostUnknown {
 		return nil
 	}
-	threshold, ok := p.BurnThreshold(in.Prices, in.Model)
+	threshold, ok := p.BurnThreshold(in.AudioMinuteUSD)
 	if !ok {
 		return nil
 	}
 	from := Sample{}
-	if w := in.Window; w != nil && elapsed-w.Elapsed >= p.burnWindow() {
+	if w := in.Window; w != nil && elapsed-w.Elapsed >= p.BurnWindowOrDefault() {
 		from = *w
 	}
 	window := elapsed - from.Elapsed
-	if window < p.burnWindow() {
+	if window < p.BurnWindowOrDefault() {
 		return nil
 	}
 	rate := (in.Usage.CostUSD - from.CostUSD) / window.Minutes()

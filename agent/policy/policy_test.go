@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"math"
@@ -12,6 +12,10 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+
+// realtimeAudioMinute is gpt-realtime's agent.AudioMinuteUSD: 600 audio
+// tokens in at $32 and 1200 out at $64 per million.
+const realtimeAudioMinute = (600*32 + 1200*64) / 1e6
 
 func ptr[T any](v T) *T { return &v }
 
@@ -28,7 +32,7 @@ func credit(usd float64) *feed.Micros {
 // activity just now, so only what a test sets raises anything.
 func at(elapsed time.Duration) Input {
 	now := t0.Add(elapsed)
-	return Input{Now: now, Elapsed: elapsed, LastActivity: now, Prices: DefaultPrices(), Model: "gpt-realtime"}
+	return Input{Now: now, Elapsed: elapsed, LastActivity: now, AudioMinuteUSD: realtimeAudioMinute, Model: "gpt-realtime"}
 }
 
 func TestEffective(t *testing.T) {
@@ -36,7 +40,7 @@ func TestEffective(t *testing.T) {
 	credits := 1_750_000 * feed.Microdollar
 	got := p.Effective(&credits)
 	credits = 0 // the effective policy keeps its own copy
-	want := feed.Policy{MaxSeconds: 600, MaxTokens: 200000, MaxCostUSD: 2.5, CreditsUSD: ptr(1.75), WarnAt: 0.8}
+	want := feed.EffectivePolicy{MaxSeconds: 600, MaxTokens: 200000, MaxCostUSD: 2.5, CreditsUSD: ptr(1.75), WarnAt: 0.8}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("effective: %+v, want %+v", got, want)
 	}
@@ -58,27 +62,24 @@ func TestValidate(t *testing.T) {
 }
 
 func TestBurnThreshold(t *testing.T) {
-	prices := DefaultPrices()
-	rt, _ := prices.Lookup("gpt-realtime")
-	if got := AudioMinuteUSD(rt); math.Abs(got-0.096) > 1e-12 { // 600×$32 + 1200×$64 per 1M
-		t.Fatalf("audio minute: %v", got)
+	if math.Abs(realtimeAudioMinute-0.096) > 1e-12 {
+		t.Fatalf("audio minute: %v", realtimeAudioMinute)
 	}
 	for _, tc := range []struct {
-		p     Policy
-		model string
-		want  float64
-		ok    bool
+		p           Policy
+		audioMinute float64
+		want        float64
+		ok          bool
 	}{
-		{Policy{}, "gpt-realtime", 0.192, true},
-		{Policy{}, "gpt-realtime-2025-08-28", 0.192, true},
-		{Policy{}, "gpt-realtime-mini", 2 * (600*10 + 1200*20) / 1e6, true},
-		{Policy{}, "unknown-model", 0, false},
-		{Policy{BurnRateUSDPerMin: 1.5}, "unknown-model", 1.5, true},
-		{Policy{BurnRateUSDPerMin: -1}, "gpt-realtime", 0, false},
+		{Policy{}, realtimeAudioMinute, 0.192, true},
+		{Policy{}, (600*10 + 1200*20) / 1e6, 2 * (600*10 + 1200*20) / 1e6, true},
+		{Policy{}, 0, 0, false}, // a model without a price
+		{Policy{BurnRateUSDPerMin: 1.5}, 0, 1.5, true},
+		{Policy{BurnRateUSDPerMin: -1}, realtimeAudioMinute, 0, false},
 	} {
-		got, ok := tc.p.BurnThreshold(prices, tc.model)
+		got, ok := tc.p.BurnThreshold(tc.audioMinute)
 		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("%+v %s: %v %v, want %v %v", tc.p, tc.model, got, ok, tc.want, tc.ok)
+			t.Errorf("%+v %v: %v %v, want %v %v", tc.p, tc.audioMinute, got, ok, tc.want, tc.ok)
 		}
 	}
 }
@@ -212,7 +213,12 @@ func TestEvaluateBurnRate(t *testing.T) {
 		}, false},
 		{"explicit threshold", Policy{BurnRateUSDPerMin: 1}, func() Input { in := at(2 * time.Minute); in.Usage.CostUSD = 1.5; return in }, false},
 		{"off", Policy{BurnRateUSDPerMin: -1}, func() Input { in := at(2 * time.Minute); in.Usage.CostUSD = 100; return in }, false},
-		{"no price", Policy{}, func() Input { in := at(2 * time.Minute); in.Model = "mystery"; in.Usage.CostUSD = 100; return in }, false},
+		{"no price", Policy{}, func() Input {
+			in := at(2 * time.Minute)
+			in.Model, in.AudioMinuteUSD = "mystery", 0
+			in.Usage.CostUSD = 100
+			return in
+		}, false},
 	} {
 		v := tc.p.Evaluate(tc.in())
 		if got := slices.Contains(flagKinds(v), feed.FlagBurnRate); got != tc.want {

@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// PolicyFile is the sidecar's policy (`calltop agent --policy FILE`): a
+// File is the sidecar's policy (`calltop agent --policy FILE`): a
 // default for every user and overrides for some, by exact user or glob.
 //
 //	{
@@ -29,24 +29,24 @@ import (
 // default. An exact match wins over globs; among globs the first in the
 // file wins. Globs are path.Match patterns: '*' any run of characters
 // except '/', '?' one character, '[a-z]' a class.
-type PolicyFile struct {
+type File struct {
 	// Path is where the file was read from, for messages.
 	Path string
 	// Default applies to users no override matches.
 	Default Policy
 	// Users are the overrides in file order, each already merged over
 	// Default.
-	Users []UserPolicy
+	Users []Override
 }
 
-// UserPolicy is one override: the users it matches and their policy.
-type UserPolicy struct {
+// Override is one override: the users it matches and their policy.
+type Override struct {
 	Match  string
 	Policy Policy
 }
 
 // For returns user's policy.
-func (f *PolicyFile) For(user string) Policy {
+func (f *File) For(user string) Policy {
 	for _, u := range f.Users {
 		if !isGlob(u.Match) && u.Match == user {
 			return u.Policy
@@ -64,24 +64,24 @@ func (f *PolicyFile) For(user string) Policy {
 
 func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
-// LoadPolicyFile reads and checks a policy file. Errors name the file, the
+// Load reads and checks a policy file. Errors name the file, the
 // entry and the field ("policy.json: users[1] (*@trial.example.com):
 // max_cost_usd: must be ≥ 0"); unknown fields are errors, so a typo is
 // not silently no limit.
-func LoadPolicyFile(file string) (PolicyFile, error) {
+func Load(file string) (File, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return PolicyFile{}, fmt.Errorf("policy file: %w", err)
+		return File{}, fmt.Errorf("policy file: %w", err)
 	}
-	return ParsePolicyFile(file, data)
+	return Parse(file, data)
 }
 
-// ParsePolicyFile is LoadPolicyFile for data already read; name is used in
+// Parse is Load for data already read; name is used in
 // errors.
-func ParsePolicyFile(name string, data []byte) (PolicyFile, error) {
-	f := PolicyFile{Path: name}
-	fail := func(format string, args ...any) (PolicyFile, error) {
-		return PolicyFile{}, fmt.Errorf("policy file %s: "+format, append([]any{name}, args...)...)
+func Parse(name string, data []byte) (File, error) {
+	f := File{Path: name}
+	fail := func(format string, args ...any) (File, error) {
+		return File{}, fmt.Errorf("policy file %s: "+format, append([]any{name}, args...)...)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fail("empty (want a JSON object with \"default\" and \"users\")")
@@ -131,7 +131,7 @@ func ParsePolicyFile(name string, data []byte) (PolicyFile, error) {
 		if err := p.Validate(); err != nil {
 			return fail("%s: %w", where, err)
 		}
-		f.Users = append(f.Users, UserPolicy{Match: match, Policy: p})
+		f.Users = append(f.Users, Override{Match: match, Policy: p})
 	}
 	return f, nil
 }
@@ -153,8 +153,8 @@ var policyFields = map[string]func(p *Policy, raw json.RawMessage) error{
 	},
 }
 
-// PolicyFields lists the fields a policy file entry may set, sorted.
-func PolicyFields() []string {
+// Fields lists the fields a policy file entry may set, sorted.
+func Fields() []string {
 	names := make([]string, 0, len(policyFields))
 	for n := range policyFields {
 		names = append(names, n)
@@ -172,7 +172,7 @@ func setFields(p *Policy, raw map[string]json.RawMessage) error {
 	for _, n := range names {
 		set, ok := policyFields[n]
 		if !ok {
-			return fmt.Errorf("unknown field %q (known: %s)", n, strings.Join(PolicyFields(), ", "))
+			return fmt.Errorf("unknown field %q (known: %s)", n, strings.Join(Fields(), ", "))
 		}
 		if string(bytes.TrimSpace(raw[n])) == "null" {
 			return fmt.Errorf("%s: null is not a value (leave the field out to inherit the default; 0 is no limit)", n)

@@ -1,4 +1,4 @@
-package agent
+package credits
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestStoreCredits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c Credits = StoreCredits(store)
+	var c Credits = FromStore(store)
 	if _, ok, err := c.Remaining(ctx, "alice@example.com"); ok || err != nil {
 		t.Fatalf("no entry: ok %v err %v", ok, err)
 	}
@@ -43,5 +43,30 @@ func TestStoreCredits(t *testing.T) {
 	}
 	if left, ok, err := c.Remaining(ctx, "alice@example.com"); left != 1_250_000 || !ok || err != nil {
 		t.Fatalf("remaining %v %v %v", left, ok, err)
+	}
+	// An adopter (another process: its own store) carries the call on
+	// from the counter, not from zero.
+	other, err := cl.Credits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopter := FromStore(other)
+	if err := adopter.Charge(ctx, "alice@example.com", "rtc_a1", 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if left, _, _ := c.Remaining(ctx, "alice@example.com"); left != 1_000_000 {
+		t.Fatalf("after the adopter's charge: %v, want $1", left)
+	}
+	// Settled twice (the owner, then a retry by the adopter): once.
+	for _, s := range []Credits{c, adopter} {
+		if err := s.(Settler).Settle(ctx, "alice@example.com", "rtc_a1", 1_000_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _, _ := store.Balance(ctx, "alice@example.com"); b != 1_000_000 {
+		t.Fatalf("balance after settling: %v", b)
+	}
+	if left, _, _ := c.Remaining(ctx, "alice@example.com"); left != 1_000_000 {
+		t.Fatalf("remaining after settling: %v (the spend counted twice?)", left)
 	}
 }

@@ -1,4 +1,4 @@
-package agent
+package policy
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func TestPolicyFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(examplePolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := LoadPolicyFile(path)
+	f, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +60,14 @@ func TestPolicyFile(t *testing.T) {
 }
 
 func TestPolicyFileMinimal(t *testing.T) {
-	f, err := ParsePolicyFile("p.json", []byte(`{"default": {"max_seconds": 600.5}}`))
+	f, err := Parse("p.json", []byte(`{"default": {"max_seconds": 600.5}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := f.For("x"); got.MaxSeconds != 600500*time.Millisecond {
 		t.Fatalf("%+v", got)
 	}
-	if f, err := ParsePolicyFile("p.json", []byte(`{}`)); err != nil || f.For("x") != (Policy{}) {
+	if f, err := Parse("p.json", []byte(`{}`)); err != nil || f.For("x") != (Policy{}) {
 		t.Fatalf("empty object: %+v %v", f, err)
 	}
 }
@@ -99,12 +99,12 @@ func TestPolicyFileErrors(t *testing.T) {
 		{`{"users": [{"match": "a@x"}, {"match": "b@x"}, {"match": "a@x"}]}`, `users[2] (a@x): same user as users[0]`},
 		{`{"users": [{"match": "*@x", "max_per_hour": -3}]}`, `users[0] (*@x): max_per_hour: must be ≥ 0, got -3`},
 	} {
-		_, err := ParsePolicyFile("bad.json", []byte(tc.file))
+		_, err := Parse("bad.json", []byte(tc.file))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "policy file bad.json") {
 			t.Errorf("%s\n got: %v\nwant: %s", tc.file, err, tc.want)
 		}
 	}
-	_, err := LoadPolicyFile(filepath.Join(t.TempDir(), "missing.json"))
+	_, err := Load(filepath.Join(t.TempDir(), "missing.json"))
 	if err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Fatalf("missing file: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestPolicyFileErrors(t *testing.T) {
 // the documented file format, policy and refusal cannot drift from the
 // code.
 func TestBudgetsDocExamples(t *testing.T) {
-	doc, err := os.ReadFile("../docs/BUDGETS.md")
+	doc, err := os.ReadFile("../../docs/BUDGETS.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestBudgetsDocExamples(t *testing.T) {
 		}
 		switch {
 		case probe["default"] != nil:
-			f, err := ParsePolicyFile("BUDGETS.md", b[1])
+			f, err := Parse("BUDGETS.md", b[1])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestBudgetsDocExamples(t *testing.T) {
 		default:
 			dec := json.NewDecoder(bytes.NewReader(b[1]))
 			dec.DisallowUnknownFields()
-			var p feed.Policy
+			var p feed.EffectivePolicy
 			if err := dec.Decode(&p); err != nil {
 				t.Fatalf("policy example: %v\n%s", err, b[1])
 			}
