@@ -246,6 +246,11 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			t.Fatalf("dashboard terminate as viewer: %v after %s", err, time.Since(began))
 		}
 		stillLive("the viewer dashboard's terminate")
+		// Time travel reads the history stream through a consumer of its own.
+		waitFor(t, "the call in the viewer's ls --at", func() bool {
+			code, out, _ := calltop(t, "ls", "--at", time.Now().UTC().Format(time.RFC3339Nano), "--nats", viewer)
+			return code == 0 && strings.Contains(out, id)
+		})
 		if d := denied.list(); len(d) != 1 || !strings.Contains(d[0], "publish "+cl.Subjects.Terminate(id)) {
 			t.Fatalf("refusals while watching: %q, want only the terminate", d)
 		}
@@ -472,6 +477,8 @@ func TestAgentWithoutTheAgentRoleSaysSo(t *testing.T) {
 	for _, ensure := range []func() error{
 		func() error { _, err := ag.EnsureStream(ctx); return err },
 		func() error { _, err := ag.EnsureFinalStream(ctx); return err },
+		func() error { _, err := ag.EnsureHistoryStream(ctx); return err },
+		func() error { _, err := ag.EnsureAuditStream(ctx); return err },
 		func() error { _, err := ag.Owners(ctx); return err },
 		func() error { _, err := ag.Credits(ctx); return err },
 	} {
