@@ -421,6 +421,11 @@ func TestRolesFromTheShippedConf(t *testing.T) {
 			slices.ContainsFunc(trail, func(r feed.AuditRecord) bool { return r.Reason == "viewer tries" || r.User == "bob" }) || len(trail) != 2 {
 			t.Fatalf("audit trail: %+v", trail)
 		}
+		// The money question, asked by the viewer: the final records.
+		if code, out, errs := calltop(t, "report", "--since", "1h", "--by", "user", "--json", "--nats", viewer); code != 0 ||
+			!strings.Contains(out, `"key":"alice"`) || !strings.Contains(out, `"ended_by_operator":1`) {
+			t.Fatalf("report as viewer: exit %d, %q %q", code, out, errs)
+		}
 		// A kill nobody answers is the operator's to record, and it may.
 		code, _, errs = calltop(t, "kill", id, "--reason", "again", "--nats", operator)
 		if code != 1 || !strings.Contains(errs, "no agent owns this call") {
