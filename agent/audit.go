@@ -38,15 +38,8 @@ func (a *Agent) audit(r feed.AuditRecord) <-chan struct{} {
 // with the call's end, see storedWait). While NATS is down it does not
 // wait: the outbox stores the record later.
 func (a *Agent) awaitAudited(ctx context.Context, stored <-chan struct{}) {
-	if a.feed.NC.Status() != nats.CONNECTED {
-		return
-	}
-	t := time.NewTimer(storedWait)
-	defer t.Stop()
-	select {
-	case <-stored:
-	case <-t.C:
-	case <-ctx.Done():
+	if a.feed.NC.Status() == nats.CONNECTED {
+		waitStored(ctx, stored)
 	}
 }
 

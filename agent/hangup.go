@@ -127,9 +127,13 @@ func (c *call) awaitStored(ctx context.Context) {
 	c.mu.Lock()
 	stored := c.stored
 	c.mu.Unlock()
-	if stored == nil {
-		return
+	if stored != nil {
+		waitStored(ctx, stored)
 	}
+}
+
+// waitStored waits for stored to close, at most storedWait.
+func waitStored(ctx context.Context, stored <-chan struct{}) {
 	t := time.NewTimer(storedWait)
 	defer t.Stop()
 	select {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/calltop/calltop/feed"
@@ -116,13 +115,11 @@ func TestSecurityCredsOperatorMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver := &server.MemAccResolver{}
-	for pub, token := range op.Accounts {
-		if err := resolver.Store(pub, token); err != nil {
-			t.Fatal(err)
-		}
+	opts, err := op.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
 	}
-	url := runSecureServer(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.Claims}, SystemAccount: op.SystemPub, AccountResolver: resolver})
+	url := runSecureServer(t, opts)
 	if err := connectWith(t, url, feed.Security{Creds: op.Creds}); err != nil {
 		t.Fatalf("the account's user: %v", err)
 	}

@@ -226,22 +226,20 @@ func (p *usageParser) byte(c byte) bool {
 	return false
 }
 
-// key reads a string without escapes or control characters.
+// key reads a string without escapes or control characters, ASCII only
+// (the keys of a usage event are).
 func (p *usageParser) key() ([]byte, bool) {
-	if !p.byte('"') {
+	start := p.i
+	s, ok := p.str()
+	if !ok {
 		return nil, false
 	}
-	n := bytes.IndexByte(p.b[p.i:], '"')
-	if n < 0 {
-		return nil, false
-	}
-	s := p.b[p.i : p.i+n]
 	for _, c := range s {
-		if c == '\\' || c < 0x20 || c >= 0x80 {
+		if c >= 0x80 {
+			p.i = start
 			return nil, false
 		}
 	}
-	p.i += n + 1
 	return s, true
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/calltop/calltop/agent/realtimetest"
@@ -132,13 +131,11 @@ func TestCredsOperatorMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver := &server.MemAccResolver{}
-	for pub, token := range op.Accounts {
-		if err := resolver.Store(pub, token); err != nil {
-			t.Fatal(err)
-		}
+	opts, err := op.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
 	}
-	url := runSecureNATS(t, &server.Options{TrustedOperators: []*jwt.OperatorClaims{op.Claims}, SystemAccount: op.SystemPub, AccountResolver: resolver})
+	url := runSecureNATS(t, opts)
 	for _, args := range clientCommands(url, "--creds", op.Creds) {
 		if code, _, errs := calltop(t, args...); code != 0 {
 			t.Errorf("%v: exit %d, %q", args[:2], code, errs)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 )
 
@@ -184,6 +185,18 @@ func WriteOperator(dir string) (*Operator, error) {
 		return nil, err
 	}
 	return o, writeCreds(o.StrangerCreds, stranger)
+}
+
+// ServerOptions are the options of a server that trusts the operator and
+// resolves its accounts from memory, for a test to add a port to.
+func (o *Operator) ServerOptions() (*server.Options, error) {
+	resolver := &server.MemAccResolver{}
+	for pub, token := range o.Accounts {
+		if err := resolver.Store(pub, token); err != nil {
+			return nil, fmt.Errorf("operator: account %s: %w", pub, err)
+		}
+	}
+	return &server.Options{TrustedOperators: []*jwt.OperatorClaims{o.Claims}, SystemAccount: o.SystemPub, AccountResolver: resolver}, nil
 }
 
 // addAccount signs the account's JWT with the operator's key.
