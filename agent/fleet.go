@@ -39,6 +39,8 @@ type fleet struct {
 	handedDone chan struct{}   // closed when handed empties
 
 	busy atomic.Bool // a recovery or a sweep runs
+
+	undeny func() // silences the log of refused publishes
 }
 
 // yieldMsg tells a call's former owner that another agent owns it now.
@@ -55,6 +57,7 @@ func (f *fleet) start(ctx context.Context, a *Agent) error {
 	now := time.Now()
 	f.sweepAt = now.Add(a.cfg.AdoptAfter) // once every live agent has been heard
 	nc := a.feed.NC
+	f.undeny = watchDenied(nc, a.log)
 	sub, err := nc.Subscribe(a.feed.Subjects.Agents(), f.onAgentEvent)
 	if err != nil {
 		return err
@@ -136,6 +139,9 @@ func (f *fleet) learnGoodbyes(ctx context.Context) {
 }
 
 func (f *fleet) stop() {
+	if f.undeny != nil {
+		f.undeny()
+	}
 	for _, s := range f.subs {
 		_ = s.Unsubscribe()
 	}
@@ -293,6 +299,9 @@ func (f *fleet) heal() {
 
 // onAgentEvent follows other agents' heartbeats and goodbyes.
 func (f *fleet) onAgentEvent(m *nats.Msg) {
+	if feed.FromJetStream(m) {
+		return // an old heartbeat or goodbye copied here by a reader's request
+	}
 	e, err := f.a.feed.Subjects.DecodeMsg(m.Subject, m.Data)
 	if err != nil {
 		return
@@ -310,6 +319,9 @@ func (f *fleet) onAgentEvent(m *nats.Msg) {
 // onYield: another agent owns one of our calls now (it took over a call of
 // ours while we were cut off, or we handed it over).
 func (f *fleet) onYield(m *nats.Msg) {
+	if feed.FromJetStream(m) {
+		return // a stored message copied here by a reader's request
+	}
 	var y yieldMsg
 	if json.Unmarshal(m.Data, &y) != nil || feed.ValidateCallID(y.CallID) != nil {
 		return

@@ -129,6 +129,9 @@ func (a *Agent) stopMicro() {
 // runs in a goroutine of its own: one slow OpenAI answer must not hold
 // the endpoint's other requests.
 func (a *Agent) microTerminate(req micro.Request) {
+	if req.Reply() == "" || feed.CopiedByJetStream(req.Reply(), nats.Header(req.Headers())) {
+		return // a stored message a reader had JetStream copy here: no request
+	}
 	var t feed.TerminateRequest
 	rep := feed.TerminateReply{V: feed.TerminateVersion}
 	fail := func(code string, err error) {

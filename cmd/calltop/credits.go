@@ -81,9 +81,9 @@ func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	store, done, err := creditStore(ctx, nf)
+	ctx, store, done, err := creditStore(ctx, nf)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake(op))
 	}
 	defer done()
 	change := store.Set
@@ -92,7 +92,7 @@ func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op
 	}
 	e, err := change(ctx, user, amount)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake(op))
 	}
 	if err := store.AuditChange(ctx, operator(), "calltop credits", op, amount, e); err != nil {
 		return fmt.Errorf("%s's balance is %s, but %w", feed.Printable(e.User), e.Balance, err)
@@ -101,32 +101,40 @@ func creditsChange(ctx context.Context, nf *natsFlags, timeout time.Duration, op
 	return nil
 }
 
-// creditStore opens the credit store; done closes its connection.
-func creditStore(ctx context.Context, nf *natsFlags) (*feed.CreditStore, func(), error) {
+// creditStore opens the credit store; done closes its connection. The
+// context it returns ends at once, with the refusal as its cause, when
+// the server refuses a write (a viewer): NATS says so only to the
+// connection's error handler, and the write would wait for its timeout.
+func creditStore(ctx context.Context, nf *natsFlags) (context.Context, *feed.CreditStore, func(), error) {
 	cl, err := nf.connect("calltop-credits")
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
+	}
+	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
+	done := func() {
+		undeny()
+		cl.NC.Close()
 	}
 	store, err := cl.Credits(ctx)
 	if err != nil {
-		cl.NC.Close()
-		return nil, nil, err
+		done()
+		return ctx, nil, nil, err
 	}
-	return store, cl.NC.Close, nil
+	return ctx, store, done, nil
 }
 
 // creditsList is credits ls.
 func creditsList(ctx context.Context, nf *natsFlags, timeout time.Duration, asJSON bool, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	store, done, err := creditStore(ctx, nf)
+	ctx, store, done, err := creditStore(ctx, nf)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake("ls"))
 	}
 	defer done()
 	list, err := store.List(ctx)
 	if err != nil {
-		return err
+		return denied(ctx, err, creditsTake("ls"))
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -147,4 +155,12 @@ func creditsList(ctx context.Context, nf *natsFlags, timeout time.Duration, asJS
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", feed.Printable(e.User), e.Balance, e.LiveSpend, left, e.UpdatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
+}
+
+// creditsTake is what a credits command the server refused takes.
+func creditsTake(op string) string {
+	if op == "ls" {
+		return "the credit store does not exist yet, and this NATS user may not create it: set a balance as the operator first"
+	}
+	return "changing credits takes a NATS user with the operator role"
 }

@@ -49,9 +49,15 @@ func runKill(ctx context.Context, nf *natsFlags, id, reason string, timeout time
 	defer cl.NC.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC) // reported below, not printed raw
+	defer undeny()
 	_, err = cl.Terminate(ctx, feed.TerminateRequest{CallID: id, Reason: reason, Operator: operator()})
 	if errors.Is(err, feed.ErrNoOwner) {
 		return fmt.Errorf("%s: no agent owns this call (it has ended, or its agent is not connected to %s)", id, nf.redacted())
+	}
+	if errors.Is(err, feed.ErrPermissionDenied) {
+		// Refused by the server at once (a viewer): the call is untouched.
+		return fmt.Errorf("%s: %v: hanging up takes a NATS user with the operator role (docs/SECURITY.md)", id, errors.Unwrap(err))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: the agent did not confirm within %s", id, timeout)

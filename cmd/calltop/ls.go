@@ -47,6 +47,8 @@ func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duratio
 	defer cl.NC.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, undeny := feed.CancelOnDenied(ctx, cl.NC)
+	defer undeny()
 	var b *feed.Board
 	now := time.Now()
 	if at.IsZero() {
@@ -56,7 +58,7 @@ func runLs(ctx context.Context, nf *natsFlags, asJSON bool, timeout time.Duratio
 		b, err = boardAt(ctx, cl, at, 0, stderr)
 	}
 	if err != nil {
-		return err
+		return denied(ctx, err, "no agent has created the streams yet, and this NATS user may not: start an agent first")
 	}
 	b.Prune(now)
 	calls := b.Calls()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 type serverFlags struct {
 	listen string
 	store  string
+	config string
 }
 
 func serverCmd() *cobra.Command {
@@ -26,35 +28,51 @@ func serverCmd() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	var f serverFlags
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:4222", "address for NATS clients")
-	fs.StringVar(&f.store, "store", "", "JetStream store `directory` (default: a temporary one, removed on exit)")
+	fs.StringVar(&f.listen, "listen", "", "address for NATS clients (default 127.0.0.1:4222, or the config file's)")
+	fs.StringVar(&f.store, "store", "", "JetStream store `directory` (default: the config file's, else a temporary one, removed on exit)")
+	fs.StringVar(&f.config, "config", "", "a nats-server config `file`: users, their permissions, TLS (docs/nats-server.conf); the server then logs as nats-server does")
 	_ = cobra.MarkFlagDirname(fs, "store")
+	_ = cobra.MarkFlagFilename(fs, "config", "conf")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runServer(cmd.Context(), f, cmd.OutOrStdout())
+		return runServer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
 }
 
-func runServer(ctx context.Context, f serverFlags, stdout io.Writer) error {
-	listen, store := f.listen, f.store
-	host, portStr, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("--listen %q: %w", listen, err)
+func runServer(ctx context.Context, f serverFlags, stdout, stderr io.Writer) error {
+	o := natsserver.Options{StoreDir: f.store, ConfigFile: f.config}
+	if f.config != "" {
+		o.Log = stderr // who logged in, and what the server refused them
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 {
-		return fmt.Errorf("--listen %q: port must be 1-65535", listen)
+	if f.listen != "" || f.config == "" {
+		host, port, err := listenAddr(cmp.Or(f.listen, "127.0.0.1:4222"))
+		if err != nil {
+			return err
+		}
+		o.Host, o.Port = host, port
 	}
-	srv, err := natsserver.Run(natsserver.Options{Host: host, Port: port, StoreDir: store})
+	srv, err := natsserver.Run(o)
 	if err != nil {
 		return err
 	}
 	defer srv.Shutdown()
-	where := store
-	if where == "" {
+	where := srv.StoreDir()
+	if srv.TempStore() {
 		where = "a temporary directory (removed on exit)"
 	}
 	fmt.Fprintf(stdout, "NATS with JetStream on %s, store in %s; ctrl+c to stop\n", srv.ClientURL(), where)
 	<-ctx.Done()
 	return nil
+}
+
+func listenAddr(listen string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("--listen %q: port must be 1-65535", listen)
+	}
+	return host, port, nil
 }

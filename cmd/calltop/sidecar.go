@@ -181,10 +181,12 @@ func runAgent(ctx context.Context, f *agentFlags, fs *pflag.FlagSet, stderr io.W
 		return err
 	}
 	defer cl.NC.Close()
-	store, err := cl.Credits(ctx)
+	sctx, undeny := feed.CancelOnDenied(ctx, cl.NC) // a viewer's user fails here, at once
+	store, err := cl.Credits(sctx)
+	undeny()
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("credit store: %w", err)
+		return fmt.Errorf("credit store: %w", denied(sctx, err, "the agent takes a NATS user with the agent role"))
 	}
 	cfg.Credits = credits.FromStore(store)
 	a, err := agent.New(ctx, cl.NC, cfg)

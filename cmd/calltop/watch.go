@@ -83,6 +83,9 @@ func runWatch(ctx context.Context, nf *natsFlags, wf *watchFlags, at time.Time) 
 		return err
 	}
 	defer cl.NC.Close()
+	// A refused hang-up (a viewer's NATS user) is said in the status
+	// line; nats.go would also print it raw over the screen.
+	feed.TakeDenied(cl.NC, func(*feed.PermissionError) {})
 	if !at.IsZero() {
 		src, opts, err := replayAt(ctx, cl, at, opts)
 		if err != nil {
