@@ -21,6 +21,12 @@ type Options struct {
 	PingInterval time.Duration // server WebSocket pings; default 20s
 	Seed         int64         // RNG seed for scripted turns (0 = time-based)
 
+	// Listener, if set, is where the server serves instead of a new
+	// listener on 127.0.0.1:0; the server owns it and Close closes it.
+	// `calltop standin` passes one on the address its user chose, so it
+	// can refuse a taken port with an error rather than NewServer's panic.
+	Listener net.Listener
+
 	// TurnGap is the Script.TurnGap of calls created through
 	// POST /v1/realtime/calls (default 300ms, real time); lower it to run
 	// SDP-relay tests fast.
@@ -212,9 +218,12 @@ func newServer(opts Options, secure bool) *Server {
 	if opts.Seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic("realtimetest: failed to listen on 127.0.0.1: " + err.Error())
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			panic("realtimetest: failed to listen on 127.0.0.1: " + err.Error())
+		}
 	}
 	s := &Server{
 		opts:    opts,
