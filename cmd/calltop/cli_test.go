@@ -17,7 +17,7 @@ func TestHelpListsTheCommands(t *testing.T) {
 		if code != 0 || errs != "" {
 			t.Fatalf("calltop %v: exit %d, stderr %q", args, code, errs)
 		}
-		for _, name := range []string{"watch", "ls", "kill", "credits", "agent", "server", "serve", "demo", "version", "completion"} {
+		for _, name := range []string{"watch", "ls", "kill", "credits", "agent", "server", "serve", "demo", "standin", "version", "completion"} {
 			if !regexp.MustCompile(`(?m)^  ` + name + ` +\S`).MatchString(out) {
 				t.Errorf("calltop %v does not list %s:\n%s", args, name, out)
 			}

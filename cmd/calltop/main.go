@@ -118,6 +118,7 @@ func newRoot() *cobra.Command {
 		{"run", serverCmd()},
 		{"run", serveCmd()},
 		{"run", demoCmd()},
+		{"run", standinCmd()},
 	} {
 		c.cmd.GroupID = c.group
 		root.AddCommand(c.cmd)
