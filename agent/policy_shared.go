@@ -132,7 +132,7 @@ func (s *sharedCounts) check(ctx context.Context, k *feed.Counters, user string,
 		}
 		if live+extra > int64(p.MaxConcurrent) {
 			return policy.Decision{Status: http.StatusTooManyRequests, Reason: policy.RefuseConcurrency,
-				Detail: fmt.Sprintf("%d live calls across agents, at the limit of %d", live+extra-1, p.MaxConcurrent)}, nil
+				Detail: fmt.Sprintf("%s across agents, at the limit of %d", policy.Calls(live+extra-1, "live"), p.MaxConcurrent)}, nil
 		}
 	}
 	if p.MaxPerHour > 0 {
@@ -142,7 +142,7 @@ func (s *sharedCounts) check(ctx context.Context, k *feed.Counters, user string,
 		}
 		if started+extra > int64(p.MaxPerHour) {
 			return policy.Decision{Status: http.StatusTooManyRequests, Reason: policy.RefuseHourly,
-				Detail: fmt.Sprintf("%d calls in the last hour across agents, at the limit of %d", started+extra-1, p.MaxPerHour)}, nil
+				Detail: fmt.Sprintf("%s in the last hour across agents, at the limit of %d", policy.Calls(started+extra-1, ""), p.MaxPerHour)}, nil
 		}
 	}
 	return policy.Decision{OK: true, Status: http.StatusOK}, nil

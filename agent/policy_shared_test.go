@@ -113,3 +113,30 @@ func TestSharedAdmissionWithoutNATS(t *testing.T) {
 		t.Fatalf("%d changes queued, want 2 (live and this minute's starts)", queued)
 	}
 }
+
+// TestSharedRefusalCountsCalls: a refusal across agents says "1 live
+// call" and "2 calls", as a person would.
+func TestSharedRefusalCountsCalls(t *testing.T) {
+	a, _ := sharedWorld(t, policy.Policy{})
+	ctx := context.Background()
+	s := a.counts
+	now := time.Now()
+	for i, tc := range []struct {
+		p    policy.Policy
+		want string
+	}{
+		{policy.Policy{MaxConcurrent: 1}, "1 live call across agents, at the limit of 1"},
+		{policy.Policy{MaxPerHour: 1}, "1 call in the last hour across agents, at the limit of 1"},
+		{policy.Policy{MaxConcurrent: 2}, "2 live calls across agents, at the limit of 2"},
+		{policy.Policy{MaxPerHour: 2}, "2 calls in the last hour across agents, at the limit of 2"},
+	} {
+		if i%2 == 0 { // one more call of ann's, live and started this hour
+			if d := s.admit(ctx, "ann", policy.Policy{MaxConcurrent: 9}, now); !d.OK {
+				t.Fatal(d)
+			}
+		}
+		if d := s.checkOnly(ctx, "ann", tc.p, now); d.OK || d.Detail != tc.want {
+			t.Errorf("%+v: refusal %+v, want %q", tc.p, d, tc.want)
+		}
+	}
+}

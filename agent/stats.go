@@ -91,7 +91,6 @@ const (
 type stats struct {
 	mu         sync.Mutex
 	ends       map[feed.Reason]uint64
-	models     map[string]ModelStats
 	refusals   map[string]uint64
 	attaches   uint64
 	reattaches uint64
@@ -100,9 +99,32 @@ type stats struct {
 	hangups    []uint64 // per bucket, not cumulative; one more for +Inf
 	hangCount  uint64
 	hangSum    float64
+	models     map[string]usageCount
 	// counted is each tracked call's usage accounted so far, so only what
 	// it spent since is added (usage events carry cumulative totals).
-	counted map[*call]ModelStats
+	counted map[*call]usageCount
+}
+
+// usageCount is ModelStats as the agent adds it up: cost in whole
+// micro-dollars, so sums are exact and the stats reply and /metrics print
+// 0.093768, not 0.09376799999999999. Each call's cumulative cost is
+// rounded before its growth is added, so a call's rounding never
+// accumulates.
+type usageCount struct {
+	in, out int64
+	cost    feed.Micros
+}
+
+// countOf is u as the agent counts it. A cost that is no finite amount
+// (never from the price table) counts as nothing.
+func countOf(u feed.Usage) usageCount {
+	cost, _ := feed.MicrosFromUSD(u.CostUSD)
+	return usageCount{in: u.Tokens.Input, out: u.Tokens.Output, cost: cost}
+}
+
+// stats is c as Stats reports it.
+func (c usageCount) stats() ModelStats {
+	return ModelStats{InputTokens: c.in, OutputTokens: c.out, CostUSD: c.cost.USD()}
 }
 
 // usage accounts the call's cumulative usage u under model: what grew
@@ -111,22 +133,22 @@ func (s *stats) usage(c *call, model string, u *feed.Usage) {
 	if u == nil {
 		return
 	}
-	now := ModelStats{InputTokens: u.Tokens.Input, OutputTokens: u.Tokens.Output, CostUSD: u.CostUSD}
+	now := countOf(*u)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.counted == nil {
-		s.counted = make(map[*call]ModelStats)
+		s.counted = make(map[*call]usageCount)
 	}
 	was := s.counted[c]
 	s.counted[c] = now
 	if s.models == nil {
-		s.models = make(map[string]ModelStats)
+		s.models = make(map[string]usageCount)
 	}
 	model = boundedKey(s.models, model)
 	m := s.models[model]
-	m.InputTokens += max(now.InputTokens-was.InputTokens, 0)
-	m.OutputTokens += max(now.OutputTokens-was.OutputTokens, 0)
-	m.CostUSD += max(now.CostUSD-was.CostUSD, 0)
+	m.in += max(now.in-was.in, 0)
+	m.out += max(now.out-was.out, 0)
+	m.cost += max(now.cost-was.cost, 0)
 	s.models[model] = m
 }
 
@@ -136,9 +158,9 @@ func (s *stats) adopted(c *call, u feed.Usage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.counted == nil {
-		s.counted = make(map[*call]ModelStats)
+		s.counted = make(map[*call]usageCount)
 	}
-	s.counted[c] = ModelStats{InputTokens: u.Tokens.Input, OutputTokens: u.Tokens.Output, CostUSD: u.CostUSD}
+	s.counted[c] = countOf(u)
 	s.adoptions++
 }
 
@@ -238,7 +260,10 @@ func (a *Agent) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.CallsEnded = cloneMap(s.ends)
-	st.Models = cloneMap(s.models)
+	st.Models = make(map[string]ModelStats, len(s.models))
+	for model, m := range s.models {
+		st.Models[model] = m.stats()
+	}
 	st.Refusals = cloneMap(s.refusals)
 	st.Attaches, st.Reattaches, st.Adoptions, st.PublishFailures = s.attaches, s.reattaches, s.adoptions, s.pubFails
 	st.Hangups = s.histogramLocked()

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"testing"
@@ -25,12 +27,37 @@ func TestStatsCountWhatGrew(t *testing.T) {
 	s.ended(b, feed.ReasonPolicy, "m", u(1010, 105, 2.25))
 	s.forget(a)
 	s.forget(b)
-	m := s.models["m"]
+	m := s.models["m"].stats()
 	if m.InputTokens != 150+10 || m.OutputTokens != 30+5 || m.CostUSD != 0.75+0.25 {
 		t.Fatalf("counted %+v", m)
 	}
 	if s.adoptions != 1 || s.ends[feed.ReasonPolicy] != 1 || len(s.counted) != 0 {
 		t.Fatalf("adoptions %d, ends %v, still counted %d", s.adoptions, s.ends, len(s.counted))
+	}
+}
+
+// TestStatsCostInMicros: costs add up in whole micro-dollars, so the
+// stats reply (and /metrics) says 0.3, not 0.30000000000000004, and a
+// call's sub-micro-dollar tail is rounded once, not summed.
+func TestStatsCostInMicros(t *testing.T) {
+	var s stats
+	a, b, c := &call{}, &call{}, &call{}
+	s.usage(a, "m", &feed.Usage{CostUSD: 0.1})
+	s.usage(b, "m", &feed.Usage{CostUSD: 0.2})
+	for _, usd := range []float64{0.0000004, 0.0000008, 0.0000012} { // one call's growing total
+		s.usage(c, "m", &feed.Usage{CostUSD: usd})
+	}
+	got := s.models["m"].stats().CostUSD
+	if want := 0.300001; got != want {
+		t.Errorf("cost %v, want %v", got, want)
+	}
+	st := Stats{Models: map[string]ModelStats{"m": s.models["m"].stats()}}
+	data, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"cost_usd":0.300001}`)) {
+		t.Errorf("stats JSON: %s", data)
 	}
 }
 

@@ -27,6 +27,9 @@ type confirm struct {
 	choice  int // 0: cancel; 1..len(reasons): a preset; len+1: other
 	other   lineInput
 	err     string
+	// warn is said above the choices: a hang-up by this user was
+	// refused before (Model.refused).
+	warn string
 }
 
 // otherChoice is the index of the free-text choice.
@@ -87,6 +90,7 @@ func (m *Model) openHangUpCall(id string) {
 			facts:   facts,
 			reasons: m.opts.Reasons,
 			other:   lineInput{max: 200},
+			warn:    m.refused,
 		}
 	}
 }
@@ -121,6 +125,7 @@ func (m *Model) openHangUpUser(user string) {
 		},
 		reasons: m.opts.Reasons,
 		other:   lineInput{max: 200},
+		warn:    m.refused,
 	}
 }
 
@@ -233,6 +238,7 @@ func (m *Model) hangUp(ids []string, reason string) tea.Cmd {
 func (m *Model) onTerminateDone(msg terminateDoneMsg) {
 	short := shortID(msg.callID)
 	if msg.err == nil {
+		m.refused = ""
 		m.status.set(statusOK, short+" hung up by you", m.opts.Now())
 		return
 	}
@@ -241,6 +247,12 @@ func (m *Model) onTerminateDone(msg terminateDoneMsg) {
 	switch {
 	case errors.Is(msg.err, errReadOnly):
 		text = errReadOnly.Error()
+	case errors.Is(msg.err, feed.ErrPermissionDenied):
+		// The server's refusal names the subject and repeats the call
+		// ID, past the width of a status line: the line says what it
+		// means, the next hang-up dialog says it in full.
+		text = hangUpRefused
+		m.refused = refusedDetail(msg.err)
 	case errors.Is(msg.err, feed.ErrNoOwner):
 		text = fmt.Sprintf("hang up %s: no agent owns the call (ended, or its agent is gone)", short)
 	case errors.Is(msg.err, context.DeadlineExceeded):
@@ -250,6 +262,21 @@ func (m *Model) onTerminateDone(msg terminateDoneMsg) {
 	}
 	m.status.set(statusErr, text, m.opts.Now())
 	m.refresh()
+}
+
+// hangUpRefused is the status line when the NATS server refuses a
+// hang-up: short enough for 80 columns.
+const hangUpRefused = "hang-up refused: this NATS user lacks the operator role"
+
+// refusedDetail is a refused hang-up in full, for the dialog: what the
+// server refused and what it takes (docs/SECURITY.md).
+func refusedDetail(err error) string {
+	what := err.Error()
+	if pe, ok := feed.AsPermissionError(err); ok {
+		what = pe.Error()
+	}
+	return "An earlier hang-up was refused: " + sanitize(what) +
+		". Hanging up takes a NATS user with the operator role (docs/SECURITY.md)."
 }
 
 // alreadyEnded says that a call needs no hang-up, and why it ended.

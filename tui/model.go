@@ -92,6 +92,11 @@ type Model struct {
 	// pending holds calls whose terminate request is in flight or answered
 	// but whose ended event has not arrived yet.
 	pending map[string]bool
+	// refused is why the NATS server last refused this dashboard's user
+	// a hang-up (its role lacks the permission), in full, for the hang-up
+	// dialog; "" before any refusal and after a hang-up that went
+	// through.
+	refused string
 
 	// chosen is set once the operator moves the selection; until then the
 	// selection stays on the top row, as new calls arrive there.

@@ -2,6 +2,8 @@ package tui
 
 import (
 	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // confirmBox renders the hang-up dialog: what will be hung up (call,
@@ -17,6 +19,13 @@ func (m *Model) confirmBox(w, h int) string {
 	lines = append(lines, st.Err.Render(cf.title), "")
 	for _, f := range cf.facts {
 		lines = append(lines, wrapFact(f[0], f[1], inner)...)
+	}
+	if cf.warn != "" {
+		lines = append(lines, "")
+		// Words wrap; a subject longer than the box breaks.
+		for _, l := range strings.Split(ansi.Wrap(cf.warn, inner, ""), "\n") {
+			lines = append(lines, st.Err.Render(l))
+		}
 	}
 	lines = append(lines, "", "Reason (sent to the agent, kept on the ended call):")
 	choice := func(i int, text string) string {

@@ -79,11 +79,11 @@ func (a *Admission) Decide(user string, now time.Time, credits *feed.Micros) Dec
 	u := a.load(user, now)
 	if p.MaxConcurrent > 0 && u.live >= p.MaxConcurrent {
 		return Decision{Status: http.StatusTooManyRequests, Reason: RefuseConcurrency,
-			Detail: fmt.Sprintf("%d live calls, at the limit of %d", u.live, p.MaxConcurrent)}
+			Detail: fmt.Sprintf("%s, at the limit of %d", Calls(int64(u.live), "live"), p.MaxConcurrent)}
 	}
 	if p.MaxPerHour > 0 && len(u.starts) >= p.MaxPerHour {
 		return Decision{Status: http.StatusTooManyRequests, Reason: RefuseHourly,
-			Detail: fmt.Sprintf("%d calls in the last hour, at the limit of %d", len(u.starts), p.MaxPerHour)}
+			Detail: fmt.Sprintf("%s in the last hour, at the limit of %d", Calls(int64(len(u.starts)), ""), p.MaxPerHour)}
 	}
 	u.live++
 	u.starts = append(u.starts, now)
@@ -119,7 +119,7 @@ func (a *Admission) Register(user string, now time.Time) *feed.Flag {
 		return nil
 	}
 	return &feed.Flag{Kind: feed.FlagConcurrency,
-		Message: fmt.Sprintf("%d live calls, above the limit of %d", u.live, p.MaxConcurrent),
+		Message: fmt.Sprintf("%s, above the limit of %d", Calls(int64(u.live), "live"), p.MaxConcurrent),
 		Evidence: map[string]string{
 			"user":            user,
 			"live":            strconv.Itoa(u.live),

@@ -133,3 +133,32 @@ func TestAdmitConcurrentCallers(t *testing.T) {
 		t.Fatalf("live %d after releases", n)
 	}
 }
+
+// TestRefusalCountsCalls: refusals and flags say "1 live call", "2
+// calls", as a person would.
+func TestRefusalCountsCalls(t *testing.T) {
+	for _, tc := range []struct {
+		p    Policy
+		want string
+	}{
+		{Policy{MaxConcurrent: 1}, "1 live call, at the limit of 1"},
+		{Policy{MaxConcurrent: 2}, "2 live calls, at the limit of 2"},
+		{Policy{MaxPerHour: 1}, "1 call in the last hour, at the limit of 1"},
+		{Policy{MaxPerHour: 2}, "2 calls in the last hour, at the limit of 2"},
+	} {
+		a := NewAdmission(func(string) Policy { return tc.p })
+		for a.Decide("u", t0, nil).OK {
+		}
+		if d := a.Decide("u", t0, nil); d.Detail != tc.want {
+			t.Errorf("%+v: refusal %q, want %q", tc.p, d.Detail, tc.want)
+		}
+	}
+	a := NewAdmission(func(string) Policy { return Policy{MaxConcurrent: 1} })
+	a.Register("u", t0)
+	if f := a.Register("u", t0); f == nil || f.Message != "2 live calls, above the limit of 1" {
+		t.Errorf("flag %+v", f)
+	}
+	if got := Calls(0, "live") + ", " + Calls(1, "") + ", " + Calls(3, ""); got != "0 live calls, 1 call, 3 calls" {
+		t.Errorf("Calls: %q", got)
+	}
+}
