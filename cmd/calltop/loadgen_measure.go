@@ -191,6 +191,16 @@ type latencies struct {
 	openai  []sample
 	calls   map[string]*responseTimes
 	dones   []time.Time // every response.done written, for the count in the window
+	// seen keeps publish samples to one per event: a Watcher that
+	// re-reads the stream after a stall applies some events again, and a
+	// second application is no second delivery.
+	seen map[eventKey]struct{}
+}
+
+// eventKey names one published event.
+type eventKey struct {
+	call, what string // the call, and the event's kind, user and agent
+	at         time.Time
 }
 
 // sample is one latency and the time its clock started, so the summary
@@ -205,7 +215,9 @@ type responseTimes struct {
 	seen []time.Time // when the Board first counted n responses
 }
 
-func newLatencies() *latencies { return &latencies{calls: map[string]*responseTimes{}} }
+func newLatencies() *latencies {
+	return &latencies{calls: map[string]*responseTimes{}, seen: map[eventKey]struct{}{}}
+}
 
 func (l *latencies) call(id string) *responseTimes {
 	rt := l.calls[id]
@@ -236,8 +248,11 @@ func (l *latencies) emitted(callID, eventType string, at time.Time) {
 func (l *latencies) applied(e feed.Event, responses int, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !e.At.IsZero() {
-		l.publish = append(l.publish, sample{e.At, max(now.Sub(e.At), 0)})
+	if k := (eventKey{e.CallID, string(e.Kind) + "/" + e.User + "/" + e.Agent, e.At}); !e.At.IsZero() {
+		if _, again := l.seen[k]; !again {
+			l.seen[k] = struct{}{}
+			l.publish = append(l.publish, sample{e.At, max(now.Sub(e.At), 0)})
+		}
 	}
 	if e.CallID == "" {
 		return

@@ -83,7 +83,7 @@ func TestLoadgenSmall(t *testing.T) {
 		}
 	}
 	if l := s.Latency; l.OpenAIToBoard.Count > l.ResponsesSent || l.PublishToBoard.Count > int(s.Events.Messages) {
-		t.Errorf("more latency samples than events: %+v, %d messages", l, s.Events.Messages)
+		t.Errorf("more latency samples than events: %+v, %d messages (%d dropped by the counter)", l, s.Events.Messages, s.NATS.Dropped)
 	}
 
 	a := s.AgentUse
