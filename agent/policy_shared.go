@@ -20,9 +20,10 @@ const sharedTimeout = 2 * time.Second
 
 // sharedCounts makes max_concurrent and max_per_hour hold across every
 // agent of one prefix. Only users whose policy sets one of them are
-// counted: an install without such limits sends NATS nothing more. policy.Admission stays the count of this agent's
-// own calls (exact, in memory, and the fallback while NATS is away); each
-// of its changes is mirrored into the counters stream:
+// counted: an install without such limits sends NATS nothing more.
+// policy.Admission stays the count of this agent's own calls (exact, in
+// memory, and the fallback while NATS is away); each of its changes is
+// mirrored into the counters stream:
 //
 //   - live calls: one counter per user and agent run (instance), written
 //     by that run only; a user's live calls are the sum over runs. A run
