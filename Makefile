@@ -40,7 +40,7 @@ fuzz:
 # line is the load generator at a representative size (about a minute).
 BENCHTIME ?= 1s
 bench: build
-	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff' -benchmem -benchtime $(BENCHTIME) ./agent
+	$(GO) test -run '^$$' -bench 'Decode|KillToHangup|BudgetCutoff|Admission|StatsUsage' -benchmem -benchtime $(BENCHTIME) ./agent
 	CALLTOP_BENCH=1 $(GO) test -count 1 -run TestDecodeRatios -v -benchtime 300ms ./agent
 	$(GO) test -run '^$$' -bench 'Track/' -benchtime 1x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./feed/...
