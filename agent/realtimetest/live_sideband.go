@@ -3,7 +3,6 @@ package realtimetest
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 
@@ -59,12 +58,10 @@ func (s *Server) handleLiveAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return // Accept has answered
+	conn, raw, ok := acceptSideband(w, r)
+	if !ok {
+		return
 	}
-	conn.SetReadLimit(readLimit)
-	raw, _ := r.Context().Value(rawConnKey{}).(net.Conn)
 	sb := &sideband{s: s, c: c, conn: conn, raw: raw, live: true,
 		graceful: strings.EqualFold(r.URL.Query().Get("graceful_close"), "true"),
 		starting: true, ready: make(chan struct{})}
@@ -85,7 +82,7 @@ func (s *Server) handleLiveAttach(w http.ResponseWriter, r *http.Request) {
 	// session.started is the first frame: the session's events reach the
 	// sideband only after it, and what it emitted before is not replayed,
 	// as on the real service.
-	err = sb.send(started)
+	err := sb.send(started)
 	s.liveReady(sb)
 	if err != nil {
 		s.detach(sb)

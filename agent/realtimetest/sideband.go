@@ -106,12 +106,10 @@ func (s *Server) handleSideband(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return // Accept has answered
+	conn, raw, ok := acceptSideband(w, r)
+	if !ok {
+		return
 	}
-	conn.SetReadLimit(readLimit)
-	raw, _ := r.Context().Value(rawConnKey{}).(net.Conn)
 
 	if r.Header.Get("OpenAI-Beta") != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
@@ -434,4 +432,17 @@ func (s *Server) SystemMessages(callID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.system[callID])
+}
+
+// acceptSideband upgrades a sideband request to a WebSocket with the read
+// limit both APIs' sidebands share, and returns the TCP connection under
+// it so a fault can drop it; ok false when Accept failed (and answered).
+func acceptSideband(w http.ResponseWriter, r *http.Request) (conn *websocket.Conn, raw net.Conn, ok bool) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return nil, nil, false
+	}
+	conn.SetReadLimit(readLimit)
+	raw, _ = r.Context().Value(rawConnKey{}).(net.Conn)
+	return conn, raw, true
 }
