@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent/policy"
-	"github.com/calltop/calltop/feed"
-	"github.com/calltop/calltop/natsserver"
+	"github.com/calltop/calltop/feed/feedtest"
 )
 
 // BenchmarkAdmission is the time one admission decision takes with
@@ -22,20 +21,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkAdmission -count 3 ./agent
 func BenchmarkAdmission(b *testing.B) {
-	srv, err := natsserver.Run(natsserver.Options{Port: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), "bench-admission")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, cl := feedtest.RunNATS(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := &Agent{feed: cl, instance: "bench", log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctx: ctx}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/agent/policy"
-	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/feed/feedtest"
 	"github.com/calltop/calltop/natsserver"
 )
 
@@ -16,20 +16,7 @@ import (
 // embedded NATS.
 func sharedWorld(t *testing.T, p policy.Policy) (*Agent, *natsserver.Server) {
 	t.Helper()
-	srv, err := natsserver.Run(natsserver.Options{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := feed.Connect(srv.ClientURL(), "shared-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := feedtest.RunNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	policyFor := func(string) policy.Policy { return p }

@@ -16,7 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/calltop/calltop/feed"
-	"github.com/calltop/calltop/natsserver"
+	"github.com/calltop/calltop/feed/feedtest"
 )
 
 // world is a Server on 127.0.0.1 over an embedded NATS, with one operator
@@ -31,20 +31,7 @@ type world struct {
 
 func newWorld(t *testing.T, tune func(*Config)) *world {
 	t.Helper()
-	ns, err := natsserver.Run(natsserver.Options{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := feed.Connect(ns.ClientURL(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cl := feedtest.RunNATS(t)
 	// The stream exists, and the connection's shared reply subscription
 	// too (made by the first request), before any session.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -5,24 +5,11 @@ import (
 	"testing"
 
 	"github.com/calltop/calltop/feed"
-	"github.com/calltop/calltop/natsserver"
+	"github.com/calltop/calltop/feed/feedtest"
 )
 
 func TestStoreCredits(t *testing.T) {
-	srv, err := natsserver.Run(natsserver.Options{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := feed.Connect(srv.ClientURL(), "policy-credits-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cl := feedtest.RunNATS(t)
 	ctx := context.Background()
 	store, err := cl.Credits(ctx)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/calltop/calltop/feed"
-	"github.com/calltop/calltop/natsserver"
+	"github.com/calltop/calltop/feed/feedtest"
 )
 
 // evil is a user as a SIP From header may carry it: it retitles the
@@ -31,20 +31,7 @@ func assertPrintable(t *testing.T, what, out string) {
 // a client on the default prefix, as the commands use.
 func runNATS(t *testing.T) (string, *feed.Client) {
 	t.Helper()
-	srv, err := natsserver.Run(natsserver.Options{Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := feed.Connect(srv.ClientURL(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cl := feedtest.RunNATS(t)
 	if _, err := cl.EnsureStream(context.Background()); err != nil {
 		t.Fatal(err)
 	}
