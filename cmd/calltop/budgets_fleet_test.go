@@ -13,6 +13,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/feed/feedtest"
 	"github.com/calltop/calltop/natsserver"
 )
 
@@ -120,15 +121,7 @@ func TestCreditsAcrossAgents(t *testing.T) {
 	perResponse := one.CostUSD / float64(one.Responses)
 
 	ctx := context.Background()
-	nc, err := feed.Connect(srv.ClientURL(), "credits-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := feedtest.Connect(t, srv.ClientURL())
 	store, err := cl.Credits(ctx)
 	if err != nil {
 		t.Fatal(err)

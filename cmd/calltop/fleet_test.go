@@ -13,6 +13,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/feed/feedtest"
 	"github.com/calltop/calltop/natsserver"
 )
 
@@ -183,12 +184,7 @@ func TestStoppedAgentHandsOver(t *testing.T) {
 	natsURL, rt := fleetWorld(t)
 	a := startAgent(t, "agent-a", natsURL, rt)
 	startAgent(t, "agent-b", natsURL, rt)
-	nc, err := feed.Connect(natsURL, "watcher")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cl, _ := feed.NewClient(nc, "")
+	cl := feedtest.Connect(t, natsURL)
 	w, err := cl.Watch(context.Background())
 	if err != nil {
 		t.Fatal(err)

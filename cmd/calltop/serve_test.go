@@ -23,6 +23,7 @@ import (
 
 	"github.com/calltop/calltop/agent/realtimetest"
 	"github.com/calltop/calltop/feed"
+	"github.com/calltop/calltop/feed/feedtest"
 )
 
 // sshKey is a client key and its authorized_keys line.
@@ -342,15 +343,7 @@ func TestServeOverSSH(t *testing.T) {
 // returns its End.By.
 func endedBy(t *testing.T, natsURL, id string) string {
 	t.Helper()
-	nc, err := feed.Connect(natsURL, "test-ended")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cl, err := feed.NewClient(nc, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := feedtest.Connect(t, natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	w, err := cl.Watch(ctx)

@@ -17,7 +17,14 @@ func RunNATS(tb testing.TB) (*natsserver.Server, *feed.Client) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(srv.Shutdown)
-	nc, err := feed.Connect(srv.ClientURL(), tb.Name())
+	return srv, Connect(tb, srv.ClientURL())
+}
+
+// Connect is a client of the NATS at url on the default prefix, closed
+// when tb's test ends.
+func Connect(tb testing.TB, url string) *feed.Client {
+	tb.Helper()
+	nc, err := feed.Connect(url, tb.Name())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -26,5 +33,5 @@ func RunNATS(tb testing.TB) (*natsserver.Server, *feed.Client) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return srv, cl
+	return cl
 }
